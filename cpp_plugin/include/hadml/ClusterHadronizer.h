@@ -1,0 +1,52 @@
+// The whole cluster stage for a batch of events: partons in, primary hadrons out.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hadml/ClusterDecayer.h"
+#include "hadml/HadronSpectrum.h"
+#include "hadml/HadronTable.h"
+#include "hadml/Params.h"
+#include "hadml/Particles.h"
+#include "hadml/Random.h"
+
+namespace hadml {
+
+struct HadronizedEvent {
+  std::vector<Parton> partons;    // reshuffled input partons, then split-gluon products
+  std::vector<Cluster> clusters;  // primary clusters, then fission children
+  std::vector<Hadron> hadrons;    // primary hadrons
+  std::string error;              // empty when the event is good; else why it failed
+  bool ok() const { return error.empty(); }
+};
+
+class ClusterHadronizer {
+ public:
+  ClusterHadronizer(const ClusterParams& params, HadronTable table,
+                    std::shared_ptr<ClusterDecayer> decayer);
+
+  // Runs steps 1-6 on every event, then one decayer call for all clusters of the batch,
+  // then checks each event: sum of hadron momenta equals sum of parton momenta (relative
+  // 1e-9 of the total energy), and charge and baryon number are conserved. An event that
+  // fails any step or check gets `error` set and no hadrons; the others are unaffected.
+  std::vector<HadronizedEvent> hadronize(const std::vector<std::vector<Parton>>& events,
+                                         Random& rng);
+
+  const ClusterParams& params() const { return params_; }
+  const HadronSpectrum& spectrum() const { return spectrum_; }
+  ClusterDecayer& decayer() { return *decayer_; }
+  void setDecayer(std::shared_ptr<ClusterDecayer> decayer);
+
+ private:
+  void prepare(HadronizedEvent& event, const std::vector<Parton>& input, Random& rng,
+               std::vector<ClusterDecayRequest>& requests, std::vector<int>& requestCluster);
+  void check(const HadronizedEvent& event, const std::vector<Parton>& input) const;
+
+  ClusterParams params_;
+  HadronSpectrum spectrum_;
+  std::shared_ptr<ClusterDecayer> decayer_;
+};
+
+}  // namespace hadml

@@ -1,0 +1,53 @@
+// The steps of the cluster stage before the decays, in Herwig 7's order
+// (ClusterHadronizationHandler::performHadronization). One source file per step.
+#pragma once
+
+#include <vector>
+
+#include "hadml/HadronSpectrum.h"
+#include "hadml/Params.h"
+#include "hadml/Particles.h"
+#include "hadml/Random.h"
+
+namespace hadml {
+
+// 1. Reshuffle.cpp: put every parton on its constituent mass shell (params.constituentMass)
+// in the c.m. frame of the whole parton system: solve sum_i sqrt(m_i^2 + xi^2 |p_i|^2) = Q
+// for one scale xi and boost back. Conserves the total 4-momentum exactly (up to rounding).
+// Sets Parton::mass. Throws HadronizationError if sum m_i >= Q.
+void reshuffleToConstituentMasses(std::vector<Parton>& partons, const ClusterParams& params);
+
+// 2. GluonSplitting.cpp: every gluon -> q qbar, isotropic in the gluon rest frame, flavours
+// u:d:s = SplitPwtUquark : SplitPwtDquark : SplitPwtSquark (only flavours with
+// 2 m_q < m_g). The quark inherits the gluon's colour, the antiquark its anticolour;
+// both get perturbative = false and source = gluon index; they are appended and the
+// gluon is marked split = true (kept for history).
+void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng);
+
+// 3. ClusterFinder.cpp: one colour-singlet cluster per (quark, antiquark) pair on the same
+// colour line (quark.col == antiquark.acol). Split gluons are skipped. Throws
+// HadronizationError when a colour line has no partner.
+std::vector<Cluster> findClusters(const std::vector<Parton>& partons);
+
+// 4. ColourReconnection.cpp: Herwig's "Plain" algorithm (ColourReconnector, Algorithm Plain):
+// in random order, for each cluster A try the partner B that minimises the summed mass
+// of the swapped pairs (qA qbarB), (qB qbarA); accept with ReconnectionProbability if
+// that sum is smaller than m_A + m_B. Never forms a cluster out of the two products of one
+// split gluon. ColourReconnection = 0 leaves the clusters untouched.
+void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
+
+// 5. ClusterFission.cpp: split heavy clusters (ClusterFissioner), recursively, appending the
+// children to `clusters` and marking the parents Fissioned. Flavour-dependent
+// ClMax/ClPow/PSplit (the heaviest constituent flavour decides), Herwig's dynamic
+// threshold when DynamicThreshold = 1.
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
+
+// 6. LightClusters.cpp: clusters below the lightest two-hadron threshold of their flavours
+// become one hadron (lightest with these flavours); the 4-momentum difference is taken
+// from/given to the nearest other active cluster by a reshuffling that keeps both on
+// shell (LightClusterDecayer). Appends to `hadrons`, sets fate SingleHadron and
+// children[0].
+void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& spectrum,
+                        std::vector<Hadron>& hadrons, Random& rng);
+
+}  // namespace hadml

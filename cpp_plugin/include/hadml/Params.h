@@ -1,0 +1,84 @@
+// Parameters of the cluster stage. Defaults are Herwig 7.3's
+// (src/defaults/Hadronization.in and the Hadronization/*.cc interfaces); names follow
+// Herwig's interface names so that a Herwig user recognises them. All masses in GeV.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace hadml {
+
+enum class ColourReconnectionMode { None = 0, Plain = 1 };
+
+struct ClusterParams {
+  // --- Constituent masses (Herwig's ParticleData for the cluster model) ---
+  double GluonMass = 0.95;
+  double DownMass = 0.325;
+  double UpMass = 0.325;
+  double StrangeMass = 0.45;
+  double CharmMass = 1.6;
+  double BottomMass = 5.0;
+  double DiquarkLightMass = 0.65;    // ud, uu, dd
+  double DiquarkStrangeMass = 0.825; // one s
+  double DiquarkSSMass = 1.0;        // ss
+
+  // --- Gluon splitting g -> q qbar (PartonSplitter) ---
+  double SplitPwtUquark = 1.0;
+  double SplitPwtDquark = 1.0;
+  double SplitPwtSquark = 0.824135;
+
+  // --- Colour reconnection (ColourReconnector); 1 = Plain, 0 = off ---
+  int ColourReconnection = 1;
+  double ReconnectionProbability = 0.95;
+
+  // --- Cluster fission (ClusterFissioner) ---
+  double ClMaxLight = 3.528693;
+  double ClPowLight = 1.849375;
+  double PSplitLight = 0.914156;
+  double ClMaxCharm = 3.950;
+  double ClPowCharm = 2.559;
+  double PSplitCharm = 0.994;
+  double ClMaxBottom = 3.757;
+  double ClPowBottom = 0.547;
+  double PSplitBottom = 0.625;
+  // Flavour weights of the q qbar pair popped in fission.
+  double FissionPwtUquark = 1.0;
+  double FissionPwtDquark = 1.0;
+  double FissionPwtSquark = 0.374094;
+  // 1 = Herwig's dynamic (probabilistic) threshold, 0 = static threshold.
+  int DynamicThreshold = 1;
+  double ProbabilityPowerFactor = 6.486;
+  double ProbabilityShift = -0.87875;
+  // Extra offset in the child-mass check M_i^2 >= m_i^2 + m^2 + shift (GeV^2).
+  double KinematicThresholdShift = 0.08844;
+  double FissionMaxTries = 1000;
+
+  // --- Cluster decay (ClusterDecayer + Hwpp HadronSelector) ---
+  double PwtDquark = 1.0;
+  double PwtUquark = 1.0;
+  double PwtSquark = 0.374094;
+  double PwtDIquark = 0.33107;
+  double SngWt = 0.89050;   // singlet (Lambda-like) baryon weight
+  double DecWt = 0.41628;   // decuplet baryon weight
+  double EtaMixAngle = -23.0;  // degrees, eta-eta' (pseudoscalar) mixing
+  double PhiMixAngle = 36.0;   // degrees, omega-phi (vector) mixing
+  int ClDirLight = 1;
+  int ClDirCharm = 1;
+  int ClDirBottom = 1;
+  double ClSmrLight = 0.78;
+  double ClSmrCharm = 0.163;
+  double ClSmrBottom = 0.078;
+
+  // Set by name (Herwig interface name). Throws std::invalid_argument for an
+  // unknown name, with the list of known names.
+  void set(const std::string& name, double value);
+  double get(const std::string& name) const;
+  static std::vector<std::string> names();
+  // Throws std::invalid_argument naming the first unphysical value.
+  void validate() const;
+
+  // Constituent mass of a quark, antiquark, gluon or diquark by PDG id (sign ignored).
+  double constituentMass(int pdgId) const;
+};
+
+}  // namespace hadml

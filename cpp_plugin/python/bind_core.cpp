@@ -1,0 +1,142 @@
+// Core bindings: parameters, hadron table, the decayer base class, the hadronizer.
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "convert.h"
+#include "hadml/ClassicClusterDecayer.h"
+#include "hadml/ClusterHadronizer.h"
+#include "hadml/Kinematics.h"
+
+namespace hadml::bindings {
+
+using namespace hadml::py_convert;
+
+namespace {
+
+ClusterParams paramsFromDict(const py::dict& d) {
+  ClusterParams p;
+  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
+  p.validate();
+  return p;
+}
+
+// The hadronizer together with the random engine that drives it: one object per
+// generator instance, seeded explicitly.
+class PyHadronizer {
+ public:
+  PyHadronizer(const py::dict& params, const py::dict& table,
+               std::shared_ptr<ClusterDecayer> decayer, std::uint64_t seed)
+      : hz_(paramsFromDict(params), tableFromDict(table),
+            decayer ? std::move(decayer)
+                    : std::make_shared<ClassicClusterDecayer>(paramsFromDict(params))),
+        rng_(seed) {}
+
+  void seed(std::uint64_t s) { rng_.seed(s); }
+
+  // events: list of (id, col, acol, p) arrays, one tuple per event.
+  py::list hadronize(const py::list& events) {
+    std::vector<std::vector<Parton>> in;
+    in.reserve(events.size());
+    for (const auto& e : events) {
+      const auto t = e.cast<py::tuple>();
+      if (t.size() != 4)
+        throw py::value_error("each event must be a tuple (id, col, acol, p)");
+      in.push_back(partonsFromArrays(t[0].cast<I32>(), t[1].cast<I32>(), t[2].cast<I32>(),
+                                     t[3].cast<F64>()));
+    }
+    std::vector<HadronizedEvent> out;
+    {
+      py::gil_scoped_release release;
+      out = hz_.hadronize(in, rng_);
+    }
+    py::list result;
+    for (const auto& ev : out) result.append(eventToDict(ev));
+    return result;
+  }
+
+  std::shared_ptr<ClusterDecayer> decayer() { return decayerPtr(); }
+  void setDecayer(std::shared_ptr<ClusterDecayer> d) {
+    decayer_ = d;
+    hz_.setDecayer(std::move(d));
+  }
+
+ private:
+  std::shared_ptr<ClusterDecayer> decayerPtr() { return decayer_; }
+  ClusterHadronizer hz_;
+  Random rng_;
+  std::shared_ptr<ClusterDecayer> decayer_;
+};
+
+}  // namespace
+
+void bindCore(py::module_& m) {
+  py::register_exception<HadronizationError>(m, "HadronizationError", PyExc_RuntimeError);
+
+  m.def("default_params", [] {
+        ClusterParams p;
+        py::dict d;
+        for (const auto& n : ClusterParams::names()) d[py::str(n)] = p.get(n);
+        return d;
+      }, "Herwig 7.3 default cluster parameters, by Herwig interface name.");
+  m.def("validate_params", [](const py::dict& d) { paramsFromDict(d); },
+        "Raise ValueError if a parameter name is unknown or a value unphysical.");
+
+  py::class_<ClusterDecayer, std::shared_ptr<ClusterDecayer>>(m, "ClusterDecayer")
+      .def_property_readonly("name", &ClusterDecayer::name)
+      .def("stats", [](const ClusterDecayer& d) {
+        const DecayerStats s = d.stats();
+        py::dict out;
+        out["decayed"] = s.decayed;
+        out["fallbacks"] = s.fallbacks;
+        return out;
+      })
+      .def("decay_arrays", [](ClusterDecayer& d, const py::dict& requests, std::uint64_t seed) {
+        const auto req = requestsFromDict(requests);
+        std::vector<TwoBodyDecay> out;
+        {
+          py::gil_scoped_release release;
+          Random rng(seed);
+          d.decay(req, rng, out);
+        }
+        return decaysToDict(out);
+      }, py::arg("requests"), py::arg("seed"),
+      "Decay a batch given as a dict of arrays (c1_id, c2_id, c1_p, c2_p, c1_pert, c2_pert,"
+      " p, id1, id2, m1, m2); returns {'p1': (n,4), 'p2': (n,4)}.");
+
+  py::class_<ClassicClusterDecayer, ClusterDecayer, std::shared_ptr<ClassicClusterDecayer>>(
+      m, "ClassicClusterDecayer")
+      .def(py::init([](const py::dict& params) {
+             return std::make_shared<ClassicClusterDecayer>(paramsFromDict(params));
+           }), py::arg("params") = py::dict());
+
+  py::class_<PyHadronizer>(m, "ClusterHadronizer")
+      .def(py::init<const py::dict&, const py::dict&, std::shared_ptr<ClusterDecayer>,
+                    std::uint64_t>(),
+           py::arg("params"), py::arg("hadron_table"), py::arg("decayer") = nullptr,
+           py::arg("seed") = 1)
+      .def("seed", &PyHadronizer::seed)
+      .def("hadronize", &PyHadronizer::hadronize, py::arg("events"),
+           "Hadronize a batch of events; each event is (id, col, acol, p[n,4]).")
+      .def_property("decayer", &PyHadronizer::decayer, &PyHadronizer::setDecayer);
+
+  m.def("two_body_decay", [](const std::array<double, 4>& parent, double m1, double m2,
+                             const std::array<double, 3>& dir) {
+        const TwoBodyDecay d = decayTwoBody({parent[0], parent[1], parent[2], parent[3]}, m1,
+                                            m2, {dir[0], dir[1], dir[2]});
+        return py::make_tuple(std::array<double, 4>{d.p1.px, d.p1.py, d.p1.pz, d.p1.e},
+                              std::array<double, 4>{d.p2.px, d.p2.py, d.p2.pz, d.p2.e});
+      }, "Exact two-body decay of `parent` (px,py,pz,E) with hadron 1 along `dir` (rest frame).");
+  m.def("model_frame_decay", [](const std::array<double, 4>& cluster,
+                                const std::array<double, 4>& constituent, double m1, double m2,
+                                double cosTheta, double phi) {
+        const LorentzVector c{cluster[0], cluster[1], cluster[2], cluster[3]};
+        const ModelFrame f = modelFrame(c, {constituent[0], constituent[1], constituent[2],
+                                            constituent[3]});
+        const TwoBodyDecay d = decayTwoBody(c, m1, m2, f.toRest(cosTheta, phi));
+        return py::make_tuple(std::array<double, 4>{d.p1.px, d.p1.py, d.p1.pz, d.p1.e},
+                              std::array<double, 4>{d.p2.px, d.p2.py, d.p2.pz, d.p2.e});
+      }, "Decay with hadron 1 at (cos theta, phi) in the model frame (z along the constituent).");
+}
+
+}  // namespace hadml::bindings

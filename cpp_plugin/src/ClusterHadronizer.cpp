@@ -1,0 +1,126 @@
+#include "hadml/ClusterHadronizer.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "hadml/ClusterSteps.h"
+
+namespace hadml {
+
+ClusterHadronizer::ClusterHadronizer(const ClusterParams& params, HadronTable table,
+                                     std::shared_ptr<ClusterDecayer> decayer)
+    : params_(params), spectrum_((params.validate(), std::move(table)), params) {
+  setDecayer(std::move(decayer));
+}
+
+void ClusterHadronizer::setDecayer(std::shared_ptr<ClusterDecayer> decayer) {
+  if (!decayer) throw std::invalid_argument("ClusterHadronizer: decayer must not be null");
+  decayer_ = std::move(decayer);
+}
+
+void ClusterHadronizer::prepare(HadronizedEvent& event, const std::vector<Parton>& input,
+                                Random& rng, std::vector<ClusterDecayRequest>& requests,
+                                std::vector<int>& requestCluster) {
+  event.partons = input;
+  reshuffleToConstituentMasses(event.partons, params_);
+  splitGluons(event.partons, params_, rng);
+  event.clusters = findClusters(event.partons);
+  reconnectColours(event.clusters, params_, rng);
+  fissionClusters(event.clusters, params_, rng);
+  decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
+  for (std::size_t i = 0; i < event.clusters.size(); ++i) {
+    const Cluster& c = event.clusters[i];
+    if (c.fate != ClusterFate::Active) continue;
+    ClusterDecayRequest r;
+    r.constituents = c.constituents;
+    r.p = c.p;
+    const auto species =
+        spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
+    r.id1 = species.first;
+    r.id2 = species.second;
+    r.m1 = spectrum_.mass(r.id1);
+    r.m2 = spectrum_.mass(r.id2);
+    requests.push_back(r);
+    requestCluster.push_back(static_cast<int>(i));
+  }
+}
+
+void ClusterHadronizer::check(const HadronizedEvent& event,
+                              const std::vector<Parton>& input) const {
+  LorentzVector pIn, pOut;
+  int chargeIn = 0, baryonIn = 0, chargeOut = 0, baryonOut = 0;
+  for (const Parton& p : input) {
+    pIn += p.p;
+    chargeIn += partonCharge3(p.id);
+    baryonIn += partonBaryon3(p.id);
+  }
+  for (const Hadron& h : event.hadrons) {
+    pOut += h.p;
+    chargeOut += spectrum_.table().charge3(h.id);
+    baryonOut += hadronBaryon3(h.id);
+  }
+  const LorentzVector d = pOut - pIn;
+  const double tol = 1e-9 * std::abs(pIn.e);
+  if (std::abs(d.px) > tol || std::abs(d.py) > tol || std::abs(d.pz) > tol ||
+      std::abs(d.e) > tol) {
+    std::ostringstream msg;
+    msg.precision(12);
+    msg << "4-momentum not conserved by the cluster stage: hadrons - partons = (" << d.px
+        << ", " << d.py << ", " << d.pz << ", " << d.e << ") GeV";
+    throw HadronizationError(msg.str());
+  }
+  if (chargeIn != chargeOut)
+    throw HadronizationError("charge not conserved by the cluster stage: 3Q in " +
+                             std::to_string(chargeIn) + ", out " + std::to_string(chargeOut));
+  if (baryonIn != baryonOut)
+    throw HadronizationError("baryon number not conserved by the cluster stage: 3B in " +
+                             std::to_string(baryonIn) + ", out " + std::to_string(baryonOut));
+}
+
+std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
+    const std::vector<std::vector<Parton>>& events, Random& rng) {
+  std::vector<HadronizedEvent> out(events.size());
+  std::vector<ClusterDecayRequest> requests;
+  std::vector<int> requestCluster;
+  std::vector<std::size_t> eventFirstRequest(events.size() + 1, 0);
+  for (std::size_t iev = 0; iev < events.size(); ++iev) {
+    const std::size_t before = requests.size();
+    try {
+      prepare(out[iev], events[iev], rng, requests, requestCluster);
+    } catch (const std::exception& e) {
+      out[iev].error = e.what();
+      requests.resize(before);
+      requestCluster.resize(before);
+    }
+    eventFirstRequest[iev + 1] = requests.size();
+  }
+
+  std::vector<TwoBodyDecay> decays;
+  decayer_->decay(requests, rng, decays);
+  if (decays.size() != requests.size())
+    throw std::logic_error("cluster decayer '" + decayer_->name() + "' returned " +
+                           std::to_string(decays.size()) + " decays for " +
+                           std::to_string(requests.size()) + " clusters");
+
+  for (std::size_t iev = 0; iev < events.size(); ++iev) {
+    HadronizedEvent& ev = out[iev];
+    if (!ev.ok()) continue;
+    for (std::size_t k = eventFirstRequest[iev]; k < eventFirstRequest[iev + 1]; ++k) {
+      Cluster& c = ev.clusters[requestCluster[k]];
+      const int first = static_cast<int>(ev.hadrons.size());
+      ev.hadrons.push_back({requests[k].id1, decays[k].p1, requestCluster[k]});
+      ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k]});
+      c.children = {first, first + 1};
+      c.fate = ClusterFate::Decayed;
+    }
+    try {
+      check(ev, events[iev]);
+    } catch (const std::exception& e) {
+      ev.error = e.what();
+      ev.hadrons.clear();
+    }
+  }
+  return out;
+}
+
+}  // namespace hadml
