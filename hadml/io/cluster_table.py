@@ -1,0 +1,141 @@
+"""The cluster table: one row per cluster that decayed into two hadrons (Parquet).
+
+This is the training input of the ML decay model (DESIGN.md section 5). The schema is
+versioned; readers refuse files with another major version or missing columns.
+
+Columns (all momenta in GeV, lab frame = e+e- centre-of-mass frame):
+
+=====================  =======  ===============================================
+event                  int64    event number (unique within a file)
+cluster                int32    index of the cluster within its event
+c1_id, c2_id           int32    PDG ids of constituent 1 (colour triplet) and 2
+c1_px .. c1_e          float64  constituent 1 four-momentum (px, py, pz, e)
+c2_px .. c2_e          float64  constituent 2 four-momentum
+c1_pert, c2_pert       bool     constituent comes from the perturbative shower
+px, py, pz, e, mass    float64  cluster four-momentum and mass
+h1_id, h2_id           int32    PDG ids of the two hadrons (h1 carries c1's flavour)
+h1_px .. h1_e          float64  hadron 1 four-momentum
+h2_px .. h2_e          float64  hadron 2 four-momentum
+=====================  =======  ===============================================
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA_VERSION = "1"
+SCHEMA_KEY = b"hadml.cluster_table.schema_version"
+INFO_KEY = b"hadml.cluster_table.info"
+
+_P4 = ("px", "py", "pz", "e")
+
+
+def _columns() -> list[tuple[str, pa.DataType]]:
+    cols: list[tuple[str, pa.DataType]] = [("event", pa.int64()), ("cluster", pa.int32())]
+    for c in ("c1", "c2"):
+        cols.append((f"{c}_id", pa.int32()))
+        cols += [(f"{c}_{k}", pa.float64()) for k in _P4]
+    cols += [("c1_pert", pa.bool_()), ("c2_pert", pa.bool_())]
+    cols += [(k, pa.float64()) for k in (*_P4, "mass")]
+    for h in ("h1", "h2"):
+        cols.append((f"{h}_id", pa.int32()))
+        cols += [(f"{h}_{k}", pa.float64()) for k in _P4]
+    return cols
+
+
+COLUMNS: list[tuple[str, pa.DataType]] = _columns()
+SCHEMA = pa.schema(COLUMNS, metadata={SCHEMA_KEY: SCHEMA_VERSION.encode()})
+
+
+class ClusterTableError(ValueError):
+    """A cluster table file is unreadable, of another schema version, or incomplete."""
+
+
+def from_events(events: Sequence[Mapping[str, np.ndarray]], event_numbers: Sequence[int]) -> pa.Table:
+    """Build the table from hadronized events (dicts returned by ``_core.ClusterHadronizer``).
+
+    Only clusters with fate "Decayed" (two hadrons) enter.
+    """
+    parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in COLUMNS}
+    for ev, number in zip(events, event_numbers, strict=True):
+        if ev.get("error") is not None:
+            continue
+        decayed = np.flatnonzero(ev["cluster_fate"] == 3)
+        if decayed.size == 0:
+            continue
+        children = ev["cluster_children"][decayed]
+        h1, h2 = children[:, 0], children[:, 1]
+        n = decayed.size
+        parts["event"].append(np.full(n, number, dtype=np.int64))
+        parts["cluster"].append(decayed.astype(np.int32))
+        for c in ("c1", "c2"):
+            parts[f"{c}_id"].append(ev[f"cluster_{c}_id"][decayed])
+            p = ev[f"cluster_{c}_p"][decayed]
+            for k, name in enumerate(_P4):
+                parts[f"{c}_{name}"].append(p[:, k])
+            parts[f"{c}_pert"].append(ev[f"cluster_{c}_pert"][decayed])
+        p = ev["cluster_p"][decayed]
+        for k, name in enumerate(_P4):
+            parts[name].append(p[:, k])
+        m2 = p[:, 3] ** 2 - (p[:, :3] ** 2).sum(axis=1)
+        parts["mass"].append(np.sqrt(np.clip(m2, 0.0, None)))
+        for h, idx in (("h1", h1), ("h2", h2)):
+            parts[f"{h}_id"].append(ev["hadron_id"][idx])
+            hp = ev["hadron_p"][idx]
+            for k, name in enumerate(_P4):
+                parts[f"{h}_{name}"].append(hp[:, k])
+    arrays = []
+    for name, dtype in COLUMNS:
+        chunks = parts[name]
+        values = np.concatenate(chunks) if chunks else np.zeros(0)
+        arrays.append(pa.array(values, type=dtype))
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
+def write(table: pa.Table, path: str | Path, info: Mapping[str, object] | None = None) -> None:
+    """Write a cluster table; ``info`` (run configuration, seed...) is stored as JSON."""
+    meta = dict(table.schema.metadata or {})
+    meta[SCHEMA_KEY] = SCHEMA_VERSION.encode()
+    if info is not None:
+        meta[INFO_KEY] = json.dumps(dict(info), sort_keys=True, default=str).encode()
+    pq.write_table(table.replace_schema_metadata(meta), str(path))
+
+
+def read(path: str | Path) -> pa.Table:
+    """Read and check a cluster table written by :func:`write`."""
+    path = Path(path)
+    if not path.exists():
+        raise ClusterTableError(f"cluster table {path} does not exist")
+    try:
+        table = pq.read_table(str(path))
+    except (pa.ArrowInvalid, OSError) as err:
+        raise ClusterTableError(f"{path} is not a readable Parquet file: {err}") from err
+    meta = table.schema.metadata or {}
+    version = meta.get(SCHEMA_KEY)
+    if version is None:
+        raise ClusterTableError(f"{path} has no {SCHEMA_KEY.decode()} metadata: not a cluster table")
+    if version.decode().split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        raise ClusterTableError(
+            f"{path} has cluster-table schema version {version.decode()}, this hadml reads "
+            f"version {SCHEMA_VERSION}"
+        )
+    missing = [name for name, _ in COLUMNS if name not in table.column_names]
+    if missing:
+        raise ClusterTableError(f"{path} lacks columns {missing}")
+    return table
+
+
+def info(table: pa.Table) -> dict[str, object]:
+    """The run information stored with the table (empty if none)."""
+    raw = (table.schema.metadata or {}).get(INFO_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def concat(tables: Sequence[pa.Table]) -> pa.Table:
+    return pa.concat_tables(list(tables)) if tables else SCHEMA.empty_table()
