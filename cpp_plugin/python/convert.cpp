@@ -152,6 +152,7 @@ py::dict eventToDict(const HadronizedEvent& ev) {
     setRow4(hp.mutable_data(), i, ev.hadrons[i].p);
   }
   out["hadron_id"] = hid; out["hadron_p"] = hp; out["hadron_cluster"] = hcl;
+  out["conservation_violated"] = ev.conservationViolated;
   out["error"] = ev.error.empty() ? py::object(py::none()) : py::object(py::str(ev.error));
   return out;
 }

@@ -117,7 +117,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
       check(ev, events[iev]);
     } catch (const std::exception& e) {
       ev.error = e.what();
-      ev.hadrons.clear();
+      ev.conservationViolated = true;
     }
   }
   return out;

@@ -57,7 +57,9 @@ class ClusterTableError(ValueError):
     """A cluster table file is unreadable, of another schema version, or incomplete."""
 
 
-def from_events(events: Sequence[Mapping[str, np.ndarray]], event_numbers: Sequence[int]) -> pa.Table:
+def from_events(
+    events: Sequence[Mapping[str, np.ndarray]], event_numbers: Sequence[int]
+) -> pa.Table:
     """Build the table from hadronized events (dicts returned by ``_core.ClusterHadronizer``).
 
     Only clusters with fate "Decayed" (two hadrons) enter.
@@ -119,7 +121,9 @@ def read(path: str | Path) -> pa.Table:
     meta = table.schema.metadata or {}
     version = meta.get(SCHEMA_KEY)
     if version is None:
-        raise ClusterTableError(f"{path} has no {SCHEMA_KEY.decode()} metadata: not a cluster table")
+        raise ClusterTableError(
+            f"{path} has no {SCHEMA_KEY.decode()} metadata: not a cluster table"
+        )
     if version.decode().split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise ClusterTableError(
             f"{path} has cluster-table schema version {version.decode()}, this hadml reads "

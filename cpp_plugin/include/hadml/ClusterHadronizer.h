@@ -19,6 +19,8 @@ struct HadronizedEvent {
   std::vector<Cluster> clusters;  // primary clusters, then fission children
   std::vector<Hadron> hadrons;    // primary hadrons
   std::string error;              // empty when the event is good; else why it failed
+  // A violated conservation law is a bug, not an unlucky event: callers must stop.
+  bool conservationViolated = false;
   bool ok() const { return error.empty(); }
 };
 

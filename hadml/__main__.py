@@ -1,0 +1,5 @@
+import sys
+
+from hadml.cli import main
+
+sys.exit(main())

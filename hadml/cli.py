@@ -1,0 +1,120 @@
+"""The ``hadml`` command line: a thin layer over the Python API.
+
+Subcommands: ``generate`` (this file), ``compare`` (hadml.analysis.cli),
+``train`` and ``export`` (hadml.train.cli; needs the ``[train]`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+
+def _add_generate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "generate",
+        help="generate e+e- -> hadrons events with cluster hadronization (classic or ML)",
+        description=(
+            "Pythia 8 hard process and shower, hadml's Herwig-7 cluster stage, Pythia 8 "
+            "hadron decays. Writes HepMC3 events and/or the Parquet cluster table, and "
+            "prints a run summary."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("-n", "--events", type=int, required=True, help="number of events")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events)")
+    p.add_argument("--ecm", type=float, default=None, help="sqrt(s) in GeV (default 91.188)")
+    p.add_argument("--out", default=None, help="HepMC3 output file")
+    p.add_argument("--clusters", default=None, help="Parquet cluster-table output file")
+    p.add_argument("--config", default=None, help="YAML run configuration")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override an option or cluster parameter (repeatable), e.g. "
+                        "--set ClMaxLight=3.6 --set shower_pt_min=0.8")
+    p.add_argument("--hadronization", choices=("classic", "ml"), default=None,
+                   help="cluster-decay algorithm (default classic)")
+    p.add_argument("--model", default=None,
+                   help="ONNX model for --hadronization ml (default: the model shipped with hadml)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None,
+                   help="ONNX Runtime device for --hadronization ml")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--list-params", action="store_true",
+                   help="print the cluster parameters with their values and exit")
+    p.set_defaults(func=_run_generate)
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    from hadml.config import load_config, parse_set_options
+    from hadml.generator import generate
+
+    overrides: dict[str, object] = parse_set_options(args.set)
+    for name in ("ecm", "hadronization", "model", "device"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    config = load_config(args.config, overrides)
+    if args.list_params:
+        for key, value in sorted(config.cluster_params().items()):
+            print(f"{key:28s} {value:g}")
+        return 0
+    result = generate(
+        args.events, seed=args.seed, config=config, jobs=args.jobs, keep_events=False,
+        hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
+    )
+    print(result.summary.text())
+    if args.out:
+        print(f"events written to     : {args.out}")
+    if args.clusters:
+        print(f"cluster table written : {args.clusters}")
+    return 0
+
+
+#: Subcommands provided by optional parts of the package: module -> what it needs.
+_PLUGINS = {
+    "hadml.analysis.cli": "pip install 'hadml[analysis]'",
+    "hadml.train.cli": "pip install 'hadml[train]'",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hadml", description="Machine-learned cluster hadronization for e+e- -> hadrons."
+    )
+    from hadml import __version__
+
+    parser.add_argument("--version", action="version", version=f"hadml {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_generate(sub)
+    for module, hint in _PLUGINS.items():
+        try:
+            importlib.import_module(module).register(sub)
+        except ImportError as err:
+            name = module.split(".")[1]
+            stub = sub.add_parser(name, help=f"(unavailable: {err.name} missing; {hint})")
+            stub.set_defaults(func=lambda _a, e=err, h=hint: _missing(e, h))
+    return parser
+
+
+def _missing(err: ImportError, hint: str) -> int:
+    print(f"hadml: this command needs {err.name}, which is not installed: {hint}",
+          file=sys.stderr)
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from hadml.config import ConfigError
+
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"hadml {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Pythia 8 (pythia8mc) for the perturbative stage and for hadron decays (DESIGN.md section 2).
+
+Pythia's own hadronization is off; it gives the final partons of e+e- -> gamma*/Z -> q qbar
+after the final-state shower, and later decays the primary hadrons of the cluster stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from hadml.config import GeneratorConfig
+
+#: Pythia's random seed must lie in [1, 900 000 000].
+PYTHIA_MAX_SEED = 900_000_000
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence Pythia's banner and init listing (C++ stdout), which cannot be turned off
+    by a setting before the banner is printed."""
+    try:
+        fd = os.dup(1)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            import sys
+
+            sys.stdout.flush()
+            os.dup2(devnull.fileno(), 1)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+                os.dup2(fd, 1)
+    finally:
+        os.close(fd)
+
+
+def _make_pythia(settings: list[str]):
+    import pythia8mc
+
+    with _quiet_stdout():
+        pythia = pythia8mc.Pythia("", False)
+        for s in settings:
+            if not pythia.readString(s):
+                raise ValueError(f"Pythia rejected the setting {s!r}")
+        if not pythia.init():
+            raise RuntimeError("Pythia initialisation failed; settings: " + "; ".join(settings))
+    return pythia
+
+
+_QUIET = [
+    "Print:quiet = on",
+    "Next:numberCount = 0",
+    "Next:numberShowEvent = 0",
+    "Next:numberShowInfo = 0",
+    "Next:numberShowProcess = 0",
+    "Random:setSeed = on",
+]
+
+
+def perturbative_settings(config: GeneratorConfig) -> list[str]:
+    return [
+        "Beams:idA = 11",
+        "Beams:idB = -11",
+        f"Beams:eCM = {config.ecm!r}",
+        "WeakSingleBoson:ffbar2gmZ = on",
+        "23:onMode = off",
+        "23:onIfAny = " + " ".join(str(f) for f in config.flavours),
+        f"PDF:lepton = {'on' if config.isr else 'off'}",
+        "HadronLevel:all = off",
+        f"TimeShower:pTmin = {config.shower_pt_min!r}",
+        *_QUIET,
+        "Random:seed = 1",
+        *config.pythia,
+    ]
+
+
+@dataclass
+class PartonEvent:
+    """Final partons of one event (Pythia convention: quarks carry col, antiquarks acol)."""
+
+    id: np.ndarray  # int32 [n]
+    col: np.ndarray  # int32 [n]
+    acol: np.ndarray  # int32 [n]
+    p: np.ndarray  # float64 [n, 4] (px, py, pz, E)
+    beams: np.ndarray  # float64 [2, 4]: incoming e- and e+ after ISR (if any)
+
+    def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.id, self.col, self.acol, self.p
+
+
+class PartonGenerator:
+    """e+e- -> q qbar + final-state shower; hadronization off."""
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        self.config = config
+        self.pythia = _make_pythia(perturbative_settings(config))
+
+    def reseed(self, seed: int) -> None:
+        self.pythia.rndm.init(int(seed))
+
+    def next(self) -> PartonEvent:
+        """Generate one event; raises RuntimeError if Pythia fails repeatedly."""
+        for _ in range(10):
+            if self.pythia.next():
+                break
+        else:
+            raise RuntimeError("Pythia failed to generate a parton-level event 10 times in a row")
+        event = self.pythia.event
+        ids, cols, acols, moms = [], [], [], []
+        for i in range(event.size()):
+            part = event[i]
+            if part.isFinal() and part.isParton():
+                ids.append(part.id())
+                cols.append(part.col())
+                acols.append(part.acol())
+                moms.append((part.px(), part.py(), part.pz(), part.e()))
+        beams = np.array([[event[k].px(), event[k].py(), event[k].pz(), event[k].e()]
+                          for k in (1, 2)])
+        return PartonEvent(
+            np.asarray(ids, dtype=np.int32),
+            np.asarray(cols, dtype=np.int32),
+            np.asarray(acols, dtype=np.int32),
+            np.asarray(moms, dtype=np.float64).reshape(-1, 4),
+            beams,
+        )
+
+
+@dataclass
+class DecayedHadrons:
+    """The decay record of one event's primary hadrons, as Pythia left it (without the
+    system line). ``mother`` is the 0-based index of the mother within this record, or -1
+    for a primary hadron."""
+
+    id: np.ndarray  # int32 [n]
+    p: np.ndarray  # float64 [n, 4]
+    m: np.ndarray  # float64 [n]
+    mother: np.ndarray  # int32 [n]
+    final: np.ndarray  # bool [n]
+
+
+class HadronDecayer:
+    """A second Pythia with ProcessLevel:all = off that only decays hadrons."""
+
+    def __init__(self, extra_settings: list[str] | None = None) -> None:
+        self.pythia = _make_pythia(
+            ["ProcessLevel:all = off", "HadronLevel:Hadronize = off", *_QUIET, "Random:seed = 1",
+             *(extra_settings or [])]
+        )
+        pdt = self.pythia.particleData
+        self._charge3: dict[int, int] = {}
+        self._pdt = pdt
+
+    def reseed(self, seed: int) -> None:
+        self.pythia.rndm.init(int(seed))
+
+    def charge3(self, ids: np.ndarray) -> np.ndarray:
+        """Three times the electric charge of each PDG id (from Pythia's particle data)."""
+        table = self._charge3
+        out = np.empty(len(ids), dtype=np.int64)
+        for k, pid in enumerate(ids.tolist()):
+            c = table.get(pid)
+            if c is None:
+                c = table[pid] = int(self._pdt.chargeType(pid))
+            out[k] = c
+        return out
+
+    def decay(self, ids: np.ndarray, p: np.ndarray, m: np.ndarray) -> DecayedHadrons:
+        """Decay the given primary hadrons (all at once, one Pythia call)."""
+        event = self.pythia.event
+        # reset() leaves the system line (id 90) in entry 0, as Pythia expects in front of
+        # a hand-filled record; the primary hadrons follow with status 81.
+        event.reset()
+        for pid, mom, mass in zip(ids.tolist(), p.tolist(), m.tolist(), strict=True):
+            event.append(pid, 81, 0, 0, mom[0], mom[1], mom[2], mom[3], mass)
+        if not self.pythia.next():
+            raise RuntimeError("Pythia failed to decay the primary hadrons")
+        n = event.size() - 1
+        out_id = np.empty(n, dtype=np.int32)
+        out_p = np.empty((n, 4))
+        out_m = np.empty(n)
+        out_mother = np.empty(n, dtype=np.int32)
+        out_final = np.empty(n, dtype=bool)
+        for k in range(n):
+            part = event[k + 1]
+            out_id[k] = part.id()
+            out_p[k] = (part.px(), part.py(), part.pz(), part.e())
+            out_m[k] = part.m()
+            out_mother[k] = part.mother1() - 1
+            out_final[k] = part.isFinal()
+        return DecayedHadrons(out_id, out_p, out_m, out_mother, out_final)
