@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Events per second: hadml generation (classic and, if available, ML cluster decays)
+against Pythia 8's own string hadronization, measured side by side in one run.
+
+Both sides deliver the same product: a complete e+e- -> hadrons event at sqrt(s) with
+hadron decays, read out into numpy arrays (hadml: the full history; Pythia: the final
+state). "Pythia next() only" is also shown (no readout), the lower bound of its cost.
+
+    python bench/bench_generate.py -n 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from hadml.config import GeneratorConfig
+from hadml.generator import Generator
+from hadml.pythia_stage import _make_pythia
+
+
+def pythia_string(n: int, ecm: float, readout: bool) -> float:
+    settings = [
+        "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {ecm}",
+        "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 1 2 3 4 5",
+        "PDF:lepton = off", "Print:quiet = on", "Next:numberCount = 0",
+        "Random:setSeed = on", "Random:seed = 1",
+    ]
+    pythia = _make_pythia(settings)
+    for _ in range(50):
+        pythia.next()
+    start = time.perf_counter()
+    for _ in range(n):
+        pythia.next()
+        if readout:
+            ev = pythia.event
+            ids, mom = [], []
+            for i in range(ev.size()):
+                p = ev[i]
+                if p.isFinal():
+                    ids.append(p.id())
+                    mom.append((p.px(), p.py(), p.pz(), p.e()))
+            np.asarray(ids), np.asarray(mom)
+    return n / (time.perf_counter() - start)
+
+
+def hadml_rate(n: int, config: GeneratorConfig) -> float:
+    gen = Generator(config)
+    gen.run_block(10_000, 50, 0)  # warm-up
+    start = time.perf_counter()
+    done = 0
+    block = 0
+    while done < n:
+        k = min(config.block_size, n - done)
+        gen.run_block(block, k, done)
+        done += k
+        block += 1
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", "--events", type=int, default=2000)
+    ap.add_argument("--ecm", type=float, default=91.188)
+    ap.add_argument("--model", default=None, help="ONNX model for the ML row")
+    args = ap.parse_args()
+
+    from hadml import _core
+
+    rows = []
+    p_read = pythia_string(args.events, args.ecm, readout=True)
+    p_bare = pythia_string(args.events, args.ecm, readout=False)
+    classic = hadml_rate(args.events, GeneratorConfig(ecm=args.ecm))
+    rows.append(("Pythia 8 string hadronization + readout", p_read))
+    rows.append(("Pythia 8 string hadronization, next() only", p_bare))
+    rows.append(("hadml classic cluster hadronization", classic))
+    if getattr(_core, "HAS_ONNX", False):
+        try:
+            ml = hadml_rate(args.events, GeneratorConfig(ecm=args.ecm, hadronization="ml",
+                                                         model=args.model))
+            rows.append(("hadml ML cluster decays (ONNX, CPU)", ml))
+        except (FileNotFoundError, RuntimeError) as err:
+            print(f"(ML row skipped: {err})")
+    print(f"\n{args.events} events at sqrt(s) = {args.ecm} GeV, one process\n")
+    print(f"{'configuration':48s} {'events/s':>10s} {'ms/event':>9s} {'vs Pythia+readout':>18s}")
+    for name, rate in rows:
+        print(f"{name:48s} {rate:10.0f} {1e3 / rate:9.3f} {rate / p_read:18.2f}")
+    if len(rows) > 3:
+        print(f"\nML / classic hadml rate: {rows[3][1] / classic:.2f}")
+
+
+if __name__ == "__main__":
+    main()

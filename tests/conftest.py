@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path | None:
+    """../shared beside the checkout (CI and developers), or HADML_SHARED."""
+    env = os.environ.get("HADML_SHARED")
+    for cand in ([Path(env)] if env else []) + [REPO.parent / "shared", REPO / "shared"]:
+        if (cand / "refdata").is_dir():
+            return cand
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    d = shared_dir()
+    if d is None:
+        pytest.fail("../shared (refdata, herwig-dumps) not found beside the checkout; "
+                    "set HADML_SHARED")
+    return d
+
+
+@pytest.fixture(scope="session")
+def refdir(shared: Path) -> Path:
+    return shared / "refdata"
+
+
+@pytest.fixture(scope="session")
+def small_run():
+    """200 classic events (seed 7) shared by several tests."""
+    import hadml
+
+    return hadml.generate(200, seed=7, collect_clusters=True)

@@ -1,0 +1,111 @@
+"""Full-event generation: conservation, reproducibility, parallel runs, failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import hadml
+from hadml.event import CLUSTER_PID, STATUS_FINAL, baryon_number3
+from hadml.generator import ConservationError, Generator, block_plan, derive_seed
+
+
+def _charge3(pid: np.ndarray) -> int:
+    import pythia8mc
+
+    pdt = pythia8mc.Pythia("", False).particleData
+    return sum(int(pdt.chargeType(int(i))) for i in pid)
+
+
+def test_200_events_conserve_momentum_charge_baryon(small_run):
+    assert len(small_run.events) == 200
+    sqrt_s = small_run.config.ecm
+    for ev in small_run.events:
+        fin = ev.status == STATUS_FINAL
+        total = ev.p[fin].sum(axis=0)
+        np.testing.assert_allclose(total, [0, 0, 0, sqrt_s], atol=1e-9 * sqrt_s)
+        assert baryon_number3(ev.pid[fin]).sum() == 0
+    # Charge with an independent particle-data lookup, on a subset (Pythia calls are slow).
+    for ev in small_run.events[:20]:
+        assert _charge3(ev.pid[ev.final]) == 0
+
+
+def test_history_is_consistent(small_run):
+    for ev in small_run.events[:50]:
+        par = ev.parents
+        n = len(ev)
+        # Parents come before children (HepMC writers need it).
+        has = par[:, 0] >= 0
+        assert np.all(par[has, 0] < np.arange(n)[has])
+        assert np.all(par[has, 1] >= par[has, 0])
+        # Every cluster's momentum equals the sum of its children when it decayed into two
+        # hadrons or fissioned into two clusters.
+        clusters = np.flatnonzero(ev.pid == CLUSTER_PID)
+        for c in clusters:
+            kids = np.flatnonzero(par[:, 0] == c)
+            if len(kids) == 2:
+                np.testing.assert_allclose(ev.p[kids].sum(axis=0), ev.p[c], atol=1e-9)
+        # Final particles exist and none of them is a parton or cluster.
+        fin = ev.final
+        assert fin.sum() > 2
+        assert not np.any(np.isin(np.abs(ev.pid[fin]), [1, 2, 3, 4, 5, 21, 81]))
+
+
+def test_mean_charged_multiplicity_is_physical(small_run):
+    # 200 events: DESIGN/issue accept 19-23 for 20k events; the statistical error on 200
+    # events is ~0.45, so a loose 16-26 window only catches gross breakage here.
+    # docs/validation.md holds the 20k-event measurement.
+    assert 16.0 < small_run.summary.mean_charged < 26.0
+
+
+def test_same_seed_same_events_other_seed_differs():
+    a = hadml.generate(30, seed=11)
+    b = hadml.generate(30, seed=11)
+    c = hadml.generate(30, seed=12)
+    for ea, eb in zip(a.events, b.events, strict=True):
+        assert np.array_equal(ea.pid, eb.pid)
+        assert np.array_equal(ea.p, eb.p)
+    assert any(len(x) != len(y) or not np.array_equal(x.p, y.p)
+               for x, y in zip(a.events, c.events, strict=True))
+
+
+def test_event_depends_on_block_not_on_jobs(tmp_path):
+    one = tmp_path / "one.hepmc"
+    two = tmp_path / "two.hepmc"
+    hadml.generate(40, seed=5, block_size=10, hepmc=one, keep_events=False)
+    hadml.generate(40, seed=5, block_size=10, hepmc=two, keep_events=False, jobs=2)
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_block_plan_and_seeds():
+    assert block_plan(25, 10) == [(0, 10, 0), (1, 10, 10), (2, 5, 20)]
+    assert derive_seed(1, 0, "a") != derive_seed(1, 1, "a") != derive_seed(2, 0, "a")
+    assert derive_seed(1, 0, "a") == derive_seed(1, 0, "a")
+
+
+def test_conservation_violation_names_event_and_seed():
+    gen = Generator(hadml.config.GeneratorConfig(seed=3))
+    result = gen.run_block(0, 1, 0)
+    ev = result.events[0]
+    # Break the final state of a real event and run the check the generator applies.
+    ev.p[np.flatnonzero(ev.final)[0], 3] += 1e-3
+
+    class _Partons:
+        p = np.array([[0.0, 0.0, 0.0, gen.config.ecm]])
+
+    with pytest.raises(ConservationError, match=r"event 0 \(seed 3, block 0\)"):
+        gen._check(ev, _Partons(), 0, 0)
+
+
+def test_cluster_table_from_run(small_run):
+    t = small_run.cluster_table
+    assert t.num_rows > 200 * 10
+    cols = t.to_pydict()
+    p = np.array([cols[k] for k in ("px", "py", "pz", "e")]).T
+    h = np.array([[a + b for a, b in zip(cols[f"h1_{k}"], cols[f"h2_{k}"], strict=True)]
+                  for k in ("px", "py", "pz", "e")]).T
+    np.testing.assert_allclose(h, p, atol=1e-9)
+    c = np.array([[a + b for a, b in zip(cols[f"c1_{k}"], cols[f"c2_{k}"], strict=True)]
+                  for k in ("px", "py", "pz", "e")]).T
+    np.testing.assert_allclose(c, p, atol=1e-9)
+    assert set(np.unique(cols["event"])) <= set(range(200))

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyhepmc
+import pytest
+
+from hadml.io import cluster_table
+from hadml.io.hepmc import HepMCWriter, read_final_states
+
+
+def test_hepmc_round_trip_keeps_history(small_run, tmp_path):
+    path = tmp_path / "ev.hepmc"
+    events = small_run.events[:5]
+    with HepMCWriter(path) as w:
+        for ev in events:
+            w.write(ev)
+    with pyhepmc.open(str(path)) as f:
+        read = list(f)
+    assert len(read) == 5
+    for ev, gen in zip(events, read, strict=True):
+        assert gen.event_number == ev.number
+        assert len(gen.particles) == len(ev)
+        # Parents are written before children: every production vertex's incoming
+        # particles have smaller ids than its outgoing ones.
+        for v in gen.vertices:
+            if v.particles_in and v.particles_out:
+                assert max(p.id for p in v.particles_in) < min(p.id for p in v.particles_out)
+        # A final hadron can be traced back to a cluster (id 81).
+        fin = [p for p in gen.particles if p.status == 1]
+        p = fin[0]
+        seen = set()
+        while p.production_vertex is not None and p.production_vertex.particles_in:
+            p = p.production_vertex.particles_in[0]
+            seen.add(p.pid)
+        assert 81 in seen
+    finals = list(read_final_states(path))
+    for ev, fs in zip(events, finals, strict=True):
+        np.testing.assert_allclose(fs["p"], ev.final_state()["p"], rtol=1e-12, atol=1e-12)
+        np.testing.assert_array_equal(fs["pid"], ev.final_state()["pid"])
+
+
+def test_cluster_table_round_trip(small_run, tmp_path):
+    path = tmp_path / "clusters.parquet"
+    cluster_table.write(small_run.cluster_table, path, info={"seed": 7})
+    back = cluster_table.read(path)
+    assert back.equals(small_run.cluster_table.replace_schema_metadata(back.schema.metadata))
+    assert cluster_table.info(back) == {"seed": 7}
+
+
+def test_cluster_table_refuses_bad_files(tmp_path):
+    junk = tmp_path / "junk.parquet"
+    junk.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(cluster_table.ClusterTableError, match="not a readable Parquet"):
+        cluster_table.read(junk)
+    other = tmp_path / "other.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": [1, 2]}), str(other))
+    with pytest.raises(cluster_table.ClusterTableError, match="not a cluster table"):
+        cluster_table.read(other)
+    with pytest.raises(cluster_table.ClusterTableError, match="does not exist"):
+        cluster_table.read(tmp_path / "missing.parquet")
