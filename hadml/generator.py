@@ -37,7 +37,13 @@ from hadml.event import (
     Event,
     baryon_number3,
 )
-from hadml.pythia_stage import PYTHIA_MAX_SEED, HadronDecayer, PartonEvent, PartonGenerator
+from hadml.pythia_stage import (
+    PYTHIA_MAX_SEED,
+    ChargeTable,
+    HadronDecayer,
+    PartonEvent,
+    PartonGenerator,
+)
 
 CONSERVATION_TOLERANCE = 1e-9
 #: Attempts allowed per requested event before a run is declared broken.
@@ -143,13 +149,11 @@ class Generator:
         self.hadron_table = hadron_table(table_source)
         self._mass = dict(zip(self.hadron_table["id"].tolist(),
                               self.hadron_table["mass"].tolist(), strict=True))
-        self._charge3 = dict(zip(self.hadron_table["id"].tolist(),
-                                 self.hadron_table["charge3"].tolist(), strict=True))
+        self._charges = ChargeTable(table_source)
         self.cluster_decayer = _make_cluster_decayer(config)
         self.hadronizer = _core.ClusterHadronizer(
             config.cluster_params(), self.hadron_table, self.cluster_decayer, 1
         )
-        self._pdt = table_source.particleData
 
     # -- one block -------------------------------------------------------------------------
     def run_block(self, block: int, n_events: int, first_number: int,
@@ -276,16 +280,6 @@ class Generator:
             par = np.concatenate([par, np.stack([mothers, mothers], axis=1)])
         return Event(number, pid.astype(np.int32), status.astype(np.int32), mom, mass,
                      par.astype(np.int32))
-
-    def _charges(self, pid: np.ndarray) -> np.ndarray:
-        table = self._charge3
-        out = np.empty(len(pid), dtype=np.int64)
-        for k, i in enumerate(pid.tolist()):
-            c = table.get(abs(i))
-            if c is None:
-                c = table[abs(i)] = int(self._pdt.chargeType(abs(i)))
-            out[k] = c if i > 0 else -c
-        return out
 
     def _check(self, event: Event, pe: PartonEvent, number: int, block: int) -> None:
         fin = event.final

@@ -83,6 +83,30 @@ def perturbative_settings(config: GeneratorConfig) -> list[str]:
     ]
 
 
+class ChargeTable:
+    """3 x electric charge for any PDG id Pythia knows, vectorised (sorted-id lookup)."""
+
+    def __init__(self, pythia) -> None:
+        pdt = pythia.particleData
+        ids, charges = [], []
+        pid = pdt.nextId(0)
+        while pid != 0:
+            ids.append(pid)
+            charges.append(int(pdt.chargeType(pid)))
+            pid = pdt.nextId(pid)
+        order = np.argsort(ids)
+        self._ids = np.asarray(ids, dtype=np.int64)[order]
+        self._charge3 = np.asarray(charges, dtype=np.int64)[order]
+
+    def __call__(self, pid: np.ndarray) -> np.ndarray:
+        a = np.abs(np.asarray(pid, dtype=np.int64))
+        idx = np.clip(np.searchsorted(self._ids, a), 0, len(self._ids) - 1)
+        unknown = self._ids[idx] != a
+        if np.any(unknown):
+            raise KeyError(f"PDG ids unknown to Pythia's particle data: {np.unique(a[unknown])}")
+        return np.sign(pid) * self._charge3[idx]
+
+
 @dataclass
 class PartonEvent:
     """Final partons of one event (Pythia convention: quarks carry col, antiquarks acol)."""
@@ -155,23 +179,9 @@ class HadronDecayer:
             ["ProcessLevel:all = off", "HadronLevel:Hadronize = off", *_QUIET, "Random:seed = 1",
              *(extra_settings or [])]
         )
-        pdt = self.pythia.particleData
-        self._charge3: dict[int, int] = {}
-        self._pdt = pdt
 
     def reseed(self, seed: int) -> None:
         self.pythia.rndm.init(int(seed))
-
-    def charge3(self, ids: np.ndarray) -> np.ndarray:
-        """Three times the electric charge of each PDG id (from Pythia's particle data)."""
-        table = self._charge3
-        out = np.empty(len(ids), dtype=np.int64)
-        for k, pid in enumerate(ids.tolist()):
-            c = table.get(pid)
-            if c is None:
-                c = table[pid] = int(self._pdt.chargeType(pid))
-            out[k] = c
-        return out
 
     def decay(self, ids: np.ndarray, p: np.ndarray, m: np.ndarray) -> DecayedHadrons:
         """Decay the given primary hadrons (all at once, one Pythia call)."""
