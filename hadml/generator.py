@@ -147,8 +147,9 @@ class Generator:
         self.decayer = HadronDecayer() if config.decay_hadrons else None
         table_source = self.decayer.pythia if self.decayer else self.partons.pythia
         self.hadron_table = hadron_table(table_source)
-        self._mass = dict(zip(self.hadron_table["id"].tolist(),
-                              self.hadron_table["mass"].tolist(), strict=True))
+        order = np.argsort(self.hadron_table["id"])
+        self._mass_ids = np.asarray(self.hadron_table["id"])[order]
+        self._masses = np.asarray(self.hadron_table["mass"], dtype=np.float64)[order]
         self._charges = ChargeTable(table_source)
         self.cluster_decayer = _make_cluster_decayer(config)
         self.hadronizer = _core.ClusterHadronizer(
@@ -235,7 +236,8 @@ class Generator:
         first_hadron = first_cluster + n_cl
         h_id, h_p, h_cluster = res["hadron_id"], res["hadron_p"], res["hadron_cluster"]
         n_h = len(h_id)
-        h_mass = np.array([self._mass[abs(int(i))] for i in h_id.tolist()])
+        # Nominal masses of the species (the cluster stage puts hadrons on these shells).
+        h_mass = self._masses[np.searchsorted(self._mass_ids, np.abs(h_id))]
 
         # Parent ranges.
         par = np.full((2 + len(order) + n_cl + n_h, 2), -1, dtype=np.int64)
