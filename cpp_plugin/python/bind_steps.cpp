@@ -1,7 +1,208 @@
-// Bindings of the individual cluster-stage steps (for physics unit tests).
+// Bindings of the individual cluster-stage steps (for physics unit tests). Partons and
+// clusters travel as dicts of numpy arrays so that each step can be run on its own:
+//   partons:  id, col, acol (n,), p (n,4), and optionally mass, perturbative, split, source
+//   clusters: c1_id, c2_id, c1_p, c2_p, c1_pert, c2_pert, c1_parton, c2_parton, c1_origin,
+//             c2_origin, p, parent, children (n,2), fate, reconnected
+#include <pybind11/stl.h>
+
+#include <string>
+
 #include "convert.h"
+#include "hadml/ClusterSteps.h"
 
 namespace hadml::bindings {
-namespace py = pybind11;
-void bindSteps(py::module_& /*m*/) {}
+
+using namespace hadml::py_convert;
+
+namespace {
+
+ClusterParams stepParams(const py::dict& d) {
+  ClusterParams p;
+  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
+  p.validate();
+  return p;
+}
+
+template <class A>
+bool optionalField(const py::dict& d, const char* key, py::ssize_t n, A& out) {
+  if (!d.contains(key)) return false;
+  out = d[key].cast<A>();
+  requireShape(out, key, n, 0);
+  return true;
+}
+
+template <class A>
+A requiredField(const py::dict& d, const char* key) {
+  if (!d.contains(key)) throw py::key_error(std::string("missing array '") + key + "'");
+  return d[key].cast<A>();
+}
+
+std::vector<Parton> partonsFromDict(const py::dict& d) {
+  std::vector<Parton> out =
+      partonsFromArrays(requiredField<I32>(d, "id"), requiredField<I32>(d, "col"),
+                        requiredField<I32>(d, "acol"), requiredField<F64>(d, "p"));
+  const auto n = static_cast<py::ssize_t>(out.size());
+  F64 mass;
+  B8 pert, split;
+  I32 source;
+  const bool hasMass = optionalField(d, "mass", n, mass);
+  const bool hasPert = optionalField(d, "perturbative", n, pert);
+  const bool hasSplit = optionalField(d, "split", n, split);
+  const bool hasSource = optionalField(d, "source", n, source);
+  for (py::ssize_t i = 0; i < n; ++i) {
+    if (hasMass) out[i].mass = mass.data()[i];
+    if (hasPert) out[i].perturbative = pert.data()[i];
+    if (hasSplit) out[i].split = split.data()[i];
+    if (hasSource) out[i].source = source.data()[i];
+  }
+  return out;
+}
+
+py::dict partonsToDict(const std::vector<Parton>& partons) {
+  const auto n = static_cast<py::ssize_t>(partons.size());
+  I32 id(n), col(n), acol(n), source(n);
+  F64 p({n, py::ssize_t(4)}), mass(n);
+  B8 pert(n), split(n);
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const Parton& q = partons[i];
+    id.mutable_data()[i] = q.id;
+    col.mutable_data()[i] = q.col;
+    acol.mutable_data()[i] = q.acol;
+    source.mutable_data()[i] = q.source;
+    setRow4(p.mutable_data(), i, q.p);
+    mass.mutable_data()[i] = q.mass;
+    pert.mutable_data()[i] = q.perturbative;
+    split.mutable_data()[i] = q.split;
+  }
+  py::dict d;
+  d["id"] = id; d["col"] = col; d["acol"] = acol; d["p"] = p; d["mass"] = mass;
+  d["perturbative"] = pert; d["split"] = split; d["source"] = source;
+  return d;
+}
+
+std::vector<Cluster> clustersFromDict(const py::dict& d) {
+  const auto p = requiredField<F64>(d, "p");
+  if (p.ndim() != 2) throw py::value_error("array 'p' must have shape (n, 4)");
+  const py::ssize_t n = p.shape(0);
+  requireShape(p, "p", n, 4);
+  std::vector<Cluster> out(static_cast<std::size_t>(n));
+  for (int k = 0; k < 2; ++k) {
+    const std::string pre = k == 0 ? "c1_" : "c2_";
+    const auto id = requiredField<I32>(d, (pre + "id").c_str());
+    const auto cp = requiredField<F64>(d, (pre + "p").c_str());
+    requireShape(id, (pre + "id").c_str(), n, 0);
+    requireShape(cp, (pre + "p").c_str(), n, 4);
+    B8 pert;
+    I32 parton, origin;
+    const bool hasPert = optionalField(d, (pre + "pert").c_str(), n, pert);
+    const bool hasParton = optionalField(d, (pre + "parton").c_str(), n, parton);
+    const bool hasOrigin = optionalField(d, (pre + "origin").c_str(), n, origin);
+    for (py::ssize_t i = 0; i < n; ++i) {
+      Constituent& c = out[i].constituents[k];
+      c.id = id.data()[i];
+      c.p = row4(cp, i);
+      if (hasPert) c.perturbative = pert.data()[i];
+      if (hasParton) c.parton = parton.data()[i];
+      if (hasOrigin) c.origin = origin.data()[i];
+    }
+  }
+  I32 parent, fate, children;
+  B8 reco;
+  const bool hasParent = optionalField(d, "parent", n, parent);
+  const bool hasFate = optionalField(d, "fate", n, fate);
+  const bool hasReco = optionalField(d, "reconnected", n, reco);
+  const bool hasChildren = d.contains("children");
+  if (hasChildren) {
+    children = d["children"].cast<I32>();
+    requireShape(children, "children", n, 2);
+  }
+  for (py::ssize_t i = 0; i < n; ++i) {
+    Cluster& c = out[i];
+    c.p = row4(p, i);
+    if (hasParent) c.parent = parent.data()[i];
+    if (hasFate) c.fate = static_cast<ClusterFate>(fate.data()[i]);
+    if (hasReco) c.reconnected = reco.data()[i];
+    if (hasChildren) c.children = {children.data()[2 * i], children.data()[2 * i + 1]};
+  }
+  return out;
+}
+
+py::dict clustersToDict(const std::vector<Cluster>& clusters) {
+  const auto n = static_cast<py::ssize_t>(clusters.size());
+  py::dict d;
+  for (int k = 0; k < 2; ++k) {
+    const std::string pre = k == 0 ? "c1_" : "c2_";
+    I32 id(n), parton(n), origin(n);
+    F64 cp({n, py::ssize_t(4)});
+    B8 pert(n);
+    for (py::ssize_t i = 0; i < n; ++i) {
+      const Constituent& c = clusters[i].constituents[k];
+      id.mutable_data()[i] = c.id;
+      parton.mutable_data()[i] = c.parton;
+      origin.mutable_data()[i] = c.origin;
+      setRow4(cp.mutable_data(), i, c.p);
+      pert.mutable_data()[i] = c.perturbative;
+    }
+    d[py::str(pre + "id")] = id;
+    d[py::str(pre + "p")] = cp;
+    d[py::str(pre + "pert")] = pert;
+    d[py::str(pre + "parton")] = parton;
+    d[py::str(pre + "origin")] = origin;
+  }
+  F64 p({n, py::ssize_t(4)}), mass(n);
+  I32 parent(n), fate(n), children({n, py::ssize_t(2)});
+  B8 reco(n);
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const Cluster& c = clusters[i];
+    setRow4(p.mutable_data(), i, c.p);
+    mass.mutable_data()[i] = c.mass();
+    parent.mutable_data()[i] = c.parent;
+    fate.mutable_data()[i] = static_cast<int>(c.fate);
+    children.mutable_data()[2 * i] = c.children[0];
+    children.mutable_data()[2 * i + 1] = c.children[1];
+    reco.mutable_data()[i] = c.reconnected;
+  }
+  d["p"] = p; d["mass"] = mass; d["parent"] = parent; d["fate"] = fate;
+  d["children"] = children; d["reconnected"] = reco;
+  return d;
+}
+
+}  // namespace
+
+void bindSteps(py::module_& m) {
+  m.def("step_reshuffle", [](const py::dict& partons, const py::dict& params) {
+        auto v = partonsFromDict(partons);
+        reshuffleToConstituentMasses(v, stepParams(params));
+        return partonsToDict(v);
+      }, py::arg("partons"), py::arg("params") = py::dict(),
+      "Step 1: put the partons on their constituent mass shells (dict of arrays in/out).");
+  m.def("step_split_gluons", [](const py::dict& partons, const py::dict& params,
+                                std::uint64_t seed) {
+        auto v = partonsFromDict(partons);
+        Random rng(seed);
+        splitGluons(v, stepParams(params), rng);
+        return partonsToDict(v);
+      }, py::arg("partons"), py::arg("params") = py::dict(), py::arg("seed") = 1,
+      "Step 2: split every gluon into q qbar; products appended, gluons marked split.");
+  m.def("step_find_clusters", [](const py::dict& partons) {
+        return clustersToDict(findClusters(partonsFromDict(partons)));
+      }, py::arg("partons"), "Step 3: colour-singlet q qbar clusters from split partons.");
+  m.def("step_reconnect", [](const py::dict& clusters, const py::dict& params,
+                             std::uint64_t seed) {
+        auto v = clustersFromDict(clusters);
+        Random rng(seed);
+        reconnectColours(v, stepParams(params), rng);
+        return clustersToDict(v);
+      }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
+      "Step 4: Plain colour reconnection.");
+  m.def("step_fission", [](const py::dict& clusters, const py::dict& params,
+                           std::uint64_t seed) {
+        auto v = clustersFromDict(clusters);
+        Random rng(seed);
+        fissionClusters(v, stepParams(params), rng);
+        return clustersToDict(v);
+      }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
+      "Step 5: recursive fission of heavy clusters; children appended.");
+}
+
 }  // namespace hadml::bindings

@@ -1,4 +1,184 @@
-// STUB: to be implemented (see ClusterSteps.h)
+// Step 5: fission of heavy clusters, Herwig 7.3 ClusterFissioner (fission, cut, cutTwo,
+// drawNewMasses, drawChildMass, calculateKinematics, isHeavy) for two-component clusters
+// without beam remnants (so always the power-law "hard" child-mass distribution).
+//
+// Differences from Herwig, on purpose: a child below its two-hadron threshold stays a light
+// cluster here and is turned into one hadron by step 6 (Herwig's cutTwo makes that hadron
+// directly via HadronSelector::chooseSingleHadron); the step has no hadron spectrum.
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
 #include "hadml/ClusterSteps.h"
-namespace hadml {} 
-namespace hadml { void fissionClusters(std::vector<Cluster>&, const ClusterParams&, Random&) { throw HadronizationError("not implemented"); } }
+#include "hadml/Kinematics.h"
+
+namespace hadml {
+
+namespace {
+
+bool hasQuark(int id, int q) {
+  const int a = std::abs(id);
+  if (a <= 6) return a == q;
+  if (isDiquark(id)) return a / 1000 == q || (a / 100) % 10 == q;
+  return false;
+}
+
+// Flavour class as in ClusterFissioner::isHeavy / drawNewMasses: bottom before charm.
+enum class Flavour { Light, Charm, Bottom };
+Flavour flavourOf(int id) {
+  if (hasQuark(id, 5)) return Flavour::Bottom;
+  if (hasQuark(id, 4)) return Flavour::Charm;
+  return Flavour::Light;
+}
+Flavour flavourOf(const Cluster& c) {
+  const Flavour a = flavourOf(c.constituents[0].id), b = flavourOf(c.constituents[1].id);
+  return static_cast<int>(a) > static_cast<int>(b) ? a : b;
+}
+
+double clMax(const ClusterParams& p, Flavour f) {
+  return f == Flavour::Bottom ? p.ClMaxBottom : f == Flavour::Charm ? p.ClMaxCharm : p.ClMaxLight;
+}
+double clPow(const ClusterParams& p, Flavour f) {
+  return f == Flavour::Bottom ? p.ClPowBottom : f == Flavour::Charm ? p.ClPowCharm : p.ClPowLight;
+}
+double pSplit(const ClusterParams& p, Flavour f) {
+  return f == Flavour::Bottom ? p.PSplitBottom
+         : f == Flavour::Charm ? p.PSplitCharm
+                               : p.PSplitLight;
+}
+
+// ClusterFissioner::ProbablityFunction: smooth step 1/(1 + |(threshold - shift)/scale|^a).
+bool passesSmoothThreshold(double scale, double threshold, const ClusterParams& p,
+                           Random& rng) {
+  const double cut = rng.flat();
+  const double x = std::abs((threshold - p.ProbabilityShift) / scale);
+  return 1.0 / (1.0 + std::pow(x, p.ProbabilityPowerFactor)) > cut;
+}
+
+// ClusterFissioner::isHeavy. Static: M^P > ClMax^P + (m1+m2)^P and M > m1 + m2 + 2 m_d.
+// Dynamic (KinematicThreshold Dynamic, the 7.3 default): both smooth-step draws must pass.
+bool isHeavy(const Cluster& c, const ClusterParams& p, Random& rng) {
+  const Flavour f = flavourOf(c);
+  const double pw = clPow(p, f), cm = clMax(p, f);
+  const double M = c.mass();
+  const double sumM =
+      p.constituentMass(c.constituents[0].id) + p.constituentMass(c.constituents[1].id);
+  const double minPair = 2.0 * p.DownMass;  // lightest popped pair, as in Herwig
+  if (p.DynamicThreshold == 0) {
+    const bool above = std::pow(M, pw) > std::pow(cm, pw) + std::pow(sumM, pw);
+    return above && M > sumM + minPair;
+  }
+  const bool above =
+      passesSmoothThreshold(std::pow(M, pw), std::pow(cm, pw) + std::pow(sumM, pw), p, rng);
+  const bool canSplit = passesSmoothThreshold(M, sumM + minPair, p, rng);
+  return above && canSplit;
+}
+
+// ClusterFissioner::drawNewFlavour (FissionCluster 1): u : d : s = FissionPwt{U,D,S}quark.
+int drawPoppedFlavour(const ClusterParams& p, Random& rng) {
+  const double wu = p.FissionPwtUquark, wd = p.FissionPwtDquark, ws = p.FissionPwtSquark;
+  const double r = rng.flat() * (wu + wd + ws);
+  if (r < wu) return 2;
+  if (r < wu + wd) return 1;
+  return 3;
+}
+
+// ClusterFissioner::drawChildMass (hard branch): (M_i - m_i)^P uniform between m^P and
+// A^P, A = M - m1 - m2 - m, i.e. M_i = m_i + [A^P + r (m^P - A^P)]^(1/P).
+double drawChildMass(double M, double mi, double mj, double m, double P, Random& rng) {
+  const double a = std::pow(M - mi - mj - m, P);
+  const double b = std::pow(m, P);
+  return mi + std::pow(a + rng.flat() * (b - a), 1.0 / P);
+}
+
+// One fission C(Q1 Q2) -> C1(Q1 qbar) + C2(q Q2). Returns false when no acceptable masses
+// were found in FissionMaxTries attempts (Herwig: the cluster is left unsplit).
+bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster& c1,
+            Cluster& c2) {
+  const Constituent& Q1 = parent.constituents[0];
+  const Constituent& Q2 = parent.constituents[1];
+  const double M = parent.mass();
+  const double m1 = p.constituentMass(Q1.id), m2 = p.constituentMass(Q2.id);
+  // PSplit follows each child's own original constituent (ClusterFissioner::drawNewMasses).
+  const double exp1 = pSplit(p, flavourOf(Q1.id)), exp2 = pSplit(p, flavourOf(Q2.id));
+  const int maxTries = static_cast<int>(p.FissionMaxTries);
+  double M1 = 0.0, M2 = 0.0, m = 0.0;
+  int q = 0;
+  bool ok = false;
+  for (int tries = 0; tries < maxTries && !ok; ++tries) {
+    q = drawPoppedFlavour(p, rng);
+    m = p.constituentMass(q);
+    if (M < m1 + m2 + 2.0 * m) continue;
+    M1 = drawChildMass(M, m1, m2, m, exp1, rng);
+    M2 = drawChildMass(M, m2, m1, m, exp2, rng);
+    if (p.DynamicThreshold == 0) {
+      if (M1 < m1 + m || M2 < m2 + m || M1 + M2 > M) continue;
+    } else {
+      const double shift = p.KinematicThresholdShift;
+      if (M1 * M1 < m1 * m1 + m * m + shift || M2 * M2 < m2 * m2 + m * m + shift ||
+          M1 * M1 + M2 * M2 > M * M)
+        continue;
+    }
+    ok = M >= M1 + M2;
+  }
+  if (!ok) return false;
+
+  // ClusterFissioner::calculateKinematics: in the parent frame C1, its Q1 and its qbar
+  // move along the direction u of Q1 before the fission; C2 and its constituents opposite.
+  const ThreeVector u = Q1.p.boosted(-parent.p.boostVector()).vect().unit();
+  const TwoBodyDecay kids = decayTwoBody(parent.p, M1, M2, u);
+  const TwoBodyDecay in1 = decayTwoBody(kids.p1, m1, m, u);
+  const TwoBodyDecay in2 = decayTwoBody(kids.p2, m, m2, u);
+
+  Constituent popped;
+  popped.perturbative = false;
+  popped.parton = -1;
+  popped.origin = -1;
+
+  c1 = Cluster();
+  c1.constituents[0] = Q1;
+  c1.constituents[0].p = in1.p1;
+  c1.constituents[1] = popped;
+  // The partner of a colour triplet is an antiquark: -q next to a quark or antidiquark.
+  c1.constituents[1].id = -q;
+  c1.constituents[1].p = in1.p2;
+  c1.p = c1.constituents[0].p + c1.constituents[1].p;
+
+  c2 = Cluster();
+  c2.constituents[0] = popped;
+  c2.constituents[0].id = q;
+  c2.constituents[0].p = in2.p1;
+  c2.constituents[1] = Q2;
+  c2.constituents[1].p = in2.p2;
+  c2.p = c2.constituents[0].p + c2.constituents[1].p;
+  return true;
+}
+
+}  // namespace
+
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
+                     Random& rng) {
+  // Depth-first over a stack, as ClusterFissioner::cut: children that are still heavy are
+  // split in their turn.
+  std::vector<std::size_t> stack;
+  for (std::size_t i = 0; i < clusters.size(); ++i)
+    if (clusters[i].fate == ClusterFate::Active && isHeavy(clusters[i], params, rng))
+      stack.push_back(i);
+  while (!stack.empty()) {
+    const std::size_t i = stack.back();
+    stack.pop_back();
+    Cluster c1, c2;
+    if (!cutTwo(clusters[i], params, rng, c1, c2)) continue;
+    const int parent = static_cast<int>(i);
+    c1.parent = c2.parent = parent;
+    const std::size_t i1 = clusters.size();
+    clusters.push_back(c1);
+    clusters.push_back(c2);
+    clusters[i].fate = ClusterFate::Fissioned;
+    clusters[i].children = {static_cast<int>(i1), static_cast<int>(i1 + 1)};
+    for (std::size_t k = i1; k < i1 + 2; ++k)
+      if (isHeavy(clusters[k], params, rng)) stack.push_back(k);
+  }
+}
+
+}  // namespace hadml

@@ -33,6 +33,10 @@ struct Constituent {
   LorentzVector p;
   bool perturbative = false;
   int parton = -1;  // index into the event's parton list; -1 for a quark popped in fission
+  // The gluon whose non-perturbative split made this constituent (Parton::source), -1
+  // otherwise. Colour reconnection uses it to forbid a colour-octet (q qbar of one gluon)
+  // cluster, as Herwig's ColourReconnector::_isColour8 does.
+  int origin = -1;
 };
 
 enum class ClusterFate { Active = 0, Fissioned = 1, SingleHadron = 2, Decayed = 3 };
