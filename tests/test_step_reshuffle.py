@@ -26,7 +26,8 @@ def pythia_partons(n_events: int, seed: int) -> list[dict[str, np.ndarray]]:
         if not py.next():
             continue
         rows = [(p.id(), p.col(), p.acol(), p.px(), p.py(), p.pz(), p.e())
-                for p in py.event if p.isFinal()]
+                for p in py.event if p.isFinal() and (p.col() or p.acol())]
+        # final-state photons and leptons stay out of the cluster stage
         a = np.array(rows, dtype=float)
         out.append({"id": a[:, 0].astype(np.int32), "col": a[:, 1].astype(np.int32),
                     "acol": a[:, 2].astype(np.int32), "p": a[:, 3:7].copy()})

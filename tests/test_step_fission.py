@@ -1,0 +1,166 @@
+"""Step 5: fission of heavy clusters (Herwig ClusterFissioner)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_step_reshuffle import boost, minkowski_m2, pythia_partons
+
+from hadml import _core
+
+DEFAULTS = _core.default_params()
+MASS = {1: DEFAULTS["DownMass"], 2: DEFAULTS["UpMass"], 3: DEFAULTS["StrangeMass"],
+        4: DEFAULTS["CharmMass"], 5: DEFAULTS["BottomMass"]}
+CHI2_999_19 = 43.820  # upper 0.1% quantile of chi2 with 19 degrees of freedom
+
+
+def cluster_copies(n: int, M: float, q: int = 2, qbar: int = -1,
+                   beta=(0.3, -0.2, 0.5)) -> dict:
+    """n identical q qbar clusters of mass M, constituents along +-x in the rest frame."""
+    m1, m2 = MASS[abs(q)], MASS[abs(qbar)]
+    ps = np.sqrt((M**2 - (m1 + m2) ** 2) * (M**2 - (m1 - m2) ** 2)) / (2 * M)
+    p1 = np.array([[ps, 0, 0, np.hypot(ps, m1)]])
+    p2 = np.array([[-ps, 0, 0, np.hypot(ps, m2)]])
+    b = np.asarray(beta)
+    p1, p2 = boost(p1, b), boost(p2, b)
+    return {"c1_id": np.full(n, q, np.int32), "c2_id": np.full(n, qbar, np.int32),
+            "c1_p": np.repeat(p1, n, 0), "c2_p": np.repeat(p2, n, 0),
+            "c1_pert": np.ones(n, bool), "c2_pert": np.zeros(n, bool),
+            "c1_parton": np.zeros(n, np.int32), "c2_parton": np.ones(n, np.int32),
+            "p": np.repeat(p1 + p2, n, 0)}
+
+
+def pythia_clusters(n_events: int, seed: int) -> list[dict]:
+    out = []
+    for k, ev in enumerate(pythia_partons(n_events, seed=seed)):
+        s = _core.step_split_gluons(_core.step_reshuffle(ev), seed=k + 1)
+        out.append(_core.step_reconnect(_core.step_find_clusters(s), seed=k + 1))
+    return out
+
+
+def cmass(pid: np.ndarray) -> np.ndarray:
+    return np.array([MASS[abs(int(i))] for i in pid])
+
+
+def flavour_params(c1: int, c2: int) -> tuple[float, float]:
+    ids = {abs(c1), abs(c2)}
+    name = "Bottom" if 5 in ids else "Charm" if 4 in ids else "Light"
+    return DEFAULTS[f"ClMax{name}"], DEFAULTS[f"ClPow{name}"]
+
+
+def check_fissions(f: dict, n_in: int, dynamic: bool) -> int:
+    """Checks every fission in the output; returns how many there were."""
+    parents = np.flatnonzero(f["fate"] == 1)
+    shift = DEFAULTS["KinematicThresholdShift"]
+    for i in parents:
+        a, b = f["children"][i]
+        assert a >= n_in and b == a + 1 and f["parent"][a] == i and f["parent"][b] == i
+        M, M1, M2 = f["mass"][i], f["mass"][a], f["mass"][b]
+        scale = f["p"][i, 3]
+        # Conservation per fission, and cluster = sum of its constituents.
+        np.testing.assert_allclose(f["p"][a] + f["p"][b], f["p"][i], rtol=0, atol=1e-12 * scale)
+        for j in (a, b):
+            np.testing.assert_allclose(f["c1_p"][j] + f["c2_p"][j], f["p"][j], rtol=0,
+                                       atol=1e-13 * scale)
+            for k in ("c1", "c2"):
+                m = MASS[abs(int(f[f"{k}_id"][j]))]
+                assert abs(minkowski_m2(f[f"{k}_p"][j]) - m**2) < 1e-12 * scale**2
+        # Flavours: C(Q1 Q2) -> (Q1 qbar) + (q Q2); originals keep their flags and indices.
+        q = int(f["c1_id"][b])
+        assert q in (1, 2, 3) and f["c2_id"][a] == -q
+        assert f["c1_id"][a] == f["c1_id"][i] and f["c2_id"][b] == f["c2_id"][i]
+        assert f["c1_pert"][a] == f["c1_pert"][i] and f["c2_pert"][b] == f["c2_pert"][i]
+        assert f["c1_parton"][a] == f["c1_parton"][i] and f["c2_parton"][b] == f["c2_parton"][i]
+        assert f["c2_parton"][a] == -1 and f["c1_parton"][b] == -1
+        assert not f["c2_pert"][a] and not f["c1_pert"][b]
+        # Mass limits of ClusterFissioner::cutTwo.
+        m1, m2, m = MASS[abs(int(f["c1_id"][i]))], MASS[abs(int(f["c2_id"][i]))], MASS[q]
+        assert M1 + M2 <= M * (1 + 1e-12)
+        assert M1 >= m1 + m - 1e-9 and M2 >= m2 + m - 1e-9
+        if dynamic:
+            assert M1**2 >= m1**2 + m**2 + shift - 1e-9
+            assert M2**2 >= m2**2 + m**2 + shift - 1e-9
+            assert M1**2 + M2**2 <= M**2 * (1 + 1e-12)
+        # Children back to back along the original Q1 direction in the parent frame.
+        beta = f["p"][i, :3] / f["p"][i, 3]
+        u = boost(f["c1_p"][i][None], -beta)[0, :3]
+        for j, sign in ((a, 1.0), (f["children"][i][1], -1.0)):
+            v = boost(f["p"][j][None], -beta)[0, :3]
+            assert sign * (u @ v) / np.linalg.norm(u) / np.linalg.norm(v) > 1 - 1e-9
+    return len(parents)
+
+
+def test_child_mass_distribution_power_law() -> None:
+    # Static threshold and only u/d popped (both 0.325 GeV): the accepted child masses follow
+    # f(x1) F(S - x1), x = M_i - m_i, (x)^P flat on [m, A], S = M - m1 - m2, A = S - m.
+    n, M = 20000, 15.0
+    params = {"DynamicThreshold": 0, "FissionPwtSquark": 0.0}
+    f = _core.step_fission(cluster_copies(n, M), params, seed=5)
+    assert (f["fate"][:n] == 1).all()
+    P = DEFAULTS["PSplitLight"]
+    m1 = m2 = m = 0.325
+    S = M - m1 - m2
+    A = S - m
+    def cdf(y):
+        return np.clip((np.clip(y, m, None) ** P - m**P) / (A**P - m**P), 0.0, 1.0)
+    edges = np.linspace(m, A, 21)
+    fine = np.linspace(m, A, 20 * 2000 + 1)
+    mid = 0.5 * (fine[1:] + fine[:-1])
+    dens = P * mid ** (P - 1) / (A**P - m**P) * cdf(S - mid) * np.diff(fine)
+    expected = dens.reshape(20, -1).sum(1)
+    expected *= n / expected.sum()
+    for k, mk in ((0, m1), (1, m2)):
+        kids = f["children"][:n, k]
+        x = f["mass"][kids] - mk
+        counts, _ = np.histogram(x, bins=edges)
+        assert counts.sum() == n
+        chi2 = ((counts - expected) ** 2 / expected).sum()
+        assert chi2 < CHI2_999_19, (counts, expected.round(1))
+
+
+def test_dynamic_default_limits_and_conservation() -> None:
+    total = 0
+    for k, c in enumerate(pythia_clusters(10, seed=51)):
+        n = len(c["c1_id"])
+        f = _core.step_fission(c, seed=k + 1)
+        total += check_fissions(f, n, dynamic=True)
+        act = f["fate"] == 0
+        np.testing.assert_allclose(f["p"][act].sum(0), c["p"].sum(0), rtol=0, atol=1e-10)
+    heavy = cluster_copies(200, 30.0)
+    f = _core.step_fission(heavy, seed=3)
+    assert (f["fate"][:200] == 1).all()
+    total += check_fissions(f, 200, dynamic=True)
+    assert total > 200
+
+
+def test_static_threshold_leaves_no_heavy_cluster() -> None:
+    params = {"DynamicThreshold": 0}
+    clusters = pythia_clusters(10, seed=53) + [cluster_copies(50, 40.0, 4, -4),
+                                               cluster_copies(50, 40.0, 5, -1)]
+    for k, c in enumerate(clusters):
+        n = len(c["c1_id"])
+        f = _core.step_fission(c, params, seed=k + 1)
+        check_fissions(f, n, dynamic=False)
+        for j in np.flatnonzero(f["fate"] == 0):
+            cmax, cpow = flavour_params(f["c1_id"][j], f["c2_id"][j])
+            msum = MASS[abs(int(f["c1_id"][j]))] + MASS[abs(int(f["c2_id"][j]))]
+            M = f["mass"][j]
+            heavy = M**cpow > cmax**cpow + msum**cpow and M > msum + 2 * DEFAULTS["DownMass"]
+            assert not heavy, (f["c1_id"][j], f["c2_id"][j], M)
+
+
+def test_unsplittable_cluster_left_after_max_tries() -> None:
+    # Passes the static test (ClMax tiny, M > m1 + m2 + 2 m_d) but only s sbar may be popped
+    # and M < m1 + m2 + 2 m_s: every try fails, so Herwig leaves the cluster unsplit.
+    params = {"DynamicThreshold": 0, "ClMaxLight": 0.1, "FissionPwtUquark": 0.0,
+              "FissionPwtDquark": 0.0, "FissionMaxTries": 50}
+    c = cluster_copies(3, 1.4)
+    f = _core.step_fission(c, params, seed=1)
+    assert len(f["c1_id"]) == 3
+    assert (f["fate"] == 0).all() and (f["children"] == -1).all()
+    np.testing.assert_array_equal(f["p"], c["p"])
+
+
+def test_reject_unknown_parameter() -> None:
+    with pytest.raises(ValueError, match="unknown cluster parameter"):
+        _core.step_fission(cluster_copies(1, 5.0), {"ClMaxLite": 3.0})
