@@ -37,9 +37,12 @@ std::vector<Cluster> findClusters(const std::vector<Parton>& partons);
 void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
 
 // 5. ClusterFission.cpp: split heavy clusters (ClusterFissioner), recursively, appending the
-// children to `clusters` and marking the parents Fissioned. Flavour-dependent
-// ClMax/ClPow/PSplit (the heaviest constituent flavour decides), Herwig's dynamic
-// threshold when DynamicThreshold = 1.
+// children to `clusters` and marking the parents Fissioned. Flavour-dependent ClMax/ClPow
+// (the heaviest constituent flavour of the cluster decides) and PSplit (each child's own
+// original constituent decides, as ClusterFissioner::drawNewMasses). DynamicThreshold = 1
+// selects Herwig's KinematicThreshold Dynamic: the smooth heaviness test and the child-mass
+// rejection M_i^2 >= m_i^2 + m^2 + KinematicThresholdShift; 0 the static versions.
+// A cluster with no acceptable child masses in FissionMaxTries attempts stays unsplit.
 void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
 
 // 6. LightClusters.cpp: clusters below the lightest two-hadron threshold of their flavours
