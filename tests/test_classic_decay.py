@@ -89,7 +89,9 @@ def test_perturbative_direction(decayer: _core.ClassicClusterDecayer, pert1: boo
     S = PARAMS["ClSmrLight"]
     req = make_requests(n, pert1, pert2)
     # hadron 1 follows constituent 1; when only constituent 2 is perturbative hadron 2
-    # follows it, i.e. hadron 1 goes opposite to constituent 2
+    # follows it, i.e. hadron 1 goes opposite to constituent 2; with both perturbative
+    # (equal priority) Herwig picks one by a coin, and since the constituents are back to
+    # back in the rest frame either choice gives the same distribution w.r.t. constituent 1
     cos = sign * rest_cos(req, decayer.decay_arrays(req, 9), which)
     # cos = 1 + S ln r, redrawn below -1: P(cos < c) = (e^{(c-1)/S} - e^{-2/S}) / (1 - e^{-2/S})
     lo = math.exp(-2 / S)

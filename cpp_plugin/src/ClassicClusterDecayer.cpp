@@ -21,7 +21,7 @@ int heaviestFlavour(int id) {
 // Direction smeared around `axis`: cos(theta) = 1 + S ln r, redrawn until >= -1
 // (Herwig draws again rather than clamping); phi uniform.
 ThreeVector smeared(const ThreeVector& axis, double S, Random& rng) {
-  if (S <= 0.0) return axis;
+  if (S <= 0.001) return axis;  // Herwig skips the smearing for tiny ClSmr
   double c;
   do c = 1.0 + S * std::log(rng.flatOpen());
   while (c < -1.0);
@@ -48,25 +48,31 @@ void ClassicClusterDecayer::decay(const std::vector<ClusterDecayRequest>& r, Ran
 }
 
 TwoBodyDecay ClassicClusterDecayer::decayOne(const ClusterDecayRequest& req, Random& rng) const {
-  // ClDir / ClSmr by the constituent's flavour class (light, charm, bottom).
-  auto dirOf = [&](const Constituent& c, double& smr) {
+  // Which hadron (if any) remembers its constituent's direction, as in Herwig's
+  // ClusterDecayer::decayIntoTwoHadrons: only a perturbative constituent with ClDir = 1
+  // for its flavour class qualifies; a charm/bottom one has priority over a light one,
+  // and between equal priorities a fair coin decides.
+  auto priorityOf = [&](const Constituent& c, double& smr) {
     const int f = heaviestFlavour(c.id);
     int dir = params_.ClDirLight;
     smr = params_.ClSmrLight;
     if (f == 5) { dir = params_.ClDirBottom; smr = params_.ClSmrBottom; }
     else if (f == 4) { dir = params_.ClDirCharm; smr = params_.ClSmrCharm; }
-    return c.perturbative && dir != 0;
+    if (!c.perturbative || dir == 0) return 0;
+    return f >= 4 ? 2 : 1;
   };
   double s1 = 0.0, s2 = 0.0;
-  const bool d1 = dirOf(req.constituents[0], s1), d2 = dirOf(req.constituents[1], s2);
+  const int p1 = priorityOf(req.constituents[0], s1);
+  int p2 = priorityOf(req.constituents[1], s2);
+  if (p2 != 0 && p1 == p2 && rng.flat() < 0.5) p2 = 0;
   const ThreeVector b = -req.p.boostVector();
   ThreeVector dir;
-  if (d1) {
-    // Hadron 1 carries constituent 0 and follows it (also when both are perturbative: the
-    // constituents are back to back in the rest frame, so hadron 2 follows its own).
-    dir = smeared(req.constituents[0].p.boosted(b).vect().unit(), s1, rng);
-  } else if (d2) {
-    dir = -smeared(req.constituents[1].p.boosted(b).vect().unit(), s2, rng);
+  if (p1 != 0 || p2 != 0) {
+    const bool second = !(p1 > p2);
+    const Constituent& c = req.constituents[second ? 1 : 0];
+    // Hadron 2 following constituent 2 means hadron 1 flies opposite to it.
+    dir = smeared(c.p.boosted(b).vect().unit(), second ? s2 : s1, rng);
+    if (second) dir = -dir;
   } else {
     const double c = 2.0 * rng.flat() - 1.0;
     const double phi = 2.0 * M_PI * rng.flat();
