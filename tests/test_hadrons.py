@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-import pythia8mc
 import pytest
+import pythia8mc
 
 from hadml.hadrons import hadron_table
 

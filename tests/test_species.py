@@ -39,7 +39,8 @@ def meson_weights(table: dict, q: int, qb: int) -> dict[int, float]:
                 s / 6**0.5 + c / 3**0.5, -2 * s / 6**0.5 + c / 3**0.5)
 
     out: dict[int, float] = {}
-    for pid, spin in zip(table["id"].tolist(), table["spin_multiplicity"].tolist()):
+    for pid, spin in zip(table["id"].tolist(), table["spin_multiplicity"].tolist(),
+                         strict=True):
         d = pid % 10000
         n1, n2, n3 = d // 1000, (d // 100) % 10, (d // 10) % 10
         if n1 != 0:
@@ -67,7 +68,7 @@ def meson_weights(table: dict, q: int, qb: int) -> dict[int, float]:
 
 def test_frequencies_u_dbar(spectrum: _core.HadronSpectrum, table: dict) -> None:
     M = 1.2
-    mass = dict(zip(table["id"].tolist(), table["mass"].tolist()))
+    mass = dict(zip(table["id"].tolist(), table["mass"].tolist(), strict=True))
     pwt = {1: PARAMS["PwtDquark"], 2: PARAMS["PwtUquark"], 3: PARAMS["PwtSquark"]}
     expected: dict[tuple[int, int], float] = {}
     for q in (1, 2, 3):
@@ -81,7 +82,7 @@ def test_frequencies_u_dbar(spectrum: _core.HadronSpectrum, table: dict) -> None
     n = 200_000
     h1, h2 = spectrum.sample_pairs(M, 2, -1, n, 7)
     pairs, counts = np.unique(np.stack([h1, h2], 1), axis=0, return_counts=True)
-    got = {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts)}
+    got = {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts, strict=True)}
     assert set(got) <= set(expected), f"unexpected channels {set(got) - set(expected)}"
     tot = sum(expected.values())
     chi2, ndf = 0.0, -1
@@ -101,8 +102,8 @@ def test_frequencies_u_dbar(spectrum: _core.HadronSpectrum, table: dict) -> None
                                                (2, 2101, 2.0), (-2101, -3, 2.2), (5, -2, 6.5)])
 def test_conservation_and_open_channels(spectrum: _core.HadronSpectrum, table: dict,
                                         id1: int, id2: int, M: float) -> None:
-    mass = dict(zip(table["id"].tolist(), table["mass"].tolist()))
-    ch3 = dict(zip(table["id"].tolist(), table["charge3"].tolist()))
+    mass = dict(zip(table["id"].tolist(), table["mass"].tolist(), strict=True))
+    ch3 = dict(zip(table["id"].tolist(), table["charge3"].tolist(), strict=True))
 
     def charge3(pid: int) -> int:
         return ch3[abs(pid)] * (1 if pid > 0 else -1)
@@ -124,9 +125,10 @@ def test_conservation_and_open_channels(spectrum: _core.HadronSpectrum, table: d
     h1, h2 = spectrum.sample_pairs(M, id1, id2, 20_000, 3)
     q = parton_charge3(id1) + parton_charge3(id2)
     b = parton_baryon3(id1) + parton_baryon3(id2)
-    assert all(charge3(a) + charge3(c) == q for a, c in zip(h1.tolist(), h2.tolist()))
-    assert all(baryon3(a) + baryon3(c) == b for a, c in zip(h1.tolist(), h2.tolist()))
-    m_sum = np.array([mass[abs(a)] + mass[abs(c)] for a, c in zip(h1.tolist(), h2.tolist())])
+    pairs = list(zip(h1.tolist(), h2.tolist(), strict=True))
+    assert all(charge3(a) + charge3(c) == q for a, c in pairs)
+    assert all(baryon3(a) + baryon3(c) == b for a, c in pairs)
+    m_sum = np.array([mass[abs(a)] + mass[abs(c)] for a, c in pairs])
     assert (m_sum < M).all()  # closed channels never chosen
     # hadron 2 carries id2's flavour: the cbar of the (s, cbar) cluster ends in a D meson
     if (id1, id2) == (3, -4):
