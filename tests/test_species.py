@@ -135,6 +135,16 @@ def test_conservation_and_open_channels(spectrum: _core.HadronSpectrum, table: d
         assert all((abs(c) // 100) % 10 == 4 and c < 0 for c in h2.tolist())
 
 
+def test_baryon_branch_probability(spectrum: _core.HadronSpectrum) -> None:
+    # Above the baryon-pair threshold the diquark branch is taken with probability
+    # PwtDIquark / (1 + PwtDIquark) (HwppSelector::chooseHadronPair, mode 1)
+    n = 100_000
+    h1, _ = spectrum.sample_pairs(2.5, 2, -1, n, 5)
+    frac = ((np.abs(h1) % 10000) // 1000 > 0).mean()
+    p = PARAMS["PwtDIquark"] / (1 + PARAMS["PwtDIquark"])
+    assert abs(frac - p) < 5 * math.sqrt(p * (1 - p) / n)
+
+
 def test_lightest_hadron(spectrum: _core.HadronSpectrum) -> None:
     assert spectrum.lightest_hadron(2, -1) == 211
     assert spectrum.lightest_hadron(1, -2) == -211

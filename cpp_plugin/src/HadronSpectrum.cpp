@@ -127,7 +127,11 @@ HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
   std::vector<std::pair<int, double>> popped;
   for (int q = 1; q <= 3; ++q) popped.emplace_back(-q, pwt[q]);
   for (int q1 = 1; q1 <= 3; ++q1)
-    for (int q2 = 1; q2 <= q1; ++q2) popped.emplace_back(10 * q1 + q2, pwt[q1] * pwt[q2]);
+    for (int q2 = 1; q2 <= q1; ++q2)
+      // Herwig's HadronSelector halves the weight of a diquark of two different flavours
+      // (pwt[2101] = 0.5 PwtDIquark Pwt_u Pwt_d, pwt[1103] = PwtDIquark Pwt_d^2); the common
+      // PwtDIquark factor cancels inside the baryon branch.
+      popped.emplace_back(10 * q1 + q2, (q1 == q2 ? 1.0 : 0.5) * pwt[q1] * pwt[q2]);
   for (int t : trip)
     for (int a : anti) {
       FlavourPair fp;
