@@ -77,3 +77,15 @@ def test_heavy_clusters_untouched(spectrum: _core.HadronSpectrum) -> None:
 def test_no_partner_is_an_error(spectrum: _core.HadronSpectrum) -> None:
     with pytest.raises(RuntimeError, match="no other active cluster"):
         run(spectrum, [(2, 2101, 1.0, [1, 0, 0], 1.0)])
+
+
+def test_light_partner_becomes_hadron_too(spectrum: _core.HadronSpectrum) -> None:
+    # Two light u(ud) clusters flying apart: Herwig's reshuffling turns the partner into its
+    # lightest hadron as well when it cannot stay a cluster above its own threshold.
+    out, pin = run(spectrum, [(2, 2101, 1.0, [1, 0, 0], 2.0), (-2101, -2, 1.0, [-1, 0, 0], 2.0)])
+    assert sorted(out["hadron_id"].tolist()) == [-2212, 2212]
+    assert out["fate"].tolist() == [2, 2]
+    ph = out["hadron_p"]
+    m = np.sqrt(ph[:, 3] ** 2 - (ph[:, :3] ** 2).sum(1))
+    assert m == pytest.approx([spectrum.mass(2212)] * 2, rel=1e-9)
+    assert np.abs(ph.sum(0) - pin.sum(0)).max() < 1e-12 * pin[:, 3].sum()
