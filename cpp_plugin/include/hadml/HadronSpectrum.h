@@ -2,6 +2,9 @@
 // selector (HadronSelector / Hw64Selector) on top of the hadron table.
 #pragma once
 
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -30,8 +33,27 @@ class HadronSpectrum {
   double mass(int id) const { return table_.mass(id); }
 
  private:
-  // Private data is the implementer's choice (precomputed tables per flavour pair).
+  // One decay channel of a flavour pair: weight without the phase-space factor p*.
+  struct Channel {
+    int id1, id2;
+    double m1, m2, weight;
+  };
+  // Precomputed per (triplet, antitriplet) flavour key: both branches and thresholds.
+  struct FlavourPair {
+    int lightest = 0;
+    std::vector<Channel> meson, baryon;
+    double mesonThreshold = std::numeric_limits<double>::infinity();
+    double baryonThreshold = std::numeric_limits<double>::infinity();
+  };
+  static int flavourKey(int id);
+  static std::int64_t key(int t, int a) { return std::int64_t(t) * 1000 + a; }
+  std::vector<std::pair<int, double>> hadronsOf(int t, int a) const;
+  double mixing(int id, int q) const;
+  const FlavourPair& pair(int id1, int id2) const;
+
   HadronTable table_;
+  double sngWt_, decWt_, etaMix_, phiMix_, pBaryon_;
+  std::unordered_map<std::int64_t, FlavourPair> pairs_;
 };
 
 }  // namespace hadml
