@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from hadml._ortlib import preload_onnxruntime as _preload_onnxruntime
+
 __version__ = "0.1.0"
+
+_preload_onnxruntime()  # before any import of hadml._core (see hadml/_ortlib.py)
 
 
 def generate(*args, **kwargs):

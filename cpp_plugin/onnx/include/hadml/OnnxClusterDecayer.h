@@ -1,0 +1,76 @@
+// The ML cluster decayer: an ONNX model (docs/model-contract.md) predicts the direction of
+// hadron 1 in the model frame; exact two-body kinematics give the momenta.
+// No ONNX Runtime header here (pimpl), so a Herwig plugin can include this file.
+//
+// Thread safety: decay() may be called from several threads at once on one object.
+// Ort::Session::Run is thread-safe, the parsed contract is immutable after construction,
+// the counters are atomic, and each call uses its own buffers and the caller's Random.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hadml/ClusterDecayer.h"
+#include "hadml/Params.h"
+
+namespace hadml {
+
+enum class InvalidOutputPolicy { Error, Fallback };
+
+struct OnnxDecayerOptions {
+  std::string modelPath;
+  std::string device = "cpu";  // "cpu" | "cuda" (CUDA execution provider)
+  int intraOpThreads = 1;
+  InvalidOutputPolicy policy = InvalidOutputPolicy::Error;
+  ClusterParams classicParams;  // for the classic fallback
+};
+
+// The parsed, validated metadata of a model file.
+struct OnnxModelInfo {
+  int formatVersion = 0;
+  std::vector<std::string> features;
+  int noiseDim = 0;
+  std::string noiseDistribution;  // "normal" | "uniform"
+  std::string frame;
+  std::string output;
+  std::vector<double> offset, scale;
+  std::string provenance;  // raw JSON
+};
+
+class OnnxClusterDecayer : public ClusterDecayer {
+ public:
+  // Loads and validates the model; throws std::invalid_argument (contract violations,
+  // naming the problem and the file) or std::runtime_error (unreadable file, no CUDA).
+  explicit OnnxClusterDecayer(const OnnxDecayerOptions& options);
+  ~OnnxClusterDecayer() override;
+  OnnxClusterDecayer(const OnnxClusterDecayer&) = delete;
+  OnnxClusterDecayer& operator=(const OnnxClusterDecayer&) = delete;
+
+  // One session Run for the whole batch. Noise is drawn from rng in request order, row by
+  // row (Z values per cluster), before inference.
+  void decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,
+             std::vector<TwoBodyDecay>& out) override;
+  std::string name() const override { return "onnx"; }
+  DecayerStats stats() const override;
+
+  const OnnxModelInfo& info() const;
+  const OnnxDecayerOptions& options() const;
+
+  // Unscaled condition features of each request, row-major [n, C] (the contract's formulas).
+  std::vector<float> features(const std::vector<ClusterDecayRequest>& requests) const;
+  // Runs the session on already-built arrays: condition (unscaled, [n, C]) and noise
+  // ([n, Z]); returns angles [n, 2]. Scaling is applied here. For tests and tools.
+  std::vector<float> inferAngles(const std::vector<float>& conditionUnscaled,
+                                 const std::vector<float>& noise, std::size_t n) const;
+  // Noise for n clusters drawn from rng exactly as decay() draws it.
+  std::vector<float> drawNoise(std::size_t n, Random& rng) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+std::shared_ptr<OnnxClusterDecayer> makeOnnxClusterDecayer(const OnnxDecayerOptions& options);
+
+}  // namespace hadml
