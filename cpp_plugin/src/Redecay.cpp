@@ -20,14 +20,7 @@ const char* toString(RedecayStatus status) {
 
 namespace {
 
-bool isQuark(int id) { return std::abs(id) >= 1 && std::abs(id) <= 6; }
-
-// PDG diquark codes: 1000*qa + 100*qb + 2s+1 with qa >= qb and a zero tens digit.
-bool isDiquark(int id) {
-  const int a = std::abs(id);
-  return a >= 1101 && a <= 5503 && (a / 10) % 10 == 0 && (a / 1000) % 10 != 0 &&
-         (a / 100) % 10 != 0;
-}
+// isQuark/isDiquark come from hadml/Particles.h.
 
 // Light flavour-diagonal mesons are u/d/s superpositions (pi0, eta, eta', rho0, omega, phi);
 // the PDG digits only name one component, so any light flavour may sit in them.
