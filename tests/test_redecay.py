@@ -11,7 +11,7 @@ import pytest
 core = pytest.importorskip("hadml._core")
 
 M_PI = 0.13957
-M_K = 0.49368
+M_K = 0.49761  # K0 (d sbar)
 
 
 def mass(p: tuple[float, ...]) -> float:
@@ -19,7 +19,7 @@ def mass(p: tuple[float, ...]) -> float:
 
 
 def vertex(
-    ids: tuple[int, int] = (211, -321),
+    ids: tuple[int, int] = (211, 311),
     masses: tuple[float, float] = (M_PI, M_K),
     constituents: tuple[int, int] = (2, -3),
 ):
@@ -27,12 +27,12 @@ def vertex(
     m_cl = 1.5
     cluster = (0.8, 0.0, 0.3, math.sqrt(m_cl**2 + 0.8**2 + 0.3**2))
     q = (0.5, 0.2, 0.3, math.sqrt(0.5**2 + 0.2**2 + 0.3**2 + 0.33**2))
-    qb = tuple(c - x for c, x in zip(cluster, q))
+    qb = tuple(c - x for c, x in zip(cluster, q, strict=True))
     cons = [(constituents[0], q, True), (constituents[1], qb, False)]
     # Children: any momenta summing to the cluster (their exact values are replaced).
     e1 = 0.5 * cluster[3]
     p1 = (0.4, 0.0, 0.15, e1)
-    p2 = tuple(c - x for c, x in zip(cluster, p1))
+    p2 = tuple(c - x for c, x in zip(cluster, p1, strict=True))
     kids = [(ids[0], p1, masses[0], False, False), (ids[1], p2, masses[1], False, False)]
     return cluster, cons, kids
 
@@ -53,7 +53,7 @@ def test_eligible_straight_order():
     plan = core.redecay_plan(*vertex())
     assert plan["reason"] == "eligible"
     assert not plan["swapped"]
-    assert (plan["id1"], plan["id2"]) == (211, -321)
+    assert (plan["id1"], plan["id2"]) == (211, 311)
     assert plan["constituent_ids"] == (2, -3)
 
 
@@ -61,7 +61,7 @@ def test_children_in_other_order_are_swapped():
     cluster, cons, kids = vertex()
     plan = core.redecay_plan(cluster, cons, kids[::-1])
     assert plan["status"] == 0 and plan["swapped"]
-    assert (plan["id1"], plan["id2"]) == (211, -321)
+    assert (plan["id1"], plan["id2"]) == (211, 311)
     assert (plan["m1"], plan["m2"]) == (M_PI, M_K)
 
 
@@ -87,8 +87,14 @@ def test_baryonic_cluster_matches_diquark():
         (lambda c, k: (c, [(81, *k[0][1:3], True, False), k[1]], 2), "a child is a cluster"),
         (lambda c, k: (c, [k[0], (*k[1][:4], True)], 2), "a child has children"),
         (lambda c, k: (c, k, 3), "not a two-component cluster"),
-        (lambda c, k: (c, [(2212, *k[0][1:]), k[1]], 2), "children do not match the constituents' flavours"),
-        (lambda c, k: (c, [(k[0][0], k[0][1], 1.4, False, False), k[1]], 2), "cluster mass below m1 + m2"),
+        (
+            lambda c, k: (c, [(-2212, *k[0][1:]), k[1]], 2),
+            "children do not match the constituents' flavours",
+        ),
+        (
+            lambda c, k: (c, [(k[0][0], k[0][1], 1.4, False, False), k[1]], 2),
+            "cluster mass below m1 + m2",
+        ),
     ],
 )
 def test_ineligible_reasons(edit, reason):
@@ -119,7 +125,9 @@ def test_redecay_conserves_momentum_keeps_masses_and_order(swap):
     p3 = np.array(pion[:3])
     bp = beta @ p3
     rest = p3 + ((g - 1.0) * bp / (beta @ beta) - g * pion[3]) * beta
-    np.testing.assert_allclose(rest / np.linalg.norm(rest), np.array(direction) / np.linalg.norm(direction), atol=1e-9)
+    np.testing.assert_allclose(
+        rest / np.linalg.norm(rest), np.array(direction) / np.linalg.norm(direction), atol=1e-9
+    )
 
 
 def test_redecay_with_classic_decayer():

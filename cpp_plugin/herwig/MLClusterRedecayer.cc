@@ -42,13 +42,26 @@ std::uint64_t seedFromHerwig() {
 
 MLClusterRedecayer::MLClusterRedecayer() = default;
 MLClusterRedecayer::~MLClusterRedecayer() = default;
-MLClusterRedecayer::MLClusterRedecayer(const MLClusterRedecayer&) = default;
+MLClusterRedecayer::MLClusterRedecayer(const MLClusterRedecayer& o)
+    : StepHandler(o),
+      modelFile_(o.modelFile_),
+      device_(o.device_),
+      threads_(o.threads_),
+      policy_(o.policy_),
+      dumpFile_(o.dumpFile_) {}
 
 IBPtr MLClusterRedecayer::clone() const { return new_ptr(*this); }
 IBPtr MLClusterRedecayer::fullclone() const { return new_ptr(*this); }
 
 void MLClusterRedecayer::doinitrun() {
   StepHandler::doinitrun();
+  if (!dumpFile_.empty()) {
+    dump_.open(dumpFile_);
+    if (!dump_)
+      throw Exception() << "MLClusterRedecayer: cannot write " << dumpFile_ << Exception::runerror;
+    dump_.precision(10);
+  }
+  if (modelFile_.empty() && !dumpFile_.empty()) return;  // dump-only mode
   if (modelFile_.empty())
     throw Exception() << "MLClusterRedecayer: set " << name()
                       << ":ModelFile to an ONNX cluster-decay model (docs/model-contract.md)"
@@ -69,13 +82,14 @@ void MLClusterRedecayer::doinitrun() {
 
 void MLClusterRedecayer::dofinish() {
   StepHandler::dofinish();
+  if (dump_.is_open()) dump_.close();
   if (generator())
     generator()->log() << "MLClusterRedecayer: re-decayed " << nRedecayed_
                        << " clusters, left " << nSkipped_ << " as Herwig made them\n";
 }
 
 void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) {
-  if (!decayer_) throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
+  if (!decayer_ && !dump_.is_open()) throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
   const tStepPtr step = eh.currentStep();
   if (!step) return;
 
@@ -117,7 +131,24 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
     plans.push_back(std::move(plan));
     targets.push_back({kids[0], kids[1]});
   }
-  if (requests.empty()) return;
+  if (dump_.is_open()) {
+    const auto entry = [this](int id, const hadml::LorentzVector& p) {
+      dump_ << id << ',' << p.e << ',' << p.px << ',' << p.py << ',' << p.pz << ';';
+    };
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+      const auto& r = plans[i].request;
+      if (i > 0) dump_ << '|';
+      entry(r.constituents[0].id, r.constituents[0].p);
+      entry(r.constituents[1].id, r.constituents[1].p);
+      entry(static_cast<int>(ClusterId), r.p);
+      const tPPtr h1 = targets[i][plans[i].swapped ? 1 : 0];
+      const tPPtr h2 = targets[i][plans[i].swapped ? 0 : 1];
+      entry(r.id1, toHadml(h1->momentum()));
+      entry(r.id2, toHadml(h2->momentum()));
+    }
+    dump_ << '\n';
+  }
+  if (requests.empty() || !decayer_) return;
 
   hadml::Random rng(seedFromHerwig());
   std::vector<hadml::TwoBodyDecay> out;
@@ -135,11 +166,11 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
 }
 
 void MLClusterRedecayer::persistentOutput(PersistentOStream& os) const {
-  os << modelFile_ << device_ << threads_ << policy_;
+  os << modelFile_ << device_ << threads_ << policy_ << dumpFile_;
 }
 
 void MLClusterRedecayer::persistentInput(PersistentIStream& is, int) {
-  is >> modelFile_ >> device_ >> threads_ >> policy_;
+  is >> modelFile_ >> device_ >> threads_ >> policy_ >> dumpFile_;
 }
 
 namespace {
@@ -160,6 +191,10 @@ void MLClusterRedecayer::Init() {
   static Parameter<MLClusterRedecayer, int> interfaceThreads(
       "Threads", "ONNX Runtime intra-op threads.", &MLClusterRedecayer::threads_, 1, 1, 256,
       false, false, Interface::limited);
+  static Parameter<MLClusterRedecayer, std::string> interfaceDump(
+      "Dump", "If set, write Herwig's eligible two-hadron cluster decays to this file in the "
+      "HADML text format (before re-decay); with no ModelFile the handler only dumps.",
+      &MLClusterRedecayer::dumpFile_, "", false, false);
   static Switch<MLClusterRedecayer, int> interfacePolicy(
       "Policy", "What to do with invalid model output.", &MLClusterRedecayer::policy_, 0,
       false, false);

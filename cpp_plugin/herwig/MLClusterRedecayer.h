@@ -7,6 +7,7 @@
 #ifndef HADML_HERWIG_MLClusterRedecayer_H
 #define HADML_HERWIG_MLClusterRedecayer_H
 
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,7 @@ class MLClusterRedecayer : public StepHandler {
  public:
   MLClusterRedecayer();
   ~MLClusterRedecayer() override;
-  MLClusterRedecayer(const MLClusterRedecayer&);
+  MLClusterRedecayer(const MLClusterRedecayer&);  // copies the settings only
   MLClusterRedecayer& operator=(const MLClusterRedecayer&) = delete;
 
   // Collects the eligible clusters of the current step, decays them in ONE batched call
@@ -49,6 +50,11 @@ class MLClusterRedecayer : public StepHandler {
   std::string device_ = "cpu";
   int threads_ = 1;
   int policy_ = 0;  // 0: error on invalid model output, 1: classic fallback
+  // Dump file: Herwig's eligible cluster decays (before any re-decay) in the HADML text
+  // format `q1;q2;cluster;h1;h2;` per cluster, `|` between clusters, one event a line
+  // (read by hadml/io/herwig_dump.py). With no ModelFile the handler only dumps.
+  std::string dumpFile_;
+  std::ofstream dump_;
   // Created in doinitrun, not persistent (the model is re-read from modelFile_).
   std::shared_ptr<hadml::ClusterDecayer> decayer_;
   long nRedecayed_ = 0;
