@@ -7,6 +7,7 @@ namespace hadml::bindings {
 void bindCore(py::module_& m);    // bind_core.cpp: params, tables, decayer base, hadronizer
 void bindSteps(py::module_& m);   // bind_steps.cpp: the individual steps, for tests
 void bindDecays(py::module_& m);  // bind_decays.cpp: spectrum and classic decayer
+void bindRedecay(py::module_& m);  // bind_redecay.cpp: generator-record re-decay (Herwig adapter)
 #ifdef HADML_WITH_ONNX
 void bindOnnx(py::module_& m);    // cpp_plugin/onnx/bind_onnx.cpp
 #endif
@@ -17,6 +18,7 @@ PYBIND11_MODULE(_core, m) {
   hadml::bindings::bindCore(m);
   hadml::bindings::bindSteps(m);
   hadml::bindings::bindDecays(m);
+  hadml::bindings::bindRedecay(m);
 #ifdef HADML_WITH_ONNX
   hadml::bindings::bindOnnx(m);
   m.attr("HAS_ONNX") = true;
