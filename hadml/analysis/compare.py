@@ -197,6 +197,11 @@ def _safe(label: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
 
 
+def _md(text: str) -> str:
+    """Escape the Markdown table separator in observable names such as |y_T|."""
+    return text.replace("|", "\\|")
+
+
 def _fmt(c: float, n: int) -> str:
     return f"{c / n:.2f}" if n else "-"
 
@@ -227,7 +232,7 @@ def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
         name = h.id
         if plots:
             name = f"[{h.id}](plots/{h.analysis}_{h.name}.png)"
-        lines.append(f"| {name} | {h.observable} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | {_md(h.observable)} | " + " | ".join(cells) + " |")
     single = [h for h in res.histos if len(h.ref) == 1]
     if single:
         lines += ["", "## Single-value measurements", ""]
@@ -237,7 +242,7 @@ def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
             data = f"{h.ref.y[0]:.4g} ± {h.ref.yerr_plus[0]:.2g}"
             cells = [f"{h.mc[lab].y[0]:.4g} ± {h.mc[lab].yerr_plus[0]:.2g}"
                      if lab in h.mc else "-" for lab in res.labels]
-            lines.append(f"| {h.id} | {h.observable} | {data} | " + " | ".join(cells) + " |")
+            lines.append(f"| {h.id} | {_md(h.observable)} | {data} | " + " | ".join(cells) + " |")
     path.write_text("\n".join(lines) + "\n")
 
 
