@@ -23,6 +23,7 @@ the same as Rivet's Thrust/Sphericity/ParisiTensor/Hemispheres projections):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,22 @@ def _perpendicular(v: np.ndarray) -> np.ndarray:
     return w / np.linalg.norm(w)
 
 
+_SIGNS2 = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
+
+
+@functools.lru_cache(maxsize=256)
+def _pair_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Index pairs i < j and the [m, n] mask that is 0 at columns i and j of each row."""
+    i, j = np.triu_indices(n, k=1)
+    mask = np.ones((len(i), n))
+    rows = np.arange(len(i))
+    mask[rows, i] = 0.0
+    mask[rows, j] = 0.0
+    for arr in (i, j, mask):
+        arr.flags.writeable = False
+    return i, j, mask
+
+
 def thrust_axis(p3: np.ndarray) -> tuple[float, np.ndarray]:
     """Exact thrust and thrust axis of 3-momenta p3[n, 3].
 
@@ -102,15 +119,14 @@ def thrust_axis(p3: np.ndarray) -> tuple[float, np.ndarray]:
             d = p3[0]
             t = np.linalg.norm(d)
         return float(t / total), d / t
-    i, j = np.triu_indices(n, k=1)
-    normals = _cross(p3[i], p3[j])  # [m, 3]
-    signs = np.sign(normals @ p3.T)  # [m, n]
-    rows = np.arange(len(i))
-    signs[rows, i] = 0.0
-    signs[rows, j] = 0.0
-    base = signs @ p3  # [m, 3]
+    i, j, off_pair = _pair_tables(n)
     pi, pj = p3[i], p3[j]
-    cands = np.concatenate([base + pi + pj, base + pi - pj, base - pi + pj, base - pi - pj])
+    normals = _cross(pi, pj)  # [m, 3]
+    # p_i and p_j lie on their plane: their signs are set below, never by rounding.
+    signs = np.sign(normals @ p3.T) * off_pair  # [m, n]
+    base = signs @ p3  # [m, 3]
+    cands = (base[None] + _SIGNS2[:, 0, None, None] * pi[None]
+             + _SIGNS2[:, 1, None, None] * pj[None]).reshape(-1, 3)
     # Degenerate (collinear) pairs give a zero normal: those candidates are still
     # valid sign patterns (all others 0 = unassigned), only weaker, so keep them but
     # also add the trivial all-in-one-hemisphere candidates around each momentum.
