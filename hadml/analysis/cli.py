@@ -1,0 +1,66 @@
+"""``hadml compare``: HepMC3 events vs. LEP reference data (chi2, plots, report)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "compare",
+        help="compare HepMC3 events with LEP data (chi2/ndf, ratio plots, report)",
+        description=(
+            "Analyse HepMC3 files with the LEP analyses named by --ref and compare with "
+            "the reference YODA files: per-histogram chi2/ndf (data and MC errors), "
+            "report.md, report.json, <label>.yoda and ratio plots in REPORT_DIR."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE.hepmc", help="HepMC3 event files")
+    p.add_argument("--label", action="append", default=None,
+                   help="label per file, in order (default: file stem)")
+    p.add_argument("--ref", action="append", default=None,
+                   help="reference analysis (repeatable): ALEPH_1996_S3486095, "
+                        "PDG_HADRON_MULTIPLICITIES (default: both)")
+    p.add_argument("--refdir", default=None,
+                   help="directory of <analysis>.yoda files (default: $HADML_REFDIR)")
+    p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="report directory")
+    p.add_argument("--max-events", type=int, default=None, help="read at most N events per file")
+    p.add_argument("--ecm", type=float, default=None,
+                   help="sqrt(s) in GeV for x_p (default: invariant mass of each event)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG ratio plots")
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from .compare import compare_files
+
+    refs = args.ref or ["ALEPH_1996_S3486095", "PDG_HADRON_MULTIPLICITIES"]
+    res = compare_files(args.files, args.label, refs, refdir=args.refdir, outdir=args.output,
+                        max_events=args.max_events, ecm=args.ecm, plots=not args.no_plots)
+    for lab in res.labels:
+        c, n = res.total(lab)
+        print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f} "
+              f"({res.n_events[lab]} events)")
+    print(f"report: {args.output}/report.md")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hadml.analysis.cli")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register(sub)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"hadml {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

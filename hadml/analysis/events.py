@@ -1,0 +1,80 @@
+"""Event input for the analysis: HepMC3 files (pyhepmc) or in-memory events.
+
+An analysis event is a dict with
+  'pid'  int[n]      PDG codes of the final-state (status 1) particles,
+  'p'    float[n, 4] their (px, py, pz, E) in GeV,
+and optionally
+  'decayed_pid' int[k]  PDG codes of the hadrons that decayed in the event (status 2
+                        in HepMC). Identified-hadron multiplicities (PDG table, which
+                        includes feed-down from decays) count pid + decayed_pid; without
+                        it only particles stable in the record can be counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+
+class EventFormatError(ValueError):
+    """An input event has the wrong shape or type."""
+
+
+def as_event(event: dict, index: int = 0) -> dict[str, np.ndarray]:
+    """Validate and convert one in-memory event dict to the analysis layout."""
+    try:
+        pid = np.asarray(event["pid"], dtype=np.int64)
+        p = np.asarray(event["p"], dtype=np.float64)
+    except KeyError as err:
+        raise EventFormatError(
+            f"event {index}: missing key {err}; an event is {{'pid': int[n], 'p': float[n, 4]}}"
+        ) from None
+    if p.ndim != 2 or p.shape[1] != 4 or len(p) != len(pid):
+        raise EventFormatError(
+            f"event {index}: 'p' must have shape [n, 4] = (px, py, pz, E) with n = len(pid) "
+            f"= {len(pid)}; got {p.shape}"
+        )
+    out = {"pid": pid, "p": p}
+    if "decayed_pid" in event and event["decayed_pid"] is not None:
+        out["decayed_pid"] = np.asarray(event["decayed_pid"], dtype=np.int64)
+    return out
+
+
+def read_hepmc(path: str | Path, max_events: int | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """Iterate over the events of a HepMC3 file (any format pyhepmc.open reads).
+
+    Status-1 particles become 'pid'/'p'; status-2 hadrons (|pid| > 100) 'decayed_pid'.
+    """
+    import pyhepmc
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"HepMC file not found: {path}")
+    count = 0
+    with pyhepmc.open(str(path)) as f:
+        for ev in f:
+            if max_events is not None and count >= max_events:
+                break
+            numbers = ev.numpy.particles
+            status = np.asarray(numbers.status)
+            pid = np.asarray(numbers.pid, dtype=np.int64)
+            p = np.stack(
+                [np.asarray(numbers.px), np.asarray(numbers.py), np.asarray(numbers.pz),
+                 np.asarray(numbers.e)], axis=1,
+            ).astype(np.float64)
+            # HepMC momentum unit: MeV files are converted to GeV.
+            if ev.momentum_unit == pyhepmc.Units.MEV:
+                p = p * 1e-3
+            final = status == 1
+            decayed = (status == 2) & (np.abs(pid) > 100)
+            yield {"pid": pid[final], "p": p[final], "decayed_pid": pid[decayed]}
+            count += 1
+
+
+def iter_events(events: Iterable[dict], max_events: int | None = None) -> Iterator[dict]:
+    for k, ev in enumerate(events):
+        if max_events is not None and k >= max_events:
+            break
+        yield as_event(ev, k)
