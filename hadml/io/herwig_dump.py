@@ -186,7 +186,8 @@ def quark_content(pid: int) -> list[int]:
     if n2 == 0:
         return []
     if n2 == n3:
-        return [n2, -n2]
+        # Flavour-neutral light mesons (pi0, eta, rho0, omega, phi...) are u/d/s mixtures.
+        return [1, -1, 2, -2, 3, -3] if n2 <= 3 else [n2, -n2]
     heavy = n2 if n2 % 2 == 0 else -n2
     return [sign * heavy, -sign * (n3 if heavy > 0 else -n3)]
 
