@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -21,19 +19,20 @@ def mlp(n_in: int, n_out: int, hidden: int, layers: int, slope: float = 0.2) -> 
 class Generator(nn.Module):
     """(scaled condition [N, C], noise [N, Z]) -> angles [N, 2] = (cos theta, phi).
 
-    Bounded by construction: cos theta = tanh(a) in (-1, 1), phi = pi tanh(b) in (-pi, pi),
-    which the ONNX contract's output policy requires.
+    Bounded by construction, as the ONNX contract's output policy requires:
+    cos theta = tanh(a) in (-1, 1) and phi = atan2(b, c) in [-pi, pi]. atan2 of a 2-vector
+    has no seam at phi = +-pi (pi tanh(b) would have to split a mode there).
     """
 
     def __init__(self, n_condition: int, noise_dim: int, hidden: int = 128, layers: int = 3):
         super().__init__()
         self.n_condition = n_condition
         self.noise_dim = noise_dim
-        self.net = mlp(n_condition + noise_dim, 2, hidden, layers)
+        self.net = mlp(n_condition + noise_dim, 3, hidden, layers)
 
     def forward(self, condition: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        out = torch.tanh(self.net(torch.cat([condition, noise], dim=-1)))
-        return torch.stack([out[:, 0], math.pi * out[:, 1]], dim=-1)
+        out = self.net(torch.cat([condition, noise], dim=-1))
+        return torch.stack([torch.tanh(out[:, 0]), torch.atan2(out[:, 1], out[:, 2])], dim=-1)
 
 
 def angle_features(angles: torch.Tensor) -> torch.Tensor:

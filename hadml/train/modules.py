@@ -74,11 +74,12 @@ class _GANBase(L.LightningModule):
         return (g.reshape(g.shape[0], -1) ** 2).sum(1)
 
     # --- validation -------------------------------------------------------------------
-    def validation_step(self, batch, batch_idx: int) -> None:
-        cond, angles, cluster, c1, h1, m1, m2 = batch
+    @torch.no_grad()
+    def evaluate(self, cond, angles, cluster, c1, h1, m1, m2) -> dict[str, float]:
+        """1-D Wasserstein distances between generated and true decays of the given clusters
+        (fixed validation noise): cos theta, phi, and hadron 1's lab E, pT, cos(polar)."""
         gen = torch.Generator().manual_seed(VAL_NOISE_SEED)
-        with torch.no_grad():
-            fake = self.generator(cond, self.sample_noise(cond.shape[0], gen))
+        fake = self.generator(cond.to(self.device), self.sample_noise(cond.shape[0], gen))
         f = fake.double().cpu()
         p1, _ = kinematics.decay_in_model_frame(
             cluster.cpu(), c1.cpu(), m1.cpu(), m2.cpu(), f[:, 0], f[:, 1]
@@ -93,9 +94,14 @@ class _GANBase(L.LightningModule):
             out[f"w_h1_{k}"] = wasserstein_1d(lab_f[k], lab_r[k])
         # Monitored metric: cos theta and phi/pi, both on unit-length ranges.
         out["w_angles"] = out["w_cos_theta"] + out["w_phi"] / np.pi
+        return out
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        out = self.evaluate(*batch)
         for k, v in out.items():
-            self.log(f"val/{k}", v, prog_bar=k == "w_angles", batch_size=cond.shape[0])
-        self.val_history.append(out)
+            self.log(f"val/{k}", v, prog_bar=k == "w_angles", batch_size=batch[0].shape[0])
+        if not self.trainer.sanity_checking:
+            self.val_history.append(out)
 
 
 class ClusterGAN(_GANBase):

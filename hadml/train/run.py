@@ -19,6 +19,7 @@ from hadml.train.modules import _GANBase, load_module, module_class
 class TrainResult:
     module: _GANBase
     trainer: L.Trainer
+    datamodule: ClusterDataModule
     best_checkpoint: str | None
     last_checkpoint: str | None
     log_dir: str
@@ -51,20 +52,23 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         )
     out = Path(cfg.out_dir)
     loggers = [CSVLogger(str(out), name=cfg.name), TensorBoardLogger(str(out), name=cfg.name)]
-    ckpt = ModelCheckpoint(
-        dirpath=str(Path(loggers[0].log_dir) / "checkpoints"), monitor=cfg.monitor, mode="min",
-        save_top_k=1, save_last=True, filename="best-{epoch:03d}",
-    )
+    ckdir = str(Path(loggers[0].log_dir) / "checkpoints")
+    ckpt = ModelCheckpoint(dirpath=ckdir, monitor=cfg.monitor, mode="min", save_top_k=1,
+                           filename="best-{epoch:03d}")
+    # Lightning's save_last only copies when the monitored checkpoint is saved; keep the
+    # latest state separately so --resume continues from the true end of training.
+    last = ModelCheckpoint(dirpath=ckdir, monitor=None, save_top_k=1, filename="last",
+                           enable_version_counter=False)
     trainer = L.Trainer(
         max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, accelerator=cfg.accelerator,
-        devices=cfg.devices, logger=loggers, callbacks=[ckpt],
+        devices=cfg.devices, logger=loggers, callbacks=[ckpt, last],
         limit_train_batches=cfg.limit_train_batches,
         check_val_every_n_epoch=cfg.val_every_n_epochs, enable_progress_bar=enable_progress_bar,
         enable_model_summary=False, log_every_n_steps=10, deterministic=False,
     )
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
     best = ckpt.best_model_path or None
-    result = TrainResult(module, trainer, best, ckpt.last_model_path or None,
+    result = TrainResult(module, trainer, dm, best, last.best_model_path or None,
                          loggers[0].log_dir)
     if cfg.export:
         from hadml.train.export import export_generator
