@@ -1,22 +1,31 @@
 """Training of the ML cluster-decay model (needs the ``[train]`` extra: torch, lightning).
 
 Entry points: :func:`train` (hadml.train.run), :func:`export_generator`
-(hadml.train.export), and the ``hadml train`` / ``hadml export`` commands.
+(hadml.train.export), and the ``hadml train`` / ``hadml export`` commands. Names are
+imported lazily so that ``hadml --help`` does not pay for importing torch.
 """
 
-from hadml.train.config import TrainConfig, load_train_config
-from hadml.train.export import export_generator, read_metadata
-from hadml.train.modules import ClusterGAN, EventGAN, load_module
-from hadml.train.run import TrainResult, train
+from __future__ import annotations
 
-__all__ = [
-    "ClusterGAN",
-    "EventGAN",
-    "TrainConfig",
-    "TrainResult",
-    "export_generator",
-    "load_module",
-    "load_train_config",
-    "read_metadata",
-    "train",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ClusterGAN": "hadml.train.modules",
+    "EventGAN": "hadml.train.modules",
+    "load_module": "hadml.train.modules",
+    "TrainConfig": "hadml.train.config",
+    "load_train_config": "hadml.train.config",
+    "export_generator": "hadml.train.export",
+    "read_metadata": "hadml.train.export",
+    "TrainResult": "hadml.train.run",
+    "train": "hadml.train.run",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'hadml.train' has no attribute {name!r}")

@@ -6,11 +6,21 @@ Also runnable alone: ``python -m hadml.train.cli train --config training/smoke.y
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from collections.abc import Sequence
 
 
+def _require(*modules: str) -> None:
+    """Raise ImportError naming the first missing training dependency (without importing
+    it: torch takes seconds), so the top-level CLI can show an install hint instead."""
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            raise ImportError(f"{name} is not installed", name=name)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    _require("torch", "lightning", "onnx")
     p = subparsers.add_parser(
         "train", help="train the ML cluster-decay model (cluster- or event-level GAN)",
         description="Train a GAN on a cluster table; see docs/training.md.",

@@ -43,6 +43,7 @@ class TrainConfig:
     accelerator: str = "cpu"
     devices: int = 1
     export: str | None = None  # write the best generator to this ONNX file after training
+    init_from: str | None = None  # start the generator from this checkpoint's generator
 
     def validate(self) -> None:
         if self.model not in ("cluster", "event"):

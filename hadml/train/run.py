@@ -50,6 +50,13 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
             config=cfg.to_dict(), scaling=dm.scaling.to_dict(), features=list(cfg.data.features),
             data_sha256=dm.data_sha256, hadron_scale=hadron_scale,
         )
+        if cfg.init_from:
+            # E.g. an event-level GAN started from a cluster-level one: same generator
+            # layout, fresh discriminator and optimizers.
+            source = load_module(cfg.init_from)
+            if list(source.hparams["features"]) != list(cfg.data.features):
+                raise ValueError("init_from checkpoint was trained on other condition features")
+            module.generator.load_state_dict(source.generator.state_dict())
     out = Path(cfg.out_dir)
     loggers = [CSVLogger(str(out), name=cfg.name), TensorBoardLogger(str(out), name=cfg.name)]
     ckdir = str(Path(loggers[0].log_dir) / "checkpoints")
