@@ -115,3 +115,28 @@ def test_corrupt_line_reports_line_number(tmp_path: Path, dumps: Path):
         list(herwig_dump.read(bad_b))
     with pytest.raises(herwig_dump.HerwigDumpError, match="does not exist"):
         list(herwig_dump.read(tmp_path / "missing.dat"))
+
+
+def test_datamodule_from_dump_splits_by_event(dumps: Path):
+    import hashlib
+
+    from hadml.data import ClusterDataModule, DataConfig, condition_features
+
+    path = dumps / "ClusterTo2Pi0_new.dat"
+    cfg = DataConfig(source="herwig", path=str(path), val_fraction=0.2, test_fraction=0.1,
+                     features=["cluster_mass", "hadron1_mass", "hadron2_mass", "pstar"])
+    dm = ClusterDataModule(cfg)
+    dm.setup("fit")
+    assert dm.data_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    ev = {k: set(s.event.tolist()) for k, s in dm.splits.items()}
+    assert not (ev["train"] & ev["val"]) and not (ev["train"] & ev["test"])
+    assert not (ev["val"] & ev["test"])
+    n_events = len(ev["train"] | ev["val"] | ev["test"])
+    assert len(ev["val"]) == round(0.2 * n_events) and len(ev["test"]) == round(0.1 * n_events)
+    assert sum(len(s) for s in dm.splits.values()) == 1932
+    # Scaling from the training split only: its scaled features have mean 0, std 1.
+    train = dm.splits["train"].condition.double().numpy()
+    assert np.abs(train.mean(0)).max() < 1e-5 and np.abs(train.std(0) - 1).max() < 1e-5
+    table = herwig_dump.to_cluster_table(herwig_dump.read(path))
+    raw = condition_features(table, cfg.features)
+    assert not np.allclose(dm.scaling.offset, raw.mean(0), rtol=1e-9)  # not the full sample
