@@ -272,6 +272,7 @@ class _EventPairs(Dataset):
             "gen_event": torch.from_numpy(g_idx),
             "target_hadrons": torch.cat([s.h1[tg], s.h2[tg]]),
             "target_event": torch.from_numpy(np.concatenate([t_idx, t_idx])),
+            "target_role": torch.cat([torch.ones(len(t_rows)), torch.zeros(len(t_rows))]),
             "n_events": torch.tensor(k),
         }
 

@@ -53,10 +53,20 @@ class ClusterDiscriminator(nn.Module):
         return self.net(torch.cat([condition, feats], dim=-1)).squeeze(-1)
 
 
-def hadron_features(p: torch.Tensor, scale: float) -> torch.Tensor:
-    """Per-hadron lab-frame inputs of the Deep Sets encoder: (px, py, pz, E, pT)/scale."""
+N_HADRON_FEATURES = 6
+
+
+def hadron_features(p: torch.Tensor, scale: float, role: torch.Tensor) -> torch.Tensor:
+    """Per-hadron inputs of the Deep Sets encoder: lab (px, py, pz, E, pT)/scale and the role
+    (1 for hadron 1, which carries constituent 1's flavour, else 0).
+
+    Without the role a set of two equal-mass hadrons is the same for (cos theta, phi) and
+    the back-to-back direction, and the event-level GAN cannot tell cos theta from
+    -cos theta (seen in tests: it converged to the mirrored distribution).
+    """
     pt = torch.sqrt(p[:, 0] ** 2 + p[:, 1] ** 2)
-    return torch.cat([p, pt.unsqueeze(-1)], dim=-1) / scale
+    kin = torch.cat([p, pt.unsqueeze(-1)], dim=-1) / scale
+    return torch.cat([kin, role.to(kin.dtype).unsqueeze(-1)], dim=-1)
 
 
 class DeepSetsDiscriminator(nn.Module):
@@ -66,7 +76,8 @@ class DeepSetsDiscriminator(nn.Module):
     (DESIGN.md section 6). Sets are ragged: ``event`` gives each hadron's set index.
     """
 
-    def __init__(self, n_in: int = 5, latent: int = 64, hidden: int = 128, layers: int = 2):
+    def __init__(self, n_in: int = N_HADRON_FEATURES, latent: int = 64, hidden: int = 128,
+                 layers: int = 2):
         super().__init__()
         self.phi = mlp(n_in, latent, hidden, layers)
         self.rho = mlp(2 * latent, 1, hidden, layers)

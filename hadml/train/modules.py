@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from hadml import kinematics
 from hadml.train.metrics import lab_observables, wasserstein_1d
 from hadml.train.models import (
+    N_HADRON_FEATURES,
     ClusterDiscriminator,
     DeepSetsDiscriminator,
     Generator,
@@ -160,7 +161,7 @@ class EventGAN(_GANBase):
                  hadron_scale: float = 1.0) -> None:
         super().__init__(config, scaling, features, data_sha256, hadron_scale)
         self.hadron_scale = float(hadron_scale)
-        self.discriminator = DeepSetsDiscriminator(5, 64, config["disc_hidden"],
+        self.discriminator = DeepSetsDiscriminator(N_HADRON_FEATURES, 64, config["disc_hidden"],
                                                    max(1, config["disc_layers"] - 1))
 
     def _generated_hadrons(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
@@ -169,14 +170,16 @@ class EventGAN(_GANBase):
         p1, p2 = kinematics.decay_in_model_frame(
             batch["cluster"], batch["c1"], batch["m1"], batch["m2"], ang[:, 0], ang[:, 1]
         )
-        x = hadron_features(torch.cat([p1, p2]), self.hadron_scale).float()
+        role = torch.cat([torch.ones_like(p1[:, 0]), torch.zeros_like(p2[:, 0])])
+        x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
         ev = torch.cat([batch["gen_event"], batch["gen_event"]])
         return x, ev
 
     def training_step(self, batch, batch_idx: int) -> None:
         opt_g, opt_d = self.optimizers()
         k = int(batch["n_events"])
-        real = hadron_features(batch["target_hadrons"], self.hadron_scale).float()
+        real = hadron_features(batch["target_hadrons"], self.hadron_scale,
+                               batch["target_role"]).float()
         t_ev = batch["target_event"]
         for _ in range(self.cfg["n_critic"]):
             with torch.no_grad():
