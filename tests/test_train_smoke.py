@@ -197,6 +197,22 @@ def test_event_gan_steps(table, tmp_path):
     assert not set(pairs.pool_gen) & set(pairs.pool_target)
 
 
+def test_event_gan_init_from_cluster_keeps_scaling(trained, tmp_path):
+    """An event-level GAN started from a cluster-level generator on other data keeps the
+    generator's input scaling (its inputs must mean what they meant in training)."""
+    _, source = trained
+    other = synthetic_table(100, 6, seed=99)
+    cfg = _config(tmp_path, model="event", max_epochs=1, init_from=source.best_checkpoint,
+                  data={"events_per_batch": 8, "batches_per_epoch": 2})
+    result = run_train(cfg, table=other)
+    src = load_module(source.best_checkpoint).hparams["scaling"]
+    assert result.module.hparams["scaling"] == dict(src)
+    assert result.datamodule.scaling.to_dict() == dict(src)
+    masks = split_by_event(other.column("event").to_numpy(), 0.25, 0.0, cfg.data.split_seed)
+    refit = Scaling.fit(condition_features(other.filter(pa.array(masks["train"])), FEATURES))
+    assert not np.allclose(refit.offset, src["offset"], rtol=1e-6)
+
+
 def test_cli_train_and_export(table, tmp_path):
     data = tmp_path / "clusters.parquet"
     cluster_table.write(table, data)
@@ -209,6 +225,8 @@ def test_cli_train_and_export(table, tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     ckpt = next((tmp_path / "runs").rglob("last.ckpt"))
+    assert list((tmp_path / "runs").rglob("events.out.tfevents*")), "TensorBoard logs"
+    assert list((tmp_path / "runs").rglob("metrics.csv")), "CSV logs"
     r = subprocess.run([*env_py, "export", str(ckpt), "-o", str(tmp_path / "b.onnx")],
                        cwd=REPO, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -169,12 +169,14 @@ class ClusterDataModule(L.LightningDataModule):
     """
 
     def __init__(self, cfg: DataConfig, table: pa.Table | None = None,
-                 data_sha256: str | None = None) -> None:
+                 data_sha256: str | None = None, scaling: Scaling | None = None) -> None:
+        """``scaling``: use this input scaling (from a checkpoint being resumed) instead of
+        fitting one on the training split."""
         super().__init__()
         self.cfg = cfg
         self._table = table
         self.data_sha256 = data_sha256
-        self.scaling: Scaling | None = None
+        self.scaling: Scaling | None = scaling
         self.splits: dict[str, Split] = {}
 
     def setup(self, stage: str | None = None) -> None:
@@ -191,8 +193,11 @@ class ClusterDataModule(L.LightningDataModule):
             table.column("event").to_numpy(), self.cfg.val_fraction, self.cfg.test_fraction,
             self.cfg.split_seed,
         )
-        train_table = table.filter(pa.array(masks["train"]))
-        self.scaling = Scaling.fit(condition_features(train_table, self.cfg.features))
+        if self.scaling is None:
+            train_table = table.filter(pa.array(masks["train"]))
+            self.scaling = Scaling.fit(condition_features(train_table, self.cfg.features))
+        elif len(self.scaling.offset) != len(self.cfg.features):
+            raise ValueError("the given input scaling does not match data.features")
         for name, mask in masks.items():
             self.splits[name] = _make_split(
                 table.filter(pa.array(mask)), self.cfg.features, self.scaling

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import lightning as L
 import pyarrow as pa
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from hadml.data.datamodule import ClusterDataModule, EventDataModule
+from hadml.data.features import Scaling
 from hadml.train.config import TrainConfig
 from hadml.train.modules import _GANBase, load_module, module_class
 
@@ -25,9 +27,10 @@ class TrainResult:
     log_dir: str
 
 
-def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None) -> ClusterDataModule:
+def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
+                    scaling: Scaling | None = None) -> ClusterDataModule:
     cls = EventDataModule if cfg.model == "event" else ClusterDataModule
-    dm = cls(cfg.data, table=table)
+    dm = cls(cfg.data, table=table, scaling=scaling)
     dm.setup("fit")
     return dm
 
@@ -37,14 +40,21 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
     """Train; ``table`` (a cluster table) bypasses ``cfg.data.source`` (tests, notebooks)."""
     cfg.validate()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    dm = make_datamodule(cfg, table)
+    # A resumed or initialised generator keeps the input scaling it was trained with.
+    source = resume or cfg.init_from
+    scaling = None
+    if source:
+        hp = torch.load(source, map_location="cpu", weights_only=False)["hyper_parameters"]
+        if list(hp["features"]) != list(cfg.data.features):
+            raise ValueError(f"{source} was trained on condition features {hp['features']}, "
+                             f"the config asks for {cfg.data.features}")
+        scaling = Scaling.from_dict(hp["scaling"])
+    dm = make_datamodule(cfg, table, scaling)
     assert dm.scaling is not None
     h1e = dm.splits["train"].h1[:, 3]
     hadron_scale = float(h1e.std()) if len(h1e) > 1 and float(h1e.std()) > 0 else 1.0
     if resume is not None:
         module = load_module(resume)
-        if list(module.hparams["features"]) != list(cfg.data.features):
-            raise ValueError("--resume checkpoint was trained on other condition features")
     else:
         module = module_class(cfg.model)(
             config=cfg.to_dict(), scaling=dm.scaling.to_dict(), features=list(cfg.data.features),
@@ -53,10 +63,7 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         if cfg.init_from:
             # E.g. an event-level GAN started from a cluster-level one: same generator
             # layout, fresh discriminator and optimizers.
-            source = load_module(cfg.init_from)
-            if list(source.hparams["features"]) != list(cfg.data.features):
-                raise ValueError("init_from checkpoint was trained on other condition features")
-            module.generator.load_state_dict(source.generator.state_dict())
+            module.generator.load_state_dict(load_module(cfg.init_from).generator.state_dict())
     out = Path(cfg.out_dir)
     loggers = [CSVLogger(str(out), name=cfg.name), TensorBoardLogger(str(out), name=cfg.name)]
     ckdir = str(Path(loggers[0].log_dir) / "checkpoints")
