@@ -1,0 +1,111 @@
+"""Condition features, target angles and input scaling computed from a cluster table.
+
+Feature names and definitions follow docs/model-contract.md. The scaling (offset, scale)
+is derived from the training split only and travels with the checkpoint and the ONNX
+file, never typed by hand (a mistake of the public reference code, DESIGN.md section 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from hadml import kinematics
+
+# Contract v1 feature names (docs/model-contract.md). hadml/ml/contract.py will own these
+# constants; until it lands they live here (the lead reconciles).
+KNOWN_FEATURES = (
+    "cluster_mass",
+    "hadron1_mass",
+    "hadron2_mass",
+    "c1_perturbative",
+    "c2_perturbative",
+    "c1_flavour",
+    "c2_flavour",
+    "pstar",
+)
+DEFAULT_FEATURES = ("cluster_mass", "hadron1_mass", "hadron2_mass", "c1_flavour", "pstar")
+
+_P4 = ("px", "py", "pz", "e")
+
+
+def four_vectors(table: pa.Table, prefix: str) -> np.ndarray:
+    """(N, 4) float64 array of (px, py, pz, e); prefix '' is the cluster, else 'c1', 'h2'..."""
+    names = [f"{prefix}_{k}" if prefix else k for k in _P4]
+    return np.stack([table.column(n).to_numpy().astype(np.float64) for n in names], axis=1)
+
+
+def _mass(p: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.clip(p[:, 3] ** 2 - (p[:, :3] ** 2).sum(1), 0.0, None))
+
+
+def heaviest_quark(pid: np.ndarray) -> np.ndarray:
+    """abs PDG id of the heaviest quark of a quark (1..5) or diquark (|id| = q1 q2 0 s)."""
+    a = np.abs(pid)
+    return np.where(a < 10, a, (a // 1000) % 10).astype(np.float64)
+
+
+def condition_features(table: pa.Table, names: Sequence[str]) -> np.ndarray:
+    """(N, C) float64 unscaled condition features in the order of ``names``."""
+    unknown = [n for n in names if n not in KNOWN_FEATURES]
+    if unknown:
+        raise ValueError(f"unknown condition features {unknown}; known: {list(KNOWN_FEATURES)}")
+    M = table.column("mass").to_numpy().astype(np.float64)
+    m1 = _mass(four_vectors(table, "h1"))
+    m2 = _mass(four_vectors(table, "h2"))
+    cols = {
+        "cluster_mass": lambda: M,
+        "hadron1_mass": lambda: m1,
+        "hadron2_mass": lambda: m2,
+        "c1_perturbative": lambda: table.column("c1_pert").to_numpy(False).astype(np.float64),
+        "c2_perturbative": lambda: table.column("c2_pert").to_numpy(False).astype(np.float64),
+        "c1_flavour": lambda: heaviest_quark(table.column("c1_id").to_numpy()),
+        "c2_flavour": lambda: heaviest_quark(table.column("c2_id").to_numpy()),
+        "pstar": lambda: kinematics.two_body_momentum(
+            torch.from_numpy(M), torch.from_numpy(m1), torch.from_numpy(m2)
+        ).numpy(),
+    }
+    if not names:
+        return np.zeros((table.num_rows, 0))
+    return np.stack([cols[n]() for n in names], axis=1)
+
+
+def target_angles(table: pa.Table) -> np.ndarray:
+    """(N, 2) float64 (cos theta, phi) of hadron 1 in the model frame."""
+    cl = torch.from_numpy(four_vectors(table, ""))
+    c1 = torch.from_numpy(four_vectors(table, "c1"))
+    h1 = torch.from_numpy(four_vectors(table, "h1"))
+    cos_t, phi = kinematics.angles_from_decay(cl, c1, h1)
+    return torch.stack([cos_t, phi], dim=1).numpy()
+
+
+@dataclass
+class Scaling:
+    """Model input = (x - offset) / scale, per feature."""
+
+    offset: list[float]
+    scale: list[float]
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Scaling:
+        """Mean and standard deviation of the training features (constant columns: scale 1)."""
+        if x.shape[0] == 0:
+            raise ValueError("cannot derive the input scaling from an empty training set")
+        mean = x.mean(axis=0)
+        std = x.std(axis=0)
+        std = np.where(std > 1e-12, std, 1.0)
+        return cls([float(v) for v in mean], [float(v) for v in std])
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return (x - np.asarray(self.offset)) / np.asarray(self.scale)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {"offset": list(self.offset), "scale": list(self.scale)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Scaling:
+        return cls([float(v) for v in d["offset"]], [float(v) for v in d["scale"]])

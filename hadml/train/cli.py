@@ -1,0 +1,95 @@
+"""``hadml train`` and ``hadml export`` (registered into the top-level CLI by hadml/cli.py).
+
+Also runnable alone: ``python -m hadml.train.cli train --config training/smoke.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+
+def _require(*modules: str) -> None:
+    """Raise ImportError naming the first missing training dependency (without importing
+    it: torch takes seconds), so the top-level CLI can show an install hint instead."""
+    for name in modules:
+        if importlib.util.find_spec(name) is None:
+            raise ImportError(f"{name} is not installed", name=name)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _require("torch", "lightning", "onnx")
+    p = subparsers.add_parser(
+        "train", help="train the ML cluster-decay model (cluster- or event-level GAN)",
+        description="Train a GAN on a cluster table; see docs/training.md.",
+    )
+    p.add_argument("--config", required=True, help="training YAML, e.g. training/smoke.yaml")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides, dotted for data options: max_epochs=3 "
+                        "data.source=herwig data.path=dump.dat")
+    p.add_argument("--resume", default=None, metavar="CKPT", help="resume from a checkpoint")
+    p.add_argument("--accelerator", choices=("cpu", "gpu", "auto"), default=None)
+    p.add_argument("--devices", type=int, default=None)
+    p.add_argument("--export", default=None, metavar="ONNX",
+                   help="after training, export the best generator to this file")
+    p.set_defaults(func=_run_train)
+
+    e = subparsers.add_parser(
+        "export", help="export a trained generator to a self-describing ONNX file",
+        description="Write the generator of a checkpoint as ONNX (docs/model-contract.md) "
+                    "and verify it with onnxruntime.",
+    )
+    e.add_argument("checkpoint", help="Lightning checkpoint (.ckpt)")
+    e.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    e.set_defaults(func=_run_export)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from hadml.train.config import load_train_config
+    from hadml.train.run import train
+
+    overrides = list(args.overrides)
+    if args.accelerator is not None:
+        overrides.append(f"accelerator={args.accelerator}")
+    if args.devices is not None:
+        overrides.append(f"devices={args.devices}")
+    if args.export is not None:
+        overrides.append(f"export={args.export}")
+    cfg = load_train_config(args.config, overrides)
+    result = train(cfg, resume=args.resume, enable_progress_bar=sys.stderr.isatty())
+    last = result.module.val_history[-1] if result.module.val_history else {}
+    print(f"logs: {result.log_dir}")
+    print(f"best checkpoint: {result.best_checkpoint}")
+    if last:
+        print("last validation: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(last.items())))
+    if cfg.export:
+        print(f"exported: {cfg.export}")
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from hadml.train.export import export_generator, read_metadata
+
+    path = export_generator(args.checkpoint, args.output)
+    meta = read_metadata(path)
+    print(f"wrote {path}: features {meta['hadml.condition_features']}, "
+          f"noise {meta['hadml.noise_dim']} ({meta['hadml.noise_distribution']})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hadml.train.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Training configuration: YAML file + ``key=value`` overrides (values parsed by YAML,
+never evaluated as code)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hadml.data.datamodule import DataConfig
+
+
+@dataclass
+class TrainConfig:
+    model: str = "cluster"  # cluster | event
+    name: str = "cluster_gan"
+    seed: int = 42
+    data: DataConfig = field(default_factory=DataConfig)
+    noise_dim: int = 4
+    noise_distribution: str = "normal"
+    gen_hidden: int = 128
+    gen_layers: int = 3
+    disc_hidden: int = 128
+    disc_layers: int = 3
+    loss: str = "bce"  # bce (non-saturating, R1) | wgan-gp
+    r1_gamma: float = 1.0
+    gp_lambda: float = 10.0
+    n_critic: int = 1
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    max_epochs: int = 20
+    max_steps: int = -1
+    limit_train_batches: int | float | None = None
+    val_every_n_epochs: int = 1
+    out_dir: str = "runs"
+    monitor: str = "val/w_angles"
+    accelerator: str = "cpu"
+    devices: int = 1
+    export: str | None = None  # write the best generator to this ONNX file after training
+    init_from: str | None = None  # start the generator from this checkpoint's generator
+
+    def validate(self) -> None:
+        if self.model not in ("cluster", "event"):
+            raise ValueError(f"model must be 'cluster' or 'event', not {self.model!r}")
+        if self.loss not in ("bce", "wgan-gp"):
+            raise ValueError(f"loss must be 'bce' or 'wgan-gp', not {self.loss!r}")
+        if self.noise_distribution not in ("normal", "uniform"):
+            raise ValueError("noise_distribution must be 'normal' or 'uniform'")
+        if self.noise_dim < 1:
+            raise ValueError("noise_dim must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
+        data = d.pop("data", None) or {}
+        dknown = {f.name for f in dataclasses.fields(DataConfig)}
+        dunknown = sorted(set(data) - dknown)
+        if dunknown:
+            raise ValueError(f"unknown data options {dunknown}; known: {sorted(dknown)}")
+        cfg = cls(data=DataConfig(**data), **d)
+        cfg.validate()
+        return cfg
+
+
+def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def load_train_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config and apply ``key=value`` overrides (dotted keys for ``data.*``)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"training config {path} does not exist")
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: a training config is a YAML mapping")
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+    return TrainConfig.from_dict(raw)

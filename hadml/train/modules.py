@@ -1,0 +1,221 @@
+"""LightningModules: cluster-level cGAN and event-level GAN sharing one generator.
+
+Both keep the training configuration, the condition feature names, the input scaling and
+the training-data hash in their hyperparameters, so a checkpoint alone is enough to resume
+training or export a self-describing ONNX model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hadml import kinematics
+from hadml.train.metrics import lab_observables, wasserstein_1d
+from hadml.train.models import (
+    N_HADRON_FEATURES,
+    ClusterDiscriminator,
+    DeepSetsDiscriminator,
+    Generator,
+    angle_features,
+    hadron_features,
+)
+
+VAL_NOISE_SEED = 12345
+
+
+class _GANBase(L.LightningModule):
+    def __init__(self, config: dict[str, Any], scaling: dict[str, list[float]],
+                 features: list[str], data_sha256: str | None = None,
+                 hadron_scale: float = 1.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.cfg = config
+        n = len(features)
+        self.generator = Generator(n, config["noise_dim"], config["gen_hidden"],
+                                   config["gen_layers"])
+        self.val_history: list[dict[str, float]] = []
+
+    # --- helpers --------------------------------------------------------------------
+    def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        z = self.cfg["noise_dim"]
+        if self.cfg["noise_distribution"] == "uniform":
+            x = torch.rand(n, z, generator=generator)
+        else:
+            x = torch.randn(n, z, generator=generator)
+        return x.to(self.device)
+
+    def forward(self, condition: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        return self.generator(condition, noise)
+
+    def configure_optimizers(self):
+        b = (self.cfg["beta1"], self.cfg["beta2"])
+        opt_g = torch.optim.Adam(self.generator.parameters(), lr=self.cfg["lr_g"], betas=b)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.cfg["lr_d"], betas=b)
+        return [opt_g, opt_d]
+
+    def _d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.cfg["loss"] == "bce":
+            return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        return d_fake.mean() - d_real.mean()
+
+    def _g_loss(self, d_fake: torch.Tensor) -> torch.Tensor:
+        if self.cfg["loss"] == "bce":
+            return F.softplus(-d_fake).mean()  # non-saturating: -log sigmoid(D(fake))
+        return -d_fake.mean()
+
+    @staticmethod
+    def _grad_sq(out: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
+        (g,) = torch.autograd.grad(out.sum(), inp, create_graph=True)
+        return (g.reshape(g.shape[0], -1) ** 2).sum(1)
+
+    # --- validation -------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, cond, angles, cluster, c1, h1, m1, m2) -> dict[str, float]:
+        """1-D Wasserstein distances between generated and true decays of the given clusters
+        (fixed validation noise): cos theta, phi, and hadron 1's lab E, pT, cos(polar)."""
+        gen = torch.Generator().manual_seed(VAL_NOISE_SEED)
+        fake = self.generator(cond.to(self.device), self.sample_noise(cond.shape[0], gen))
+        f = fake.double().cpu()
+        p1, _ = kinematics.decay_in_model_frame(
+            cluster.cpu(), c1.cpu(), m1.cpu(), m2.cpu(), f[:, 0], f[:, 1]
+        )
+        real = angles.cpu().numpy()
+        out = {
+            "w_cos_theta": wasserstein_1d(f[:, 0].numpy(), real[:, 0]),
+            "w_phi": wasserstein_1d(f[:, 1].numpy(), real[:, 1]),
+        }
+        lab_f, lab_r = lab_observables(p1.numpy()), lab_observables(h1.cpu().numpy())
+        for k in lab_f:
+            out[f"w_h1_{k}"] = wasserstein_1d(lab_f[k], lab_r[k])
+        # Monitored metric: cos theta and phi/pi, both on unit-length ranges.
+        out["w_angles"] = out["w_cos_theta"] + out["w_phi"] / np.pi
+        return out
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        out = self.evaluate(*batch)
+        for k, v in out.items():
+            self.log(f"val/{k}", v, prog_bar=k == "w_angles", batch_size=batch[0].shape[0])
+        if not self.trainer.sanity_checking:
+            self.val_history.append(out)
+
+
+class ClusterGAN(_GANBase):
+    """Conditional GAN on single cluster decays: D sees (condition, cos theta, sin phi,
+    cos phi) of real and generated hadron-1 directions in the model frame."""
+
+    def __init__(self, config: dict[str, Any], scaling: dict[str, list[float]],
+                 features: list[str], data_sha256: str | None = None,
+                 hadron_scale: float = 1.0) -> None:
+        super().__init__(config, scaling, features, data_sha256, hadron_scale)
+        self.discriminator = ClusterDiscriminator(len(features), config["disc_hidden"],
+                                                  config["disc_layers"])
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        cond, angles = batch
+        opt_g, opt_d = self.optimizers()
+        n = cond.shape[0]
+        real = angle_features(angles)
+        for _ in range(self.cfg["n_critic"]):
+            with torch.no_grad():
+                fake = angle_features(self.generator(cond, self.sample_noise(n)))
+            if self.cfg["loss"] == "bce":
+                real_in = real.detach().requires_grad_(True)
+                d_real = self.discriminator(cond, real_in)
+                d_fake = self.discriminator(cond, fake)
+                # R1 (Mescheder et al. 2018): gamma/2 E|grad_x D(real)|^2.
+                penalty = 0.5 * self.cfg["r1_gamma"] * self._grad_sq(d_real, real_in).mean()
+            else:
+                d_real = self.discriminator(cond, real)
+                d_fake = self.discriminator(cond, fake)
+                # WGAN-GP (Gulrajani et al. 2017): lambda (|grad D(x_hat)| - 1)^2.
+                eps = torch.rand(n, 1, device=self.device)
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                gn = torch.sqrt(self._grad_sq(self.discriminator(cond, x_hat), x_hat) + 1e-12)
+                penalty = self.cfg["gp_lambda"] * ((gn - 1.0) ** 2).mean()
+            d_loss = self._d_loss(d_real, d_fake) + penalty
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            opt_d.step()
+        fake = angle_features(self.generator(cond, self.sample_noise(n)))
+        g_loss = self._g_loss(self.discriminator(cond, fake))
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(),
+                       "train/penalty": penalty.detach()}, batch_size=n)
+
+
+class EventGAN(_GANBase):
+    """Event-level GAN: the per-cluster generator decays every cluster of an event through
+    the differentiable two-body decay (hadml.kinematics); a Deep Sets discriminator compares
+    the generated primary hadrons with those of *independent* target events."""
+
+    def __init__(self, config: dict[str, Any], scaling: dict[str, list[float]],
+                 features: list[str], data_sha256: str | None = None,
+                 hadron_scale: float = 1.0) -> None:
+        super().__init__(config, scaling, features, data_sha256, hadron_scale)
+        self.hadron_scale = float(hadron_scale)
+        self.discriminator = DeepSetsDiscriminator(N_HADRON_FEATURES, 64, config["disc_hidden"],
+                                                   max(1, config["disc_layers"] - 1))
+
+    def _generated_hadrons(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        cond = batch["condition"]
+        ang = self.generator(cond, self.sample_noise(cond.shape[0])).double()
+        p1, p2 = kinematics.decay_in_model_frame(
+            batch["cluster"], batch["c1"], batch["m1"], batch["m2"], ang[:, 0], ang[:, 1]
+        )
+        role = torch.cat([torch.ones_like(p1[:, 0]), torch.zeros_like(p2[:, 0])])
+        x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
+        ev = torch.cat([batch["gen_event"], batch["gen_event"]])
+        return x, ev
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        opt_g, opt_d = self.optimizers()
+        k = int(batch["n_events"])
+        real = hadron_features(batch["target_hadrons"], self.hadron_scale,
+                               batch["target_role"]).float()
+        t_ev = batch["target_event"]
+        for _ in range(self.cfg["n_critic"]):
+            with torch.no_grad():
+                fake, f_ev = self._generated_hadrons(batch)
+            real_in = real.detach().requires_grad_(True)
+            d_real = self.discriminator(real_in, t_ev, k)
+            d_fake = self.discriminator(fake, f_ev, k)
+            # Sets of different sizes cannot be interpolated, so both losses use a
+            # zero-centred penalty on real sets: R1 for bce, its WGAN analogue for wgan-gp.
+            weight = self.cfg["r1_gamma"] if self.cfg["loss"] == "bce" else self.cfg["gp_lambda"]
+            penalty = 0.5 * weight * self._grad_sq(d_real, real_in).sum() / k
+            d_loss = self._d_loss(d_real, d_fake) + penalty
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            opt_d.step()
+        fake, f_ev = self._generated_hadrons(batch)
+        g_loss = self._g_loss(self.discriminator(fake, f_ev, k))
+        opt_g.zero_grad()
+        self.manual_backward(g_loss)
+        opt_g.step()
+        self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(),
+                       "train/penalty": penalty.detach()}, batch_size=k)
+
+    def on_train_epoch_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        pairs = getattr(dm, "event_pairs", None)
+        if pairs is not None:
+            pairs.epoch = self.current_epoch
+
+
+def module_class(kind: str) -> type[_GANBase]:
+    return {"cluster": ClusterGAN, "event": EventGAN}[kind]
+
+
+def load_module(checkpoint: str) -> _GANBase:
+    """Load a ClusterGAN or EventGAN from a checkpoint (its kind is in the hparams)."""
+    ckpt = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    kind = ckpt["hyper_parameters"]["config"]["model"]
+    return module_class(kind).load_from_checkpoint(checkpoint, map_location="cpu")

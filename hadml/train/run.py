@@ -1,0 +1,91 @@
+"""Training driver: build the DataModule and LightningModule from a TrainConfig and fit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import pyarrow as pa
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from hadml.data.datamodule import ClusterDataModule, EventDataModule
+from hadml.data.features import Scaling
+from hadml.train.config import TrainConfig
+from hadml.train.modules import _GANBase, load_module, module_class
+
+
+@dataclass
+class TrainResult:
+    module: _GANBase
+    trainer: L.Trainer
+    datamodule: ClusterDataModule
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    log_dir: str
+
+
+def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
+                    scaling: Scaling | None = None) -> ClusterDataModule:
+    cls = EventDataModule if cfg.model == "event" else ClusterDataModule
+    dm = cls(cfg.data, table=table, scaling=scaling)
+    dm.setup("fit")
+    return dm
+
+
+def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = None,
+          enable_progress_bar: bool = False) -> TrainResult:
+    """Train; ``table`` (a cluster table) bypasses ``cfg.data.source`` (tests, notebooks)."""
+    cfg.validate()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    # A resumed or initialised generator keeps the input scaling it was trained with.
+    source = resume or cfg.init_from
+    scaling = None
+    if source:
+        hp = torch.load(source, map_location="cpu", weights_only=False)["hyper_parameters"]
+        if list(hp["features"]) != list(cfg.data.features):
+            raise ValueError(f"{source} was trained on condition features {hp['features']}, "
+                             f"the config asks for {cfg.data.features}")
+        scaling = Scaling.from_dict(hp["scaling"])
+    dm = make_datamodule(cfg, table, scaling)
+    assert dm.scaling is not None
+    h1e = dm.splits["train"].h1[:, 3]
+    hadron_scale = float(h1e.std()) if len(h1e) > 1 and float(h1e.std()) > 0 else 1.0
+    if resume is not None:
+        module = load_module(resume)
+    else:
+        module = module_class(cfg.model)(
+            config=cfg.to_dict(), scaling=dm.scaling.to_dict(), features=list(cfg.data.features),
+            data_sha256=dm.data_sha256, hadron_scale=hadron_scale,
+        )
+        if cfg.init_from:
+            # E.g. an event-level GAN started from a cluster-level one: same generator
+            # layout, fresh discriminator and optimizers.
+            module.generator.load_state_dict(load_module(cfg.init_from).generator.state_dict())
+    out = Path(cfg.out_dir)
+    loggers = [CSVLogger(str(out), name=cfg.name), TensorBoardLogger(str(out), name=cfg.name)]
+    ckdir = str(Path(loggers[0].log_dir) / "checkpoints")
+    ckpt = ModelCheckpoint(dirpath=ckdir, monitor=cfg.monitor, mode="min", save_top_k=1,
+                           filename="best-{epoch:03d}")
+    # Lightning's save_last only copies when the monitored checkpoint is saved; keep the
+    # latest state separately so --resume continues from the true end of training.
+    last = ModelCheckpoint(dirpath=ckdir, monitor=None, save_top_k=1, filename="last",
+                           enable_version_counter=False)
+    trainer = L.Trainer(
+        max_epochs=cfg.max_epochs, max_steps=cfg.max_steps, accelerator=cfg.accelerator,
+        devices=cfg.devices, logger=loggers, callbacks=[ckpt, last],
+        limit_train_batches=cfg.limit_train_batches,
+        check_val_every_n_epoch=cfg.val_every_n_epochs, enable_progress_bar=enable_progress_bar,
+        enable_model_summary=False, log_every_n_steps=10, deterministic=False,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=resume)
+    best = ckpt.best_model_path or None
+    result = TrainResult(module, trainer, dm, best, last.best_model_path or None,
+                         loggers[0].log_dir)
+    if cfg.export:
+        from hadml.train.export import export_generator
+
+        export_generator(best or module, cfg.export)
+    return result
