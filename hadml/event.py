@@ -26,6 +26,12 @@ STATUS_DECAYED = 2
 STATUS_FINAL = 1
 CLUSTER_PID = 81
 
+# Cluster fates as the C++ cluster stage reports them (hadml::ClusterFate).
+FATE_ACTIVE = 0
+FATE_FISSIONED = 1
+FATE_SINGLE_HADRON = 2
+FATE_DECAYED = 3
+
 
 @dataclass
 class Event:

@@ -28,6 +28,8 @@ import numpy as np
 from hadml.config import GeneratorConfig
 from hadml.event import (
     CLUSTER_PID,
+    FATE_DECAYED,
+    FATE_FISSIONED,
     STATUS_BEAM,
     STATUS_CLUSTER,
     STATUS_DECAYED,
@@ -230,40 +232,79 @@ class Generator:
         parton_pos = np.empty(len(p_id), dtype=np.int64)
         parton_pos[order] = 2 + np.arange(len(order))
 
+        # Shower photons (not partons) follow the partons, children of the beams too.
+        n_other = len(pe.other_id)
+        first_other = 2 + len(order)
+
+        # Cluster rows. Fissioned clusters first (a parent's index is below its children's),
+        # then the final clusters with each light-cluster exchange pair adjacent, so that
+        # the pair can be the parent range of the exchange vertex
+        # {light cluster, partner} -> {hadron, moved partner (extra row) or hadron}.
         n_cl = len(cl_parent)
-        first_cluster = 2 + len(order)
-        cluster_pos = first_cluster + np.arange(n_cl)
-        first_hadron = first_cluster + n_cl
+        fate = res["cluster_fate"]
+        exchange = res["cluster_exchange"]
+        cl_order: list[int] = [int(k) for k in np.flatnonzero(fate == FATE_FISSIONED)]
+        placed = np.zeros(n_cl, dtype=bool)
+        placed[cl_order] = True
+        for k in range(n_cl):
+            if placed[k]:
+                continue
+            cl_order.append(k)
+            placed[k] = True
+            partner = int(exchange[k])
+            if partner >= 0 and not placed[partner]:
+                cl_order.append(partner)
+                placed[partner] = True
+        first_cluster = first_other + n_other
+        cluster_pos = np.empty(n_cl, dtype=np.int64)
+        cluster_pos[cl_order] = first_cluster + np.arange(n_cl)
+        moved = np.flatnonzero((exchange >= 0) & (fate == FATE_DECAYED))
+        n_moved = len(moved)
+        moved_pos = np.full(n_cl, -1, dtype=np.int64)
+        moved_pos[moved] = first_cluster + n_cl + np.arange(n_moved)
+        first_hadron = first_cluster + n_cl + n_moved
         h_id, h_p, h_cluster = res["hadron_id"], res["hadron_p"], res["hadron_cluster"]
         n_h = len(h_id)
         # Nominal masses of the species (the cluster stage puts hadrons on these shells).
         h_mass = self._masses[np.searchsorted(self._mass_ids, np.abs(h_id))]
 
         # Parent ranges.
-        par = np.full((2 + len(order) + n_cl + n_h, 2), -1, dtype=np.int64)
+        par = np.full((first_hadron + n_h, 2), -1, dtype=np.int64)
         beam_slice = slice(2, 2 + len(order))
         is_input = source[order] < 0
         par[beam_slice][is_input] = (0, 1)
         split_src = source[order][~is_input]
         par[beam_slice][~is_input] = np.stack([parton_pos[split_src]] * 2, axis=1)
+        par[first_other:first_cluster] = (0, 1)
         prim_rows = cluster_pos[primary]
         c1 = parton_pos[res["cluster_c1_parton"][primary]]
         par[prim_rows] = np.stack([c1, c1 + 1], axis=1)
         child = np.flatnonzero(cl_parent >= 0)
         par[cluster_pos[child]] = np.stack([cluster_pos[cl_parent[child]]] * 2, axis=1)
-        par[first_hadron:] = np.stack([cluster_pos[h_cluster]] * 2, axis=1)
+        # Products of each cluster: its own row, the exchange pair, or the moved-partner row.
+        product_parent = np.stack([cluster_pos, cluster_pos], axis=1)
+        paired = np.flatnonzero(exchange >= 0)
+        pair_lo = np.minimum(cluster_pos[paired], cluster_pos[exchange[paired]])
+        product_parent[paired] = np.stack([pair_lo, pair_lo + 1], axis=1)
+        par[moved_pos[moved]] = product_parent[moved]
+        product_parent[moved] = np.stack([moved_pos[moved]] * 2, axis=1)
+        par[first_hadron:] = product_parent[h_cluster]
 
-        pid = np.concatenate([[11, -11], p_id[order], np.full(n_cl, CLUSTER_PID), h_id])
+        n_rows_cl = n_cl + n_moved
+        pid = np.concatenate([[11, -11], p_id[order], pe.other_id,
+                              np.full(n_rows_cl, CLUSTER_PID), h_id])
         status = np.concatenate([
             [STATUS_BEAM, STATUS_BEAM],
             np.where(split[order], STATUS_SPLIT_GLUON, STATUS_PARTON),
-            np.full(n_cl, STATUS_CLUSTER),
+            np.full(n_other, STATUS_FINAL),
+            np.full(n_rows_cl, STATUS_CLUSTER),
             np.full(n_h, STATUS_FINAL),
         ])
-        cl_p = res["cluster_p"]
+        cl_p = np.concatenate([res["cluster_p_initial"][cl_order], res["cluster_p"][moved]])
         cl_m = np.sqrt(np.clip(cl_p[:, 3] ** 2 - (cl_p[:, :3] ** 2).sum(axis=1), 0, None))
-        mom = np.concatenate([pe.beams, p_p[order], cl_p, h_p])
-        mass = np.concatenate([[0.000510999, 0.000510999], p_mass[order], cl_m, h_mass])
+        mom = np.concatenate([pe.beams, p_p[order], pe.other_p, cl_p, h_p])
+        mass = np.concatenate([[0.000510999, 0.000510999], p_mass[order], pe.other_m, cl_m,
+                               h_mass])
 
         if self.decayer is not None and n_h:
             dec = self.decayer.decay(h_id, h_p, h_mass)
@@ -286,12 +327,12 @@ class Generator:
     def _check(self, event: Event, pe: PartonEvent, number: int, block: int) -> None:
         fin = event.final
         total = event.p[fin].sum(axis=0)
-        expected = pe.p.sum(axis=0)
+        expected = pe.beams.sum(axis=0)
         tol = CONSERVATION_TOLERANCE * self.config.ecm
         where = f"event {number} (seed {self.config.seed}, block {block})"
         if np.any(np.abs(total - expected) > tol):
             raise ConservationError(
-                f"{where}: final-state 4-momentum {total.tolist()} differs from the partons' "
+                f"{where}: final-state 4-momentum {total.tolist()} differs from the beams' "
                 f"{expected.tolist()} by more than {tol:.3g} GeV"
             )
         charge = int(self._charges(event.pid[fin]).sum())

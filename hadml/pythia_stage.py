@@ -89,7 +89,8 @@ class ChargeTable:
     def __init__(self, pythia) -> None:
         pdt = pythia.particleData
         ids, charges = [], []
-        pid = pdt.nextId(0)
+        # nextId(0) returns 0 in pythia8mc, so the walk starts from id 1.
+        pid = 1 if pdt.isParticle(1) else pdt.nextId(1)
         while pid != 0:
             ids.append(pid)
             charges.append(int(pdt.chargeType(pid)))
@@ -115,7 +116,11 @@ class PartonEvent:
     col: np.ndarray  # int32 [n]
     acol: np.ndarray  # int32 [n]
     p: np.ndarray  # float64 [n, 4] (px, py, pz, E)
-    beams: np.ndarray  # float64 [2, 4]: incoming e- and e+ after ISR (if any)
+    beams: np.ndarray  # float64 [2, 4]: incoming e- and e+ (before any ISR)
+    # Final-state particles of the perturbative stage that are not partons (shower photons).
+    other_id: np.ndarray  # int32 [k]
+    other_p: np.ndarray  # float64 [k, 4]
+    other_m: np.ndarray  # float64 [k]
 
     def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.id, self.col, self.acol, self.p
@@ -140,13 +145,22 @@ class PartonGenerator:
             raise RuntimeError("Pythia failed to generate a parton-level event 10 times in a row")
         event = self.pythia.event
         ids, cols, acols, moms = [], [], [], []
+        other_ids, other_moms, other_masses = [], [], []
         for i in range(event.size()):
             part = event[i]
-            if part.isFinal() and part.isParton():
+            if not part.isFinal():
+                continue
+            if part.isParton():
                 ids.append(part.id())
                 cols.append(part.col())
                 acols.append(part.acol())
                 moms.append((part.px(), part.py(), part.pz(), part.e()))
+            else:
+                # Photons of the QED shower (and of ISR when on) and any leptons: they are
+                # part of the final state but not of the cluster stage.
+                other_ids.append(part.id())
+                other_moms.append((part.px(), part.py(), part.pz(), part.e()))
+                other_masses.append(part.m())
         beams = np.array([[event[k].px(), event[k].py(), event[k].pz(), event[k].e()]
                           for k in (1, 2)])
         return PartonEvent(
@@ -155,6 +169,9 @@ class PartonGenerator:
             np.asarray(acols, dtype=np.int32),
             np.asarray(moms, dtype=np.float64).reshape(-1, 4),
             beams,
+            np.asarray(other_ids, dtype=np.int32),
+            np.asarray(other_moms, dtype=np.float64).reshape(-1, 4),
+            np.asarray(other_masses, dtype=np.float64),
         )
 
 

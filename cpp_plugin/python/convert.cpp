@@ -115,9 +115,10 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   out["parton_perturbative"] = ppert; out["parton_split"] = psplit; out["parton_source"] = psrc;
 
   const auto nc = static_cast<py::ssize_t>(ev.clusters.size());
-  I32 c1id(nc), c2id(nc), c1par(nc), c2par(nc), parent(nc), fate(nc);
+  I32 c1id(nc), c2id(nc), c1par(nc), c2par(nc), parent(nc), fate(nc), exch(nc);
   I32 children({nc, py::ssize_t(2)});
   F64 c1p({nc, py::ssize_t(4)}), c2p({nc, py::ssize_t(4)}), cp({nc, py::ssize_t(4)});
+  F64 cpin({nc, py::ssize_t(4)});
   B8 c1s(nc), c2s(nc), reco(nc);
   for (py::ssize_t i = 0; i < nc; ++i) {
     const Cluster& c = ev.clusters[i];
@@ -135,6 +136,8 @@ py::dict eventToDict(const HadronizedEvent& ev) {
     children.mutable_data()[2 * i + 1] = c.children[1];
     fate.mutable_data()[i] = static_cast<int>(c.fate);
     reco.mutable_data()[i] = c.reconnected;
+    exch.mutable_data()[i] = c.exchangePartner;
+    setRow4(cpin.mutable_data(), i, c.exchangePartner >= 0 ? c.pBeforeExchange : c.p);
   }
   out["cluster_c1_id"] = c1id; out["cluster_c2_id"] = c2id;
   out["cluster_c1_parton"] = c1par; out["cluster_c2_parton"] = c2par;
@@ -142,6 +145,9 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   out["cluster_c1_pert"] = c1s; out["cluster_c2_pert"] = c2s;
   out["cluster_p"] = cp; out["cluster_parent"] = parent; out["cluster_children"] = children;
   out["cluster_fate"] = fate; out["cluster_reconnected"] = reco;
+  // cluster_p is the momentum at the cluster's decay; cluster_p_initial the momentum it was
+  // formed with (they differ only for light-cluster exchange partners, cluster_exchange).
+  out["cluster_exchange"] = exch; out["cluster_p_initial"] = cpin;
 
   const auto nh = static_cast<py::ssize_t>(ev.hadrons.size());
   I32 hid(nh), hcl(nh);

@@ -75,6 +75,10 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
       const LorentzVector ph = d.p1.boosted(bOut);
       // The partner gets exactly the rest, so the pair's total is conserved to rounding.
       const LorentzVector po = tot - ph;
+      c.exchangePartner = static_cast<int>(j);
+      o.exchangePartner = static_cast<int>(i);
+      c.pBeforeExchange = c.p;
+      o.pBeforeExchange = o.p;
       makeHadron(i, hid, ph);
       if (partnerHadron) makeHadron(j, oid, po);
       else moveCluster(o, po);

@@ -52,6 +52,11 @@ struct Cluster {
   std::array<int, 2> children{{-1, -1}};
   ClusterFate fate = ClusterFate::Active;
   bool reconnected = false;
+  // Light-cluster step: the cluster that exchanged 4-momentum with this one (-1: none),
+  // and this cluster's momentum before the exchange. The event record needs both to show
+  // a momentum-conserving vertex {light cluster, partner} -> {hadron, moved partner}.
+  int exchangePartner = -1;
+  LorentzVector pBeforeExchange;
 
   double mass() const { return p.m(); }
 };
