@@ -15,19 +15,10 @@ import pyarrow as pa
 import torch
 
 from hadml import kinematics
+from hadml.ml import contract
 
-# Contract v1 feature names (docs/model-contract.md). hadml/ml/contract.py will own these
-# constants; until it lands they live here (the lead reconciles).
-KNOWN_FEATURES = (
-    "cluster_mass",
-    "hadron1_mass",
-    "hadron2_mass",
-    "c1_perturbative",
-    "c2_perturbative",
-    "c1_flavour",
-    "c2_flavour",
-    "pstar",
-)
+# Contract v1 feature names: hadml/ml/contract.py owns them (the C++ shim checks the same).
+KNOWN_FEATURES = contract.KNOWN_FEATURES
 DEFAULT_FEATURES = ("cluster_mass", "hadron1_mass", "hadron2_mass", "c1_flavour", "pstar")
 
 _P4 = ("px", "py", "pz", "e")

@@ -21,13 +21,9 @@ import onnx
 import torch
 
 import hadml
+from hadml.ml import contract
+from hadml.ml.contract import INPUT_CONDITION, INPUT_NOISE, OUTPUT_ANGLES
 
-# Contract v1 constants (docs/model-contract.md). hadml/ml/contract.py will own them once
-# it lands; the lead reconciles the two.
-FORMAT_VERSION = "1"
-FRAME = "cluster_rest_z_constituent1"
-OUTPUT = "cos_theta,phi"
-INPUT_CONDITION, INPUT_NOISE, OUTPUT_ANGLES = "condition", "noise", "angles"
 VERIFY_TOLERANCE = 1e-5
 
 
@@ -101,14 +97,14 @@ def export_generator(module_or_ckpt: Any, path: str | Path, *, verify_batch: int
 
     model = onnx.load(str(path))
     meta = {
-        "hadml.format_version": FORMAT_VERSION,
-        "hadml.condition_features": json.dumps(features),
-        "hadml.noise_dim": str(gen.noise_dim),
-        "hadml.noise_distribution": cfg["noise_distribution"],
-        "hadml.frame": FRAME,
-        "hadml.output": OUTPUT,
-        "hadml.input_scaling": json.dumps(scaling),
-        "hadml.provenance": json.dumps({
+        contract.KEY_FORMAT_VERSION: str(contract.FORMAT_VERSION),
+        contract.KEY_FEATURES: json.dumps(features),
+        contract.KEY_NOISE_DIM: str(gen.noise_dim),
+        contract.KEY_NOISE_DISTRIBUTION: cfg["noise_distribution"],
+        contract.KEY_FRAME: contract.FRAME,
+        contract.KEY_OUTPUT: contract.OUTPUT_CONVENTION,
+        contract.KEY_SCALING: json.dumps(scaling),
+        contract.KEY_PROVENANCE: json.dumps({
             "config": cfg,
             "data_sha256": hp.get("data_sha256"),
             "code_version": code_version(),
