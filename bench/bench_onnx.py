@@ -2,9 +2,10 @@
 
 One run prints, side by side: one call per cluster (batch 1), per-event batching
 (64 clusters per call, about one e+e- event at 91 GeV) and large batches (4096).
-Uses a small untrained MLP built like the tests' models until a trained model exists.
+Uses the shipped default model unless --model names another or --synthetic asks for an
+untrained MLP built like the tests' models.
 
-    PYTHONPATH=. python bench/bench_onnx.py [--model m.onnx] [--hidden 128] [--clusters 20000]
+    python bench/bench_onnx.py [--model m.onnx | --synthetic --hidden 128] [--clusters 20000]
 """
 
 from __future__ import annotations
@@ -60,12 +61,18 @@ def run(cfg: BenchConfig) -> list[tuple[int, float, float]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--model", default=None)
+    ap.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    ap.add_argument("--synthetic", action="store_true",
+                    help="benchmark an untrained MLP of --hidden units instead")
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--clusters", type=int, default=20000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args()
+    if a.model is None and not a.synthetic:
+        from hadml.models import default_model_path
+
+        a.model = str(default_model_path())
     cfg = BenchConfig(a.model, a.hidden, a.clusters, a.threads, a.repeats)
     rows = run(cfg)
     print(f"ONNX shim, {'model ' + cfg.model if cfg.model else f'MLP hidden {cfg.hidden}'}, "

@@ -16,4 +16,12 @@ def generate(*args, **kwargs):
     return _generate(*args, **kwargs)
 
 
-__all__ = ["generate", "__version__"]
+def iter_events(*args, **kwargs):
+    """Yield events without keeping the run in memory; see
+    :func:`hadml.generator.iter_events`."""
+    from hadml.generator import iter_events as _iter_events
+
+    return _iter_events(*args, **kwargs)
+
+
+__all__ = ["generate", "iter_events", "__version__"]

@@ -21,10 +21,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
             "hadron decays. Writes HepMC3 events and/or the Parquet cluster table, and "
             "prints a run summary."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("-n", "--events", type=int, required=True, help="number of events")
-    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same events)")
+    p.add_argument("--seed", type=int, default=1,
+                   help="random seed (same seed, same events; default 1)")
     p.add_argument("--ecm", type=float, default=None, help="sqrt(s) in GeV (default 91.188)")
     p.add_argument("--out", default=None, help="HepMC3 output file")
     p.add_argument("--clusters", default=None, help="Parquet cluster-table output file")
@@ -37,8 +37,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None,
                    help="ONNX model for --hadronization ml (default: the model shipped with hadml)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None,
-                   help="ONNX Runtime device for --hadronization ml")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+                   help="ONNX Runtime device for --hadronization ml (default cpu)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes (derived seeds; output identical to --jobs 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-params", action="store_true",
                    help="print the cluster parameters with their values and exit")
@@ -111,9 +112,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        # Bad input (options, files, a model that breaks the contract): the message says
+        # what to fix; a traceback would only hide it.
         print(f"hadml {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        print(f"hadml {args.command}: failed: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -50,9 +50,11 @@ class Event:
         return self.status == STATUS_FINAL
 
     def final_state(self) -> dict[str, np.ndarray]:
-        """Final-state particles as {'pid': [n], 'p': [n, 4]} (the analysis input)."""
+        """Final-state particles as {'pid': [n], 'p': [n, 4]} plus 'decayed_pid', the
+        hadrons that decayed (for identified multiplicities): the analysis input."""
         mask = self.final
-        return {"pid": self.pid[mask], "p": self.p[mask]}
+        return {"pid": self.pid[mask], "p": self.p[mask],
+                "decayed_pid": self.pid[self.status == STATUS_DECAYED]}
 
     def primary_hadrons(self) -> dict[str, np.ndarray]:
         """Hadrons made by the cluster stage (children of clusters)."""

@@ -81,6 +81,7 @@ class RunSummary:
     failures: collections.Counter = field(default_factory=collections.Counter)
     ml_fallbacks: int = 0
     seconds: float = 0.0
+    cluster_decays: str = "classic"  # "classic" or "ML (<model file>)"
 
     def add(self, block: BlockResult) -> None:
         self.n_events += len(block.n_charged)
@@ -103,6 +104,7 @@ class RunSummary:
 
     def text(self) -> str:
         lines = [
+            f"cluster decays        : {self.cluster_decays}",
             f"events generated      : {self.n_events}",
             f"mean charged mult.    : {self.mean_charged:.3f} +- {self.mean_charged_error:.3f}",
             f"time per event        : {1e3 * self.seconds / max(self.n_events, 1):.3f} ms "
@@ -111,9 +113,15 @@ class RunSummary:
         ]
         for reason, count in self.failures.most_common():
             lines.append(f"  {count:6d} x {reason}")
-        if self.ml_fallbacks:
-            lines.append(f"ML outputs replaced by classic decays: {self.ml_fallbacks}")
+        if self.cluster_decays != "classic":
+            lines.append(f"ML outputs replaced   : {self.ml_fallbacks} (non-finite or out of "
+                         "range; classic decay used)")
         return "\n".join(lines)
+
+
+class ModelLoadError(ValueError):
+    """The ML model cannot be used: unreadable, breaks the contract, or the device is
+    unavailable."""
 
 
 def _make_cluster_decayer(config: GeneratorConfig):
@@ -130,10 +138,14 @@ def _make_cluster_decayer(config: GeneratorConfig):
     from hadml.models import default_model_path
 
     model = config.model or str(default_model_path())
-    return _core.OnnxClusterDecayer(
-        model, device=config.device, threads=config.ml_threads, policy=config.ml_policy,
-        params=params,
-    )
+    try:
+        return _core.OnnxClusterDecayer(
+            model, device=config.device, threads=config.ml_threads, policy=config.ml_policy,
+            params=params,
+        )
+    except (RuntimeError, ValueError) as err:
+        # The shim's message names the file and what is wrong with it (or with the device).
+        raise ModelLoadError(str(err)) from err
 
 
 class Generator:
@@ -403,6 +415,17 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
             yield result
 
 
+def iter_events(n_events: int, seed: int = 1, config: GeneratorConfig | None = None,
+                jobs: int = 1, **overrides) -> Iterator[Event]:
+    """Yield events one by one, block by block, without keeping the run in memory (the
+    same events as :func:`generate` with the same arguments)."""
+    from hadml.config import apply_overrides
+
+    cfg = apply_overrides(config or GeneratorConfig(), {"seed": seed, **overrides})
+    for block in run_blocks(cfg, n_events, jobs, keep_events=True):
+        yield from block.events
+
+
 @dataclass
 class GenerationResult:
     config: GeneratorConfig
@@ -436,6 +459,10 @@ def generate(n_events: int, seed: int = 1, config: GeneratorConfig | None = None
     cfg = apply_overrides(base, {"seed": seed, **overrides})
     cfg.validate()
     summary = RunSummary()
+    if cfg.hadronization == "ml":
+        from hadml.models import default_model_path
+
+        summary.cluster_decays = f"ML ({cfg.model or default_model_path()}, {cfg.device})"
     events: list[Event] = []
     cluster_dicts: list[dict] = []
     numbers: list[int] = []

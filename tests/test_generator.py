@@ -120,3 +120,14 @@ def test_cluster_table_from_run(small_run):
                   for k in ("px", "py", "pz", "e")]).T
     np.testing.assert_allclose(c, p, atol=1e-9)
     assert set(np.unique(cols["event"])) <= set(range(200))
+
+
+def test_iter_events_streams_the_same_events():
+    streamed = list(hadml.iter_events(12, seed=8, block_size=5))
+    kept = hadml.generate(12, seed=8, block_size=5).events
+    assert [e.number for e in streamed] == list(range(12))
+    for a, b in zip(streamed, kept, strict=True):
+        assert np.array_equal(a.p, b.p)
+    fs = streamed[0].final_state()
+    # Decayed hadrons are listed for identified multiplicities (pi0 decays in every event).
+    assert 111 in fs["decayed_pid"] and len(fs["pid"]) == len(fs["p"])

@@ -124,6 +124,8 @@ def test_training_lowers_wasserstein(table, tmp_path, loss):
     assert len(result.module.val_history) == cfg.max_epochs
     metrics = Path(result.log_dir) / "metrics.csv"
     assert "val/w_cos_theta" in metrics.read_text().splitlines()[0]
+    # CSV and TensorBoard logs share one run directory.
+    assert list(Path(result.log_dir).glob("events.out.tfevents.*"))
     assert result.best_checkpoint and Path(result.best_checkpoint).exists()
 
 

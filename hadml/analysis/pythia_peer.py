@@ -6,36 +6,16 @@ u d s c b, no ISR) but with HadronLevel on, so the events are Pythia's default t
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from collections.abc import Iterator
 
 import numpy as np
 
-
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    # Pythia prints its banner from C++ before any setting can silence it.
-    sys.stdout.flush()
-    fd = os.dup(1)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            try:
-                yield
-            finally:
-                sys.stdout.flush()
-                os.dup2(fd, 1)
-    finally:
-        os.close(fd)
+from hadml.pythia_stage import _make_pythia
 
 
 def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
                          extra: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Yield analysis events {'pid', 'p', 'decayed_pid'} from Pythia 8 default."""
-    import pythia8mc
-
     settings = [
         "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {ecm}",
         "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 1 2 3 4 5",
@@ -43,13 +23,7 @@ def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
         "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on",
         f"Random:seed = {seed}", *(extra or []),
     ]
-    with _quiet():
-        pythia = pythia8mc.Pythia("", False)
-        for s in settings:
-            if not pythia.readString(s):
-                raise ValueError(f"Pythia rejected the setting {s!r}")
-        if not pythia.init():
-            raise RuntimeError("Pythia initialisation failed")
+    pythia = _make_pythia(settings)
     made = 0
     while made < n_events:
         if not pythia.next():

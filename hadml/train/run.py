@@ -65,7 +65,9 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
             # layout, fresh discriminator and optimizers.
             module.generator.load_state_dict(load_module(cfg.init_from).generator.state_dict())
     out = Path(cfg.out_dir)
-    loggers = [CSVLogger(str(out), name=cfg.name), TensorBoardLogger(str(out), name=cfg.name)]
+    csv_logger = CSVLogger(str(out), name=cfg.name)
+    # One run directory for both loggers (each would otherwise count its own version).
+    loggers = [csv_logger, TensorBoardLogger(str(out), name=cfg.name, version=csv_logger.version)]
     ckdir = str(Path(loggers[0].log_dir) / "checkpoints")
     ckpt = ModelCheckpoint(dirpath=ckdir, monitor=cfg.monitor, mode="min", save_top_k=1,
                            filename="best-{epoch:03d}")

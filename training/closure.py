@@ -1,0 +1,155 @@
+#!/usr/bin/env python
+"""Closure test of an ML cluster-decay model against the classic decays it was trained on.
+
+Both runs use the same seed, so the perturbative stage (partons, clusters) is identical
+event by event and only the cluster decays differ. Compared, as normalised histograms with
+chi2/ndf = sum (a - b)^2 / (sigma_a^2 + sigma_b^2) over filled bins (statistical errors of
+both samples): the charged multiplicity, 1 - T (exact thrust, all final particles),
+ln(1/x_p) of charged particles, and the decay angles (cos theta, phi) of hadron 1 in the
+model frame of every two-hadron cluster decay; plus the 1-D Wasserstein distances of the
+angles.
+
+    python training/closure.py -n 20000 --model hadml/models/default_cluster_decay.onnx \
+        --plot docs/img/closure.png --json closure.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from hadml.analysis.observables import charge3, thrust_axis
+from hadml.config import GeneratorConfig, load_config
+from hadml.data.features import target_angles
+from hadml.generator import block_plan, run_blocks
+from hadml.io import cluster_table
+from hadml.train.metrics import wasserstein_1d
+
+
+@dataclass(frozen=True)
+class Observable:
+    name: str
+    label: str
+    edges: np.ndarray
+
+
+OBSERVABLES = (
+    Observable("n_ch", "charged multiplicity", np.arange(-0.5, 61.5, 2.0)),
+    Observable("one_minus_thrust", "1 - T", np.linspace(0.0, 0.4, 33)),
+    Observable("ln_inv_xp", "ln(1/x_p), charged", np.linspace(0.0, 6.0, 31)),
+    Observable("cos_theta", "cos theta (model frame)", np.linspace(-1.0, 1.0, 41)),
+    Observable("phi", "phi (model frame)", np.linspace(-np.pi, np.pi, 41)),
+)
+
+
+def sample(config: GeneratorConfig, n_events: int, jobs: int) -> dict[str, np.ndarray]:
+    """Per-event and per-decay observables of one run (events analysed block by block)."""
+    n_ch, one_minus_t, ln_inv_xp = [], [], []
+    cluster_dicts, numbers = [], []
+    plan = block_plan(n_events, config.block_size)
+    for block in run_blocks(config, n_events, jobs, keep_events=True, keep_clusters=True):
+        for ev in block.events:
+            fs = ev.final_state()
+            charged = charge3(fs["pid"]) != 0
+            n_ch.append(int(charged.sum()))
+            thrust, _ = thrust_axis(fs["p"][:, :3])
+            one_minus_t.append(1.0 - thrust)
+            xp = 2.0 * np.linalg.norm(fs["p"][charged, :3], axis=1) / config.ecm
+            ln_inv_xp.append(-np.log(xp))
+        first = plan[block.block][2]
+        cluster_dicts.extend(block.cluster_events)
+        numbers.extend(range(first, first + len(block.cluster_events)))
+    angles = target_angles(cluster_table.from_events(cluster_dicts, numbers))
+    return {"n_ch": np.asarray(n_ch, dtype=float), "one_minus_thrust": np.asarray(one_minus_t),
+            "ln_inv_xp": np.concatenate(ln_inv_xp), "cos_theta": angles[:, 0],
+            "phi": angles[:, 1]}
+
+
+def chi2_two_samples(a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> tuple[float, int]:
+    """chi2 and ndf of two normalised histograms with Poisson errors on both."""
+    ha, _ = np.histogram(a, edges)
+    hb, _ = np.histogram(b, edges)
+    na, nb = max(len(a), 1), max(len(b), 1)
+    filled = (ha + hb) > 0
+    diff2 = (ha / na - hb / nb) ** 2
+    var = ha / na**2 + hb / nb**2
+    return float(np.sum(diff2[filled] / var[filled])), int(filled.sum())
+
+
+def plot(classic: dict, ml: dict, path: str, labels: tuple[str, str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, len(OBSERVABLES), figsize=(4 * len(OBSERVABLES), 5.5),
+                             gridspec_kw={"height_ratios": [3, 1]}, sharex="col")
+    for k, obs in enumerate(OBSERVABLES):
+        top, bottom = axes[0, k], axes[1, k]
+        ha, _ = np.histogram(classic[obs.name], obs.edges)
+        hb, _ = np.histogram(ml[obs.name], obs.edges)
+        width = np.diff(obs.edges)
+        da = ha / max(ha.sum(), 1) / width
+        db = hb / max(hb.sum(), 1) / width
+        centres = 0.5 * (obs.edges[1:] + obs.edges[:-1])
+        top.stairs(da, obs.edges, label=labels[0], color="black")
+        top.stairs(db, obs.edges, label=labels[1], color="tab:red")
+        top.set_title(obs.label, fontsize=10)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = db / da
+            err = ratio * np.sqrt(1 / np.maximum(ha, 1) + 1 / np.maximum(hb, 1))
+        bottom.errorbar(centres, ratio, yerr=err, fmt=".", color="tab:red")
+        bottom.axhline(1.0, color="black", lw=0.8)
+        bottom.set_ylim(0.8, 1.2)
+        bottom.set_xlabel(obs.label, fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    axes[1, 0].set_ylabel("ML / classic")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", "--events", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
+    ap.add_argument("--config", default=None, help="YAML run configuration")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--plot", default=None, help="PNG file for the overlay/ratio plots")
+    ap.add_argument("--json", default=None, help="write the numbers to this JSON file")
+    args = ap.parse_args()
+
+    base = load_config(args.config, {"seed": args.seed})
+    runs, seconds = {}, {}
+    for mode in ("classic", "ml"):
+        cfg = load_config(overrides={"hadronization": mode, "model": args.model},
+                          base=base)
+        start = time.perf_counter()
+        runs[mode] = sample(cfg, args.events, args.jobs)
+        seconds[mode] = time.perf_counter() - start
+
+    rows = []
+    print(f"\nClosure, {args.events} events each, seed {args.seed}\n")
+    print("| observable | chi2 / ndf | chi2/ndf | W1 |\n|---|---|---|---|")
+    for obs in OBSERVABLES:
+        c2, ndf = chi2_two_samples(runs["classic"][obs.name], runs["ml"][obs.name], obs.edges)
+        w1 = wasserstein_1d(runs["classic"][obs.name], runs["ml"][obs.name])
+        rows.append({"observable": obs.name, "chi2": c2, "ndf": ndf, "w1": w1})
+        print(f"| {obs.label} | {c2:.1f} / {ndf} | {c2 / max(ndf, 1):.2f} | {w1:.4f} |")
+    print(f"\nwall time: classic {seconds['classic']:.0f} s, ML {seconds['ml']:.0f} s")
+    if args.plot:
+        plot(runs["classic"], runs["ml"], args.plot, ("classic", "ML"))
+        print(f"plot: {args.plot}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"events": args.events, "seed": args.seed, "model": args.model,
+                       "rows": rows, "seconds": seconds}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
