@@ -29,6 +29,9 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="HepMC3 output file")
     p.add_argument("--clusters", default=None, help="Parquet cluster-table output file")
     p.add_argument("--config", default=None, help="YAML run configuration")
+    p.add_argument("--tune", default=None,
+                   help="parameter set under --config/--set: lep (default; hadml's LEP tune), "
+                        "herwig73 (Herwig 7.3 defaults) or a tune YAML file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override an option or cluster parameter (repeatable), e.g. "
                         "--set ClMaxLight=3.6 --set shower_pt_min=0.8")
@@ -51,12 +54,13 @@ def _run_generate(args: argparse.Namespace) -> int:
     from hadml.generator import generate
 
     overrides: dict[str, object] = parse_set_options(args.set)
-    for name in ("ecm", "hadronization", "model", "device"):
+    for name in ("ecm", "tune", "hadronization", "model", "device"):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
     config = load_config(args.config, overrides)
     if args.list_params:
+        print(f"# tune {config.tune}; shower_pt_min {config.effective_shower_pt_min():g}")
         for key, value in sorted(config.cluster_params().items()):
             print(f"{key:28s} {value:g}")
         return 0

@@ -5,6 +5,7 @@ their defaults live in one place, the C++ ``hadml::ClusterParams`` (Herwig 7.3 v
 A YAML file looks like::
 
     ecm: 91.188
+    tune: lep            # or herwig73, or a tune YAML file
     shower_pt_min: 0.655
     hadronization: classic
     cluster:
@@ -17,6 +18,7 @@ A YAML file looks like::
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,12 @@ class GeneratorConfig:
 
     ecm: float = 91.188
     seed: int = 1
-    #: Pythia's final-state shower cut-off TimeShower:pTmin (GeV); Herwig 7.3 stops at 0.655.
-    shower_pt_min: float = 0.655
+    #: Parameter set under this config's own values: "lep" (hadml's tune to LEP data,
+    #: hadml/tunes/lep.yaml), "herwig73" (Herwig 7.3 defaults) or a tune YAML file.
+    tune: str = "lep"
+    #: Pythia's final-state shower cut-off TimeShower:pTmin (GeV); None takes the tune's
+    #: value (Herwig 7.3 stops its shower at 0.655).
+    shower_pt_min: float | None = None
     #: Initial-state photon radiation off the leptons (PDF:lepton); off as in LEP tunes.
     isr: bool = False
     #: Open Z/gamma* -> q qbar flavours (PDG ids 1-5).
@@ -68,7 +74,7 @@ class GeneratorConfig:
             raise ConfigError(f"ecm must be at least 5 GeV (e+e- -> hadrons), got {self.ecm}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
-        if not self.shower_pt_min > 0:
+        if not self.effective_shower_pt_min() > 0:
             raise ConfigError(f"shower_pt_min must be positive (GeV), got {self.shower_pt_min}")
         if self.hadronization not in HADRONIZATION_MODES:
             raise ConfigError(
@@ -89,17 +95,25 @@ class GeneratorConfig:
         except (ValueError, TypeError, RuntimeError) as err:
             raise ConfigError(str(err)) from err
 
+    def effective_shower_pt_min(self) -> float:
+        if self.shower_pt_min is not None:
+            return self.shower_pt_min
+        return float(load_tune(self.tune).get("shower_pt_min", HERWIG_SHOWER_PT_MIN))
+
     def cluster_params(self) -> dict[str, float]:
-        """Herwig 7.3 defaults with this config's overrides applied."""
+        """Herwig 7.3 defaults, then the tune's values, then this config's overrides."""
         from hadml import _core
 
         params = dict(_core.default_params())
-        unknown = sorted(set(self.cluster) - set(params))
-        if unknown:
-            raise ConfigError(
-                f"unknown cluster parameter(s) {unknown}; known: {', '.join(sorted(params))}"
-            )
-        params.update({k: float(v) for k, v in self.cluster.items()})
+        tuned = load_tune(self.tune).get("cluster", {})
+        for source, values in (("tune " + self.tune, tuned), ("config", self.cluster)):
+            unknown = sorted(set(values) - set(params))
+            if unknown:
+                raise ConfigError(
+                    f"unknown cluster parameter(s) {unknown} in the {source}; known: "
+                    f"{', '.join(sorted(params))}"
+                )
+            params.update({k: float(v) for k, v in values.items()})
         return params
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,12 +124,40 @@ class GeneratorConfig:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(GeneratorConfig)}
 
+#: Herwig 7.3's shower cut-off (GeV), used when neither the config nor the tune sets one.
+HERWIG_SHOWER_PT_MIN = 0.655
+#: Named tunes: None is Herwig 7.3's defaults, a string a YAML file in hadml/tunes.
+TUNES: dict[str, str | None] = {"herwig73": None, "lep": "lep.yaml"}
+
+
+@functools.lru_cache(maxsize=16)
+def load_tune(tune: str) -> dict[str, Any]:
+    """The values of a named tune or tune YAML file: {'shower_pt_min'?, 'cluster'?}."""
+    if tune in TUNES:
+        if TUNES[tune] is None:
+            return {}
+        path = Path(__file__).with_name("tunes") / TUNES[tune]
+    else:
+        path = Path(tune)
+        if not path.is_file():
+            raise ConfigError(f"tune {tune!r} is neither one of {sorted(TUNES)} nor a file")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"tune file {path} cannot be read: {err}") from err
+    extra = sorted(set(data) - {"shower_pt_min", "cluster"})
+    if not isinstance(data, dict) or extra:
+        raise ConfigError(f"tune file {path} may only set shower_pt_min and cluster, got {extra}")
+    return data
+
 
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
         if kind == "float":
             return float(value)
+        if kind == "float | None":
+            return None if value in (None, "", "default") else float(value)
         if kind == "int":
             return int(value)
         if kind == "bool":

@@ -76,7 +76,7 @@ def perturbative_settings(config: GeneratorConfig) -> list[str]:
         "23:onIfAny = " + " ".join(str(f) for f in config.flavours),
         f"PDF:lepton = {'on' if config.isr else 'off'}",
         "HadronLevel:all = off",
-        f"TimeShower:pTmin = {config.shower_pt_min!r}",
+        f"TimeShower:pTmin = {config.effective_shower_pt_min()!r}",
         *_QUIET,
         "Random:seed = 1",
         *config.pythia,

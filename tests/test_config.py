@@ -56,3 +56,31 @@ def test_bad_files(tmp_path):
         parse_set_options(["ClMaxLight"])
     with pytest.raises(ConfigError, match="does not exist"):
         GeneratorConfig(model=str(tmp_path / "none.onnx")).validate()
+
+
+def test_tunes_layer_under_the_config(tmp_path):
+    from hadml import _core
+    from hadml.config import load_tune
+
+    herwig = load_config(overrides={"tune": "herwig73"})
+    assert herwig.cluster_params() == dict(_core.default_params())
+    assert herwig.effective_shower_pt_min() == 0.655
+    # The shipped LEP tune is the default and sets only known parameters.
+    lep = load_tune("lep")
+    default = GeneratorConfig()
+    assert default.tune == "lep"
+    for name, value in lep.get("cluster", {}).items():
+        assert default.cluster_params()[name] == value
+    # A tune file, under an explicit override.
+    f = tmp_path / "t.yaml"
+    f.write_text("shower_pt_min: 0.9\ncluster: {ClMaxLight: 3.1, PwtSquark: 0.3}\n")
+    cfg = load_config(overrides={"tune": str(f), "PwtSquark": 0.35})
+    assert cfg.effective_shower_pt_min() == 0.9
+    assert cfg.cluster_params()["ClMaxLight"] == 3.1
+    assert cfg.cluster_params()["PwtSquark"] == 0.35
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cluster: {NoSuch: 1}\n")
+    with pytest.raises(ConfigError, match="NoSuch"):
+        load_config(overrides={"tune": str(bad)}).validate()
+    with pytest.raises(ConfigError, match="neither one of"):
+        load_config(overrides={"tune": "atlas"}).validate()
