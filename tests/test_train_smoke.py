@@ -207,6 +207,27 @@ def test_event_gan_steps(table, tmp_path):
     assert not set(pairs.pool_gen) & set(pairs.pool_target)
 
 
+def test_event_gan_target_from_another_table(table, tmp_path):
+    """data.target_path: target hadrons come from a separate table (another setting)."""
+    from hadml.io import cluster_table
+
+    other = synthetic_table(60, 6, seed=9, aligned=True)
+    path = tmp_path / "target.parquet"
+    cluster_table.write(other, path)
+    cfg = _config(tmp_path, model="event", max_epochs=1,
+                  data={"events_per_batch": 8, "batches_per_epoch": 3,
+                        "target_path": str(path)})
+    result = run_train(cfg, table=table)
+    pairs = result.datamodule.event_pairs
+    assert len(pairs.pool_target) == 60
+    batch = pairs[0]
+    # Target hadrons are rows of the other table, not of the training table.
+    target_e = set(np.round(batch["target_hadrons"][:, 3].numpy(), 9))
+    other_e = set(np.round(np.concatenate([other.column("h1_e").to_numpy(),
+                                           other.column("h2_e").to_numpy()]), 9))
+    assert target_e <= other_e
+
+
 def test_event_gan_learns_visible_angles(tmp_path):
     """The event-level GAN only sees lab hadrons of whole events; where those reveal
     cos theta (aligned sample) it must learn it through the differentiable decay. (On the

@@ -50,6 +50,10 @@ class DataConfig:
     batch_size: int = 256
     events_per_batch: int = 16  # event-level GAN
     batches_per_epoch: int = 50  # event-level GAN
+    #: Event-level GAN only: a cluster table whose events supply the TARGET hadrons (e.g.
+    #: made with other settings, or data-like); None: the other half of the training events.
+    #: Its clusters are never decayed by the generator, so its generator settings may differ.
+    target_path: str | None = None
     max_val_clusters: int = 20000
 
 
@@ -231,8 +235,10 @@ class _EventPairs(Dataset):
     """Each item is a whole batch: generator clusters from events of pool A and target hadrons
     from *other* events of pool B, so generator and target are never paired."""
 
-    def __init__(self, split: Split, events_per_batch: int, n_batches: int, seed: int):
+    def __init__(self, split: Split, events_per_batch: int, n_batches: int, seed: int,
+                 target: Split | None = None):
         self.split = split
+        self.target = target if target is not None else split
         self.k = events_per_batch
         self.n = n_batches
         self.seed = seed
@@ -244,17 +250,32 @@ class _EventPairs(Dataset):
             ev_sorted, return_index=True, return_counts=True
         )
         rng = np.random.default_rng(seed)
-        pool = rng.permutation(len(self.uniq))
-        half = len(pool) // 2
-        if half == 0:
-            raise ValueError("the event-level GAN needs at least two training events")
-        self.pool_gen, self.pool_target = pool[:half], pool[half:]
+        if target is None:
+            pool = rng.permutation(len(self.uniq))
+            half = len(pool) // 2
+            if half == 0:
+                raise ValueError("the event-level GAN needs at least two training events")
+            self.pool_gen, self.pool_target = pool[:half], pool[half:]
+            self.t_order, self.t_starts, self.t_counts = self.order, self.starts, self.counts
+        else:
+            # Generator clusters from all events of the split, target hadrons from all
+            # events of the separate target table.
+            self.pool_gen = np.arange(len(self.uniq))
+            self.t_order = np.argsort(target.event, kind="stable")
+            _, self.t_starts, self.t_counts = np.unique(
+                target.event[self.t_order], return_index=True, return_counts=True
+            )
+            self.pool_target = np.arange(len(self.t_starts))
+            if len(self.pool_gen) == 0 or len(self.pool_target) == 0:
+                raise ValueError("the event-level GAN needs generator and target events")
 
     def __len__(self) -> int:
         return self.n
 
-    def _rows(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = [self.order[self.starts[e] : self.starts[e] + self.counts[e]] for e in events]
+    @staticmethod
+    def _rows(events: np.ndarray, order: np.ndarray, starts: np.ndarray,
+              counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = [order[starts[e] : starts[e] + counts[e]] for e in events]
         idx = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)])
         return np.concatenate(rows), idx
 
@@ -263,9 +284,9 @@ class _EventPairs(Dataset):
         k = min(self.k, len(self.pool_gen), len(self.pool_target))
         ge = rng.choice(self.pool_gen, size=k, replace=False)
         te = rng.choice(self.pool_target, size=k, replace=False)
-        s = self.split
-        g_rows, g_idx = self._rows(ge)
-        t_rows, t_idx = self._rows(te)
+        s, t = self.split, self.target
+        g_rows, g_idx = self._rows(ge, self.order, self.starts, self.counts)
+        t_rows, t_idx = self._rows(te, self.t_order, self.t_starts, self.t_counts)
         tg = torch.from_numpy(t_rows)
         gg = torch.from_numpy(g_rows)
         return {
@@ -275,7 +296,7 @@ class _EventPairs(Dataset):
             "m1": s.m1[gg],
             "m2": s.m2[gg],
             "gen_event": torch.from_numpy(g_idx),
-            "target_hadrons": torch.cat([s.h1[tg], s.h2[tg]]),
+            "target_hadrons": torch.cat([t.h1[tg], t.h2[tg]]),
             "target_event": torch.from_numpy(np.concatenate([t_idx, t_idx])),
             "target_role": torch.cat([torch.ones(len(t_rows)), torch.zeros(len(t_rows))]),
             "n_events": torch.tensor(k),
@@ -286,7 +307,11 @@ class EventDataModule(ClusterDataModule):
     """Event batches for the event-level GAN (validation as in :class:`ClusterDataModule`)."""
 
     def train_dataloader(self) -> DataLoader:
+        target = None
+        if self.cfg.target_path:
+            table = cluster_table.read(self.cfg.target_path)
+            target = _make_split(table, self.cfg.features, self.scaling)
         ds = _EventPairs(self.splits["train"], self.cfg.events_per_batch,
-                         self.cfg.batches_per_epoch, self.cfg.split_seed)
+                         self.cfg.batches_per_epoch, self.cfg.split_seed, target)
         self.event_pairs = ds
         return DataLoader(ds, batch_size=None, shuffle=False)
