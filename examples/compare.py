@@ -29,6 +29,8 @@ def main() -> None:
                         "(default: $HADML_REFDIR)")
     parser.add_argument("--jobs", type=int, default=1, help="generator processes")
     parser.add_argument("--no-pythia", action="store_true", help="skip the Pythia 8 peer")
+    parser.add_argument("--herwig73", action="store_true",
+                        help="also classic hadml with Herwig 7.3's parameters (untuned)")
     parser.add_argument("-o", "--output", default="report", help="report directory")
     args = parser.parse_args()
 
@@ -36,13 +38,16 @@ def main() -> None:
 
     config = load_config(args.config)
 
-    def hadml_events(hadronization: str):
+    def hadml_events(hadronization: str, **overrides):
         # The same seed gives the same perturbative events for both cluster-decay modes.
         events = hadml.iter_events(args.events, seed=args.seed, config=config, jobs=args.jobs,
-                                   hadronization=hadronization, model=args.model)
+                                   hadronization=hadronization, model=args.model, **overrides)
         return (ev.final_state() for ev in events)
 
     sources = {"hadml classic": hadml_events("classic"), "hadml ML": hadml_events("ml")}
+    if args.herwig73:
+        sources["hadml classic, Herwig 7.3 parameters"] = hadml_events("classic",
+                                                                        tune="herwig73")
     if not args.no_pythia:
         sources["Pythia 8 string"] = pythia_string_events(args.events, seed=args.seed)
 

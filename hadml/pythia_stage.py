@@ -210,17 +210,21 @@ class HadronDecayer:
             event.append(pid, 81, 0, 0, mom[0], mom[1], mom[2], mom[3], mass)
         if not self.pythia.next():
             raise RuntimeError("Pythia failed to decay the primary hadrons")
-        n = event.size() - 1
-        out_id = np.empty(n, dtype=np.int32)
-        out_p = np.empty((n, 4))
-        out_m = np.empty(n)
-        out_mother = np.empty(n, dtype=np.int32)
-        out_final = np.empty(n, dtype=bool)
-        for k in range(n):
-            part = event[k + 1]
-            out_id[k] = part.id()
-            out_p[k] = (part.px(), part.py(), part.pz(), part.e())
-            out_m[k] = part.m()
-            out_mother[k] = part.mother1() - 1
-            out_final[k] = part.isFinal()
+        # Reading Pythia's record costs one Python call per particle property, the largest
+        # cost of a hadml event: the primaries are known already, so only their status is
+        # read; the decay products are read whole.
+        n_prim = len(ids)
+        prim_final = [event[k].isFinal() for k in range(1, n_prim + 1)]
+        rows = []
+        for k in range(n_prim + 1, event.size()):
+            part = event[k]
+            rows.append((part.id(), part.mother1() - 1, part.isFinal(), part.px(), part.py(),
+                         part.pz(), part.e(), part.m()))
+        ints = np.array([r[:3] for r in rows], dtype=np.int64).reshape(-1, 3)
+        reals = np.array([r[3:] for r in rows], dtype=np.float64).reshape(-1, 5)
+        out_id = np.concatenate([ids, ints[:, 0]]).astype(np.int32)
+        out_p = np.concatenate([p, reals[:, :4]])
+        out_m = np.concatenate([m, reals[:, 4]])
+        out_mother = np.concatenate([np.full(n_prim, -1), ints[:, 1]]).astype(np.int32)
+        out_final = np.concatenate([np.asarray(prim_final, dtype=bool), ints[:, 2] != 0])
         return DecayedHadrons(out_id, out_p, out_m, out_mother, out_final)

@@ -112,7 +112,7 @@ def plot(classic: dict, ml: dict, path: str, labels: tuple[str, str]) -> None:
         bottom.set_ylim(0.8, 1.2)
         bottom.set_xlabel(obs.label, fontsize=9)
     axes[0, 0].legend(fontsize=8)
-    axes[1, 0].set_ylabel("ML / classic")
+    axes[1, 0].set_ylabel(f"{labels[1]} / {labels[0]}")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 

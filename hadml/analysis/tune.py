@@ -146,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"# identified multiplicities): coordinate scan, {args.events} events per point,\n"
               f"# seed {args.seed}, {args.passes} pass(es); objective {final.objective:.2f} "
               f"(Herwig 7.3 defaults: {nominal.objective:.2f}).\n"
-              f"# Made by: python -m hadml.analysis.tune -n {args.events} --seed {args.seed} "
-              f"--passes {args.passes} -o <file>\n")
+              f"# Made by: python -m hadml.analysis.tune --refdir <refdata> -n {args.events} "
+              f"--seed {args.seed} \\\n#   --passes {args.passes} --jobs {args.jobs} -o <file>"
+              f"{' (default grid)' if not args.grid else ''}\n")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(header + yaml.safe_dump(doc, sort_keys=True))
     if args.history:
