@@ -46,6 +46,9 @@ class GeneratorConfig:
     #: Pythia's final-state shower cut-off TimeShower:pTmin (GeV); None takes the tune's
     #: value (Herwig 7.3 stops its shower at 0.655).
     shower_pt_min: float | None = None
+    #: Pythia's final-state shower alpha_s(M_Z), TimeShower:alphaSvalue; None takes the
+    #: tune's value, else Pythia's default (0.1365, tuned for its string model).
+    shower_alpha_s: float | None = None
     #: Initial-state photon radiation off the leptons (PDF:lepton); off as in LEP tunes.
     isr: bool = False
     #: Open Z/gamma* -> q qbar flavours (PDG ids 1-5).
@@ -74,6 +77,9 @@ class GeneratorConfig:
             raise ConfigError(f"ecm must be at least 5 GeV (e+e- -> hadrons), got {self.ecm}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+        alpha_s = self.effective_shower_alpha_s()
+        if alpha_s is not None and not 0.06 <= alpha_s <= 0.25:
+            raise ConfigError(f"shower_alpha_s must lie in [0.06, 0.25], got {alpha_s}")
         if not self.effective_shower_pt_min() > 0:
             raise ConfigError(f"shower_pt_min must be positive (GeV), got {self.shower_pt_min}")
         if self.hadronization not in HADRONIZATION_MODES:
@@ -99,6 +105,12 @@ class GeneratorConfig:
         if self.shower_pt_min is not None:
             return self.shower_pt_min
         return float(load_tune(self.tune).get("shower_pt_min", HERWIG_SHOWER_PT_MIN))
+
+    def effective_shower_alpha_s(self) -> float | None:
+        if self.shower_alpha_s is not None:
+            return self.shower_alpha_s
+        value = load_tune(self.tune).get("shower_alpha_s")
+        return None if value is None else float(value)
 
     def cluster_params(self) -> dict[str, float]:
         """Herwig 7.3 defaults, then the tune's values, then this config's overrides."""
@@ -128,6 +140,8 @@ _FIELDS = {f.name: f for f in dataclasses.fields(GeneratorConfig)}
 HERWIG_SHOWER_PT_MIN = 0.655
 #: Named tunes: None is Herwig 7.3's defaults, a string a YAML file in hadml/tunes.
 TUNES: dict[str, str | None] = {"herwig73": None, "lep": "lep.yaml"}
+#: What a tune may set: the shower cut-off and coupling, and cluster parameters.
+TUNE_KEYS = {"shower_pt_min", "shower_alpha_s", "cluster"}
 
 
 @functools.lru_cache(maxsize=16)
@@ -145,9 +159,9 @@ def load_tune(tune: str) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as err:
         raise ConfigError(f"tune file {path} cannot be read: {err}") from err
-    extra = sorted(set(data) - {"shower_pt_min", "cluster"})
+    extra = sorted(set(data) - TUNE_KEYS)
     if not isinstance(data, dict) or extra:
-        raise ConfigError(f"tune file {path} may only set shower_pt_min and cluster, got {extra}")
+        raise ConfigError(f"tune file {path} may only set {sorted(TUNE_KEYS)}, got {extra}")
     return data
 
 

@@ -67,6 +67,8 @@ _QUIET = [
 
 
 def perturbative_settings(config: GeneratorConfig) -> list[str]:
+    alpha_s = config.effective_shower_alpha_s()
+    coupling = [] if alpha_s is None else [f"TimeShower:alphaSvalue = {alpha_s!r}"]
     return [
         "Beams:idA = 11",
         "Beams:idB = -11",
@@ -77,6 +79,7 @@ def perturbative_settings(config: GeneratorConfig) -> list[str]:
         f"PDF:lepton = {'on' if config.isr else 'off'}",
         "HadronLevel:all = off",
         f"TimeShower:pTmin = {config.effective_shower_pt_min()!r}",
+        *coupling,
         *_QUIET,
         "Random:seed = 1",
         *config.pythia,

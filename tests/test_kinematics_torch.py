@@ -34,14 +34,17 @@ def _random_decays(n: int, seed: int):
     return rows
 
 
-def test_model_frame_decay_equals_cpp():
-    rows = _random_decays(400, seed=11)
+def _as_tensors(rows) -> tuple[torch.Tensor, ...]:
+    """(cluster, c1, m1, m2, cos theta, phi) float64 tensors of _random_decays rows."""
     cl = torch.tensor(np.array([r[0] for r in rows]))
     c1 = torch.tensor(np.array([r[1] for r in rows]))
-    m1 = torch.tensor([r[2] for r in rows], dtype=torch.float64)
-    m2 = torch.tensor([r[3] for r in rows], dtype=torch.float64)
-    ct = torch.tensor([r[4] for r in rows], dtype=torch.float64)
-    ph = torch.tensor([r[5] for r in rows], dtype=torch.float64)
+    rest = (torch.tensor([r[k] for r in rows], dtype=torch.float64) for k in range(2, 6))
+    return (cl, c1, *rest)
+
+
+def test_model_frame_decay_equals_cpp():
+    rows = _random_decays(400, seed=11)
+    cl, c1, m1, m2, ct, ph = _as_tensors(rows)
     p1, p2 = kinematics.decay_in_model_frame(cl, c1, m1, m2, ct, ph)
     for k, r in enumerate(rows):
         q1, q2 = _core.model_frame_decay(list(r[0]), list(r[1]), r[2], r[3], r[4], r[5])
@@ -71,12 +74,7 @@ def test_two_body_decay_equals_cpp():
 
 def test_angles_round_trip_and_unequal_mass_energies():
     rows = _random_decays(200, seed=5)
-    cl = torch.tensor(np.array([r[0] for r in rows]))
-    c1 = torch.tensor(np.array([r[1] for r in rows]))
-    m1 = torch.tensor([r[2] for r in rows], dtype=torch.float64)
-    m2 = torch.tensor([r[3] for r in rows], dtype=torch.float64)
-    ct = torch.tensor([r[4] for r in rows], dtype=torch.float64)
-    ph = torch.tensor([r[5] for r in rows], dtype=torch.float64)
+    cl, c1, m1, m2, ct, ph = _as_tensors(rows)
     p1, _ = kinematics.decay_in_model_frame(cl, c1, m1, m2, ct, ph)
     ct2, ph2 = kinematics.angles_from_decay(cl, c1, p1)
     np.testing.assert_allclose(ct2.numpy(), ct.numpy(), atol=1e-8)

@@ -127,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="points scored in parallel")
     ap.add_argument("--grid", default=None,
                     help="JSON {parameter: [values]} (default: the light-flavour grid)")
+    ap.add_argument("--start", default=None,
+                    help="tune YAML to start from (default: Herwig 7.3's values)")
     ap.add_argument("-o", "--output", required=True, help="tune YAML to write")
     ap.add_argument("--history", default=None, help="JSON file for every scored point")
     args = ap.parse_args(argv)
@@ -134,13 +136,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     nominal = score({}, args.events, args.seed, args.refdir)
     print(f"Herwig 7.3 defaults: objective {nominal.objective:.2f} (shapes "
           f"{nominal.shapes:.2f}, yields {nominal.yields:.2f}), <n_ch> {nominal.mean_charged:.2f}")
+    start = {}
+    if args.start:
+        from hadml.config import load_tune
+
+        doc = load_tune(str(Path(args.start).resolve()))
+        start = {**{k: v for k, v in doc.items() if k != "cluster"}, **doc.get("cluster", {})}
+        first = score(start, args.events, args.seed, args.refdir)
+        print(f"start {args.start}: objective {first.objective:.2f}")
     best, history = coordinate_scan(grid, args.events, args.seed, args.refdir, args.passes,
-                                    args.jobs)
+                                    args.jobs, start=start)
     final = next(s for s in history if s.overrides == best) if best else nominal
     print(f"tuned: objective {final.objective:.2f} (shapes {final.shapes:.2f}, yields "
           f"{final.yields:.2f}), <n_ch> {final.mean_charged:.2f}")
-    shower = {k: v for k, v in best.items() if k == "shower_pt_min"}
-    cluster = {k: v for k, v in best.items() if k != "shower_pt_min"}
+    shower = {k: v for k, v in best.items() if k.startswith("shower_")}
+    cluster = {k: v for k, v in best.items() if not k.startswith("shower_")}
     doc = {**shower, "cluster": cluster}
     header = (f"# hadml classic tune to LEP (ALEPH 1996 event shapes and multiplicity, PDG\n"
               f"# identified multiplicities): coordinate scan, {args.events} events per point,\n"
