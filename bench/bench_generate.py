@@ -16,19 +16,14 @@ import time
 
 import numpy as np
 
+from hadml.analysis.pythia_peer import string_settings
 from hadml.config import GeneratorConfig
 from hadml.generator import Generator
-from hadml.pythia_stage import _make_pythia
+from hadml.pythia_stage import make_pythia
 
 
 def pythia_string(n: int, ecm: float, readout: bool) -> float:
-    settings = [
-        "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {ecm}",
-        "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 1 2 3 4 5",
-        "PDF:lepton = off", "Print:quiet = on", "Next:numberCount = 0",
-        "Random:setSeed = on", "Random:seed = 1",
-    ]
-    pythia = _make_pythia(settings)
+    pythia = make_pythia(string_settings(seed=1, ecm=ecm))
     for _ in range(50):
         pythia.next()
     start = time.perf_counter()

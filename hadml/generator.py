@@ -255,18 +255,9 @@ class Generator:
         n_cl = len(cl_parent)
         fate = res["cluster_fate"]
         exchange = res["cluster_exchange"]
-        cl_order: list[int] = [int(k) for k in np.flatnonzero(fate == FATE_FISSIONED)]
-        placed = np.zeros(n_cl, dtype=bool)
-        placed[cl_order] = True
-        for k in range(n_cl):
-            if placed[k]:
-                continue
-            cl_order.append(k)
-            placed[k] = True
-            partner = int(exchange[k])
-            if partner >= 0 and not placed[partner]:
-                cl_order.append(partner)
-                placed[partner] = True
+        index = np.arange(n_cl)
+        pair_key = np.where(exchange >= 0, np.minimum(index, exchange), index)
+        cl_order = np.lexsort((index, pair_key, fate != FATE_FISSIONED))
         first_cluster = first_other + n_other
         cluster_pos = np.empty(n_cl, dtype=np.int64)
         cluster_pos[cl_order] = first_cluster + np.arange(n_cl)

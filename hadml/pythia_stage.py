@@ -43,7 +43,9 @@ def _quiet_stdout() -> Iterator[None]:
         os.close(fd)
 
 
-def _make_pythia(settings: list[str]):
+def make_pythia(settings: list[str]):
+    """An initialised, quiet pythia8mc.Pythia with these settings (a clear error for a
+    setting Pythia rejects)."""
     import pythia8mc
 
     with _quiet_stdout():
@@ -134,7 +136,7 @@ class PartonGenerator:
 
     def __init__(self, config: GeneratorConfig) -> None:
         self.config = config
-        self.pythia = _make_pythia(perturbative_settings(config))
+        self.pythia = make_pythia(perturbative_settings(config))
 
     def reseed(self, seed: int) -> None:
         self.pythia.rndm.init(int(seed))
@@ -195,7 +197,7 @@ class HadronDecayer:
     """A second Pythia with ProcessLevel:all = off that only decays hadrons."""
 
     def __init__(self, extra_settings: list[str] | None = None) -> None:
-        self.pythia = _make_pythia(
+        self.pythia = make_pythia(
             ["ProcessLevel:all = off", "HadronLevel:Hadronize = off", *_QUIET, "Random:seed = 1",
              *(extra_settings or [])]
         )

@@ -46,9 +46,7 @@ void bindOnnx(py::module_& m) {
              o.device = device;
              o.intraOpThreads = threads;
              o.policy = policyFromString(policy);
-             for (const auto& kv : params)
-               o.classicParams.set(kv.first.cast<std::string>(), kv.second.cast<double>());
-             o.classicParams.validate();
+             o.classicParams = paramsFromDict(params);
              py::gil_scoped_release release;
              return makeOnnxClusterDecayer(o);
            }),

@@ -14,13 +14,6 @@ using namespace hadml::py_convert;
 
 namespace {
 
-ClusterParams paramsFromDict(const py::dict& d) {
-  ClusterParams p;
-  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
-  p.validate();
-  return p;
-}
-
 // The hadronizer together with the random engine that drives it: one object per
 // generator instance, seeded explicitly.
 class PyHadronizer {

@@ -9,19 +9,10 @@ namespace hadml::bindings {
 namespace py = pybind11;
 using namespace hadml::py_convert;
 
-namespace {
-ClusterParams decayParamsFromDict(const py::dict& d) {
-  ClusterParams p;
-  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
-  p.validate();
-  return p;
-}
-}  // namespace
-
 void bindDecays(py::module_& m) {
   py::class_<HadronSpectrum>(m, "HadronSpectrum")
       .def(py::init([](const py::dict& params, const py::dict& table) {
-             return HadronSpectrum(tableFromDict(table), decayParamsFromDict(params));
+             return HadronSpectrum(tableFromDict(table), paramsFromDict(params));
            }),
            py::arg("params"), py::arg("table"))
       .def("lightest_hadron", &HadronSpectrum::lightestHadron)

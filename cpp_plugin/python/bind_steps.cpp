@@ -16,13 +16,6 @@ using namespace hadml::py_convert;
 
 namespace {
 
-ClusterParams stepParams(const py::dict& d) {
-  ClusterParams p;
-  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
-  p.validate();
-  return p;
-}
-
 template <class A>
 bool optionalField(const py::dict& d, const char* key, py::ssize_t n, A& out) {
   if (!d.contains(key)) return false;
@@ -172,7 +165,7 @@ py::dict clustersToDict(const std::vector<Cluster>& clusters) {
 void bindSteps(py::module_& m) {
   m.def("step_reshuffle", [](const py::dict& partons, const py::dict& params) {
         auto v = partonsFromDict(partons);
-        reshuffleToConstituentMasses(v, stepParams(params));
+        reshuffleToConstituentMasses(v, paramsFromDict(params));
         return partonsToDict(v);
       }, py::arg("partons"), py::arg("params") = py::dict(),
       "Step 1: put the partons on their constituent mass shells (dict of arrays in/out).");
@@ -180,7 +173,7 @@ void bindSteps(py::module_& m) {
                                 std::uint64_t seed) {
         auto v = partonsFromDict(partons);
         Random rng(seed);
-        splitGluons(v, stepParams(params), rng);
+        splitGluons(v, paramsFromDict(params), rng);
         return partonsToDict(v);
       }, py::arg("partons"), py::arg("params") = py::dict(), py::arg("seed") = 1,
       "Step 2: split every gluon into q qbar; products appended, gluons marked split.");
@@ -191,7 +184,7 @@ void bindSteps(py::module_& m) {
                              std::uint64_t seed) {
         auto v = clustersFromDict(clusters);
         Random rng(seed);
-        reconnectColours(v, stepParams(params), rng);
+        reconnectColours(v, paramsFromDict(params), rng);
         return clustersToDict(v);
       }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
       "Step 4: Plain colour reconnection.");
@@ -199,7 +192,7 @@ void bindSteps(py::module_& m) {
                            std::uint64_t seed) {
         auto v = clustersFromDict(clusters);
         Random rng(seed);
-        fissionClusters(v, stepParams(params), rng);
+        fissionClusters(v, paramsFromDict(params), rng);
         return clustersToDict(v);
       }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
       "Step 5: recursive fission of heavy clusters; children appended.");

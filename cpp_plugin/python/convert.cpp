@@ -163,6 +163,13 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   return out;
 }
 
+ClusterParams paramsFromDict(const py::dict& d) {
+  ClusterParams p;
+  for (const auto& kv : d) p.set(kv.first.cast<std::string>(), kv.second.cast<double>());
+  p.validate();
+  return p;
+}
+
 HadronTable tableFromDict(const py::dict& d) {
   const auto id = field<I32>(d, "id");
   const py::ssize_t n = id.shape(0);

@@ -9,6 +9,7 @@
 #include "hadml/ClusterDecayer.h"
 #include "hadml/ClusterHadronizer.h"
 #include "hadml/HadronTable.h"
+#include "hadml/Params.h"
 #include "hadml/Particles.h"
 
 namespace hadml::py_convert {
@@ -37,5 +38,9 @@ py::dict decaysToDict(const std::vector<TwoBodyDecay>& decays);
 py::dict eventToDict(const HadronizedEvent& ev);
 
 HadronTable tableFromDict(const py::dict& d);
+
+// Cluster parameters: Herwig 7.3 defaults with the dict's {name: value} applied, validated
+// (unknown names and out-of-range values throw std::invalid_argument -> ValueError).
+ClusterParams paramsFromDict(const py::dict& d);
 
 }  // namespace hadml::py_convert

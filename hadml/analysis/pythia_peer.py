@@ -10,20 +10,25 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from hadml.pythia_stage import _make_pythia
+from hadml.pythia_stage import make_pythia
 
 
-def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
-                         extra: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
-    """Yield analysis events {'pid', 'p', 'decayed_pid'} from Pythia 8 default."""
-    settings = [
+def string_settings(seed: int = 1, ecm: float = 91.188,
+                    extra: list[str] | None = None) -> list[str]:
+    """Pythia 8 default (Monash, string hadronization) with hadml's process settings."""
+    return [
         "Beams:idA = 11", "Beams:idB = -11", f"Beams:eCM = {ecm}",
         "WeakSingleBoson:ffbar2gmZ = on", "23:onMode = off", "23:onIfAny = 1 2 3 4 5",
         "PDF:lepton = off", "HadronLevel:all = on",
         "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on",
         f"Random:seed = {seed}", *(extra or []),
     ]
-    pythia = _make_pythia(settings)
+
+
+def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
+                         extra: list[str] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """Yield analysis events {'pid', 'p', 'decayed_pid'} from Pythia 8 default."""
+    pythia = make_pythia(string_settings(seed, ecm, extra))
     made = 0
     while made < n_events:
         if not pythia.next():

@@ -85,13 +85,13 @@ def score(overrides: Mapping[str, float], n_events: int, seed: int,
 
 def coordinate_scan(grid: Mapping[str, Sequence[float]], n_events: int, seed: int,
                     refdir: str | Path | None, passes: int = 1, jobs: int = 1,
-                    start: Mapping[str, float] | None = None,
+                    start: Mapping[str, float] | None = None, known: Sequence[Score] = (),
                     log=print) -> tuple[dict[str, float], list[Score]]:
     """Scan each parameter over its grid in turn (others at their best); return the best
-    overrides and every scored point."""
+    overrides and every scored point. ``known``: points scored already (not re-run)."""
     best = dict(start or {})
-    history: list[Score] = []
-    cache: dict[tuple, Score] = {}
+    history: list[Score] = list(known)
+    cache: dict[tuple, Score] = {_key(s.overrides): s for s in known}
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         for p in range(passes):
@@ -136,17 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     nominal = score({}, args.events, args.seed, args.refdir)
     print(f"Herwig 7.3 defaults: objective {nominal.objective:.2f} (shapes "
           f"{nominal.shapes:.2f}, yields {nominal.yields:.2f}), <n_ch> {nominal.mean_charged:.2f}")
-    start = {}
+    start, known = {}, [nominal]
     if args.start:
         from hadml.config import load_tune
 
         doc = load_tune(str(Path(args.start).resolve()))
         start = {**{k: v for k, v in doc.items() if k != "cluster"}, **doc.get("cluster", {})}
-        first = score(start, args.events, args.seed, args.refdir)
-        print(f"start {args.start}: objective {first.objective:.2f}")
+        known.append(score(start, args.events, args.seed, args.refdir))
+        print(f"start {args.start}: objective {known[-1].objective:.2f}")
     best, history = coordinate_scan(grid, args.events, args.seed, args.refdir, args.passes,
-                                    args.jobs, start=start)
-    final = next(s for s in history if s.overrides == best) if best else nominal
+                                    args.jobs, start=start, known=known)
+    final = next(s for s in history if s.overrides == best)
     print(f"tuned: objective {final.objective:.2f} (shapes {final.shapes:.2f}, yields "
           f"{final.yields:.2f}), <n_ch> {final.mean_charged:.2f}")
     shower = {k: v for k, v in best.items() if k.startswith("shower_")}
@@ -162,8 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(header + yaml.safe_dump(doc, sort_keys=True))
     if args.history:
-        Path(args.history).write_text(json.dumps([s.__dict__ for s in [nominal, *history]],
-                                                 indent=1))
+        Path(args.history).write_text(json.dumps([s.__dict__ for s in history], indent=1))
     print(f"tune written to {args.output}")
     return 0
 
