@@ -25,10 +25,18 @@ __all__ = [
 ]
 
 
+def _sqrt_nonneg(x: torch.Tensor) -> torch.Tensor:
+    """sqrt(max(x, 0)) whose gradient is 0, not inf or NaN, where x <= 0: a generator that
+    reaches cos theta = +-1 exactly (float32 tanh saturates) must not poison training."""
+    positive = x > 0.0
+    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))),
+                       torch.zeros_like(x))
+
+
 def mass(p: torch.Tensor) -> torch.Tensor:
     """Invariant mass sqrt(max(E^2 - |p|^2, 0))."""
     m2 = p[..., 3] ** 2 - (p[..., :3] ** 2).sum(-1)
-    return torch.sqrt(torch.clamp(m2, min=0.0))
+    return _sqrt_nonneg(m2)
 
 
 def two_body_momentum(M: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor) -> torch.Tensor:
@@ -39,7 +47,7 @@ def two_body_momentum(M: torch.Tensor, m1: torch.Tensor, m2: torch.Tensor) -> to
     """
     s = M * M
     lam = (s - (m1 + m2) ** 2) * (s - (m1 - m2) ** 2)
-    return torch.sqrt(torch.clamp(lam, min=0.0)) / (2.0 * M)
+    return _sqrt_nonneg(lam) / (2.0 * M)
 
 
 def boost(p: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -61,7 +69,7 @@ def boost(p: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def unit_from_angles(cos_theta: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
     c = torch.clamp(cos_theta, -1.0, 1.0)
-    s = torch.sqrt(torch.clamp(1.0 - c * c, min=0.0))
+    s = _sqrt_nonneg(1.0 - c * c)
     return torch.stack([s * torch.cos(phi), s * torch.sin(phi), c], dim=-1)
 
 

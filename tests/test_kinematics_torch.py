@@ -114,3 +114,15 @@ def test_cos_theta_clamped_like_cpp(bad):
         torch.tensor(0.4, dtype=torch.float64))
     q1, _ = _core.model_frame_decay(list(cl), list(c1), 0.2, 0.5, bad, 0.4)
     np.testing.assert_allclose(p1.numpy(), q1, rtol=0, atol=1e-9)
+
+
+def test_gradients_finite_at_the_poles():
+    """cos theta = +-1 exactly (a saturated tanh in float32) gives finite gradients."""
+    from hadml.kinematics import unit_from_angles
+
+    c = torch.tensor([1.0, -1.0, 0.5], dtype=torch.float64, requires_grad=True)
+    phi = torch.tensor([0.3, -2.0, 1.0], dtype=torch.float64, requires_grad=True)
+    v = unit_from_angles(c, phi)
+    torch.testing.assert_close(v[0], torch.tensor([0.0, 0.0, 1.0], dtype=torch.float64))
+    v.sum().backward()
+    assert torch.isfinite(c.grad).all() and torch.isfinite(phi.grad).all()
