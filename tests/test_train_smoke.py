@@ -101,11 +101,14 @@ def _val(result):
     return (s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2)
 
 
-@pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
+@pytest.mark.parametrize("loss", ["bce", "wgan-gp", "bce-spline"])
 def test_training_lowers_wasserstein(table, tmp_path, loss):
     # WGAN-GP with the usual critic settings (Gulrajani et al.: betas (0, 0.9), n_critic > 1).
-    extra = {} if loss == "bce" else {"n_critic": 3, "beta1": 0.0, "beta2": 0.9,
-                                      "lr_g": 5e-4, "lr_d": 5e-4}
+    extra = {} if loss != "wgan-gp" else {"n_critic": 3, "beta1": 0.0, "beta2": 0.9,
+                                          "lr_g": 5e-4, "lr_d": 5e-4}
+    if loss == "bce-spline":
+        loss = "bce"
+        extra = {"generator": "spline", "noise_dim": 2, "azimuth": "uniform"}
     cfg = _config(tmp_path, loss=loss, max_epochs=6, **extra)
     result = run_train(cfg, table=table)
     dm = result.datamodule
@@ -218,14 +221,26 @@ def test_event_gan_target_from_another_table(table, tmp_path):
                   data={"events_per_batch": 8, "batches_per_epoch": 3,
                         "target_path": str(path)})
     result = run_train(cfg, table=table)
-    pairs = result.datamodule.event_pairs
-    assert len(pairs.pool_target) == 60
+    dm = result.datamodule
+    pairs = dm.event_pairs
+    # The target table is split by event too: its training events feed the discriminator,
+    # its validation events the metrics.
+    masks = split_by_event(other.column("event").to_numpy(), 0.25, 0.0, cfg.data.split_seed)
+    n_train = len(np.unique(other.column("event").to_numpy()[masks["train"]]))
+    assert len(pairs.pool_target) == n_train < 60
     batch = pairs[0]
-    # Target hadrons are rows of the other table, not of the training table.
+    # Target hadrons are rows of the other table's training events only.
+    train_rows = other.filter(pa.array(masks["train"]))
     target_e = set(np.round(batch["target_hadrons"][:, 3].numpy(), 9))
-    other_e = set(np.round(np.concatenate([other.column("h1_e").to_numpy(),
-                                           other.column("h2_e").to_numpy()]), 9))
+    other_e = set(np.round(np.concatenate([train_rows.column("h1_e").to_numpy(),
+                                           train_rows.column("h2_e").to_numpy()]), 9))
     assert target_e <= other_e
+    # Validation measures the distance to the target's held-out decays.
+    val = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(val[1], dm.target_splits["val"].angles)
+    torch.testing.assert_close(val[4], dm.target_splits["val"].h1)
+    torch.testing.assert_close(val[0], dm.splits["val"].condition)
+    assert result.module.val_history[-1] == pytest.approx(result.module.evaluate(*val))
 
 
 def test_event_gan_learns_visible_angles(tmp_path):
@@ -283,3 +298,186 @@ def test_cli_train_and_export(table, tmp_path):
                           "nonsense_option=1"], cwd=REPO, capture_output=True, text=True,
                          timeout=120)
     assert bad.returncode == 2 and "unknown training options" in bad.stderr
+
+
+def test_uniform_azimuth_generator_is_exact():
+    """azimuth='uniform': phi = pi erf(z/sqrt 2) of the last noise component alone, so it is
+    exactly uniform and independent of the condition and of cos theta."""
+    from hadml.train.models import Generator
+
+    torch.manual_seed(3)
+    gen = Generator(5, 4, hidden=32, layers=2, azimuth="uniform")
+    n = 200_000
+    cond = torch.randn(n, 5)
+    noise = torch.randn(n, 4)
+    with torch.no_grad():
+        out = gen(cond, noise)
+        moved = noise.clone()
+        moved[:, :-1] = torch.randn(n, 3)
+        other = gen(torch.randn(n, 5), moved)
+    torch.testing.assert_close(out[:, 1], math.pi * torch.erf(noise[:, -1] / math.sqrt(2.0)))
+    torch.testing.assert_close(other[:, 1], out[:, 1])  # condition and other noise: no effect
+    counts, _ = np.histogram(out[:, 1].numpy(), np.linspace(-math.pi, math.pi, 41))
+    expected = n / 40
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 39 + 5 * math.sqrt(2 * 39), chi2  # flat within statistics (39 dof)
+    uni = Generator(5, 4, hidden=32, layers=2, azimuth="uniform", noise_distribution="uniform")
+    u = torch.rand(10, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(uni(cond[:10], u)[:, 1], math.pi * (2 * u[:, -1] - 1))
+    with pytest.raises(ValueError, match="noise_dim >= 2"):
+        Generator(5, 1, azimuth="uniform")
+    with pytest.raises(ValueError, match="azimuth"):
+        TrainConfig.from_dict({"azimuth": "isotropic"})
+
+
+def test_ema_generator_is_validated_exported_and_resumed(table, tmp_path):
+    cfg = _config(tmp_path, azimuth="uniform", ema_decay=0.9, max_epochs=2,
+                  monitor="val/chi2_angles")
+    result = run_train(cfg, table=table)
+    module = result.module
+    assert module.generator_ema is not None and module.sampling_generator is module.generator_ema
+    steps = int(module.ema_updates)
+    assert steps == result.trainer.global_step // 2  # one generator step per batch
+    # The average lags the trained weights; it is what validation saw.
+    assert any(not torch.equal(a, b) for a, b in zip(module.generator.parameters(),
+                                                   module.generator_ema.parameters(),
+                                                   strict=True))
+    hist = module.val_history[-1]
+    assert hist["chi2_angles"] == max(hist["chi2_cos_theta"], hist["chi2_phi"])
+    assert module.evaluate(*_val(result)) == pytest.approx(hist)
+    path = export_generator(module, tmp_path / "ema.onnx")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    cond = np.random.default_rng(1).normal(size=(64, len(FEATURES))).astype(np.float32)
+    noise = np.random.default_rng(2).normal(size=(64, 4)).astype(np.float32)
+    (out,) = sess.run(["angles"], {"condition": cond, "noise": noise})
+    with torch.no_grad():
+        ref = module.generator_ema.cpu()(torch.from_numpy(cond), torch.from_numpy(noise))
+    np.testing.assert_allclose(out, ref.numpy(), rtol=0, atol=1e-5)
+    # The warm-up counter travels with the checkpoint.
+    resumed = load_module(result.last_checkpoint)
+    assert int(resumed.ema_updates) == steps
+    for a, b in zip(resumed.generator_ema.parameters(), module.generator_ema.parameters(),
+                    strict=True):
+        torch.testing.assert_close(a, b.cpu())
+
+
+def test_binned_chi2_metric():
+    from hadml.train.metrics import chi2_ndf, chi2_two_samples
+
+    edges = np.array([0.0, 1.0, 2.0])
+    # a: 3 + 1 entries (N 4), b: 1 + 1 (N 2): bin 1 (0.75-0.5)^2/(3/16+1/4), bin 2 the same.
+    c2, ndf = chi2_two_samples(np.array([0.5, 0.5, 0.5, 1.5]), np.array([0.5, 1.5]), edges)
+    assert ndf == 2
+    assert c2 == pytest.approx((0.25**2) / (3 / 16 + 1 / 4) + (0.25**2) / (1 / 16 + 1 / 4))
+    x = np.random.default_rng(0).uniform(size=50_000)
+    assert chi2_ndf(x, x, np.linspace(0, 1, 11)) == 0.0
+    y = np.random.default_rng(1).uniform(size=50_000)
+    assert chi2_ndf(x, y, np.linspace(0, 1, 11)) < 3.0  # same distribution: ~1
+    assert chi2_ndf(x, y**1.2, np.linspace(0, 1, 11)) > 50.0  # different: large
+
+
+def test_spline_generator_is_a_monotone_quantile():
+    """generator='spline': cos theta = 2 g(Phi(z0)) - 1 with g monotone from [0, 1] onto
+    [0, 1]; phi uniform from z1."""
+    from hadml.train.models import SplineGenerator, make_generator
+
+    torch.manual_seed(4)
+    gen = SplineGenerator(5, 2, hidden=32, layers=2, bins=8)
+    cond = torch.randn(3, 5).repeat_interleave(10001, 0)
+    u = torch.linspace(0.0, 1.0, 10001).repeat(3)
+    with torch.no_grad():
+        g = gen.quantile(cond, u).reshape(3, -1)
+    assert torch.all(g[:, 1:] >= g[:, :-1] - 1e-6), "monotone in u"
+    torch.testing.assert_close(g[:, 0], torch.zeros(3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(g[:, -1], torch.ones(3), atol=1e-6, rtol=0)
+    # The three conditions give three different distributions.
+    assert float((g[0] - g[1]).abs().max()) > 1e-3
+    noise = torch.randn(50_000, 2)
+    with torch.no_grad():
+        out = gen(torch.randn(50_000, 5), noise)
+    assert float(out[:, 0].abs().max()) <= 1.0
+    torch.testing.assert_close(out[:, 1], math.pi * torch.erf(noise[:, 1] / math.sqrt(2.0)))
+    with pytest.raises(ValueError, match="noise_dim: 2"):
+        make_generator({"generator": "spline", "noise_dim": 4, "gen_hidden": 8,
+                        "gen_layers": 1}, 5)
+    with pytest.raises(ValueError, match="azimuth: uniform"):
+        TrainConfig.from_dict({"generator": "spline", "noise_dim": 2})
+
+
+def test_fold_map():
+    from hadml.train.models import fold
+
+    a = torch.tensor([-3.0, -2.0, -1.5, -1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0],
+                     requires_grad=True)
+    c = fold(a)
+    torch.testing.assert_close(c.detach(), torch.tensor(
+        [1.0, 0.0, -0.5, -1.0, 0.0, 0.5, 1.0, 0.5, 0.0, -1.0, 1.0]))
+    c[[2, 5, 7]].sum().backward()  # slopes -1, +1, -1 away from the kinks
+    torch.testing.assert_close(a.grad[[2, 5, 7]], torch.tensor([-1.0, 1.0, -1.0]))
+
+
+@pytest.mark.parametrize("variant", [
+    {"generator": "spline", "noise_dim": 2, "azimuth": "uniform"},
+    {"cos_theta_map": "fold", "azimuth": "uniform"},
+], ids=["spline", "fold"])
+def test_generator_variants_export_and_run_in_the_shim(table, tmp_path, variant):
+    cfg = _config(tmp_path, max_epochs=1, **variant)
+    result = run_train(cfg, table=table)
+    path = export_generator(result.module, tmp_path / "model.onnx")
+    meta = read_metadata(path)
+    assert meta["hadml.noise_dim"] == str(cfg.noise_dim)
+    # The C++ shim loads it and gives the angles torch gives (unscaled inputs: it applies
+    # the metadata scaling itself).
+    decayer = _core.OnnxClusterDecayer(str(path))
+    assert decayer.noise_dim == cfg.noise_dim
+    s = result.datamodule.splits["val"]
+    scale = np.asarray(decayer.scale)
+    raw = (s.condition.numpy() * scale + np.asarray(decayer.offset)).astype(np.float32)
+    noise = np.random.default_rng(3).normal(size=(len(raw), cfg.noise_dim)).astype(np.float32)
+    ang = decayer.infer_angles(raw, noise)
+    with torch.no_grad():
+        ref = result.module.sampling_generator.cpu()(
+            torch.from_numpy(((raw - np.asarray(decayer.offset)) / scale).astype(np.float32)),
+            torch.from_numpy(noise)).numpy()
+    np.testing.assert_allclose(ang, ref, rtol=0, atol=1e-5)
+    assert np.all(np.abs(ang[:, 0]) <= 1.0)
+
+
+def test_init_from_another_generator_is_refused(trained, tmp_path):
+    """Weights of a tanh generator loaded into a fold generator would silently mean
+    something else: init_from checks the generator options first."""
+    _, source = trained
+    cfg = _config(tmp_path, model="event", max_epochs=1, init_from=source.best_checkpoint,
+                  cos_theta_map="fold", data={"events_per_batch": 8, "batches_per_epoch": 2})
+    with pytest.raises(ValueError, match="cos_theta_map: 'tanh' there, 'fold' here"):
+        run_train(cfg, table=synthetic_table(50, 6, seed=5))
+
+
+def test_flavour_balanced_sampling(table):
+    """data.flavour_balance: cluster weights n_class^-alpha over light / charm / bottom."""
+    from hadml.data.datamodule import ClusterDataModule, DataConfig
+
+    ids = table.column("c1_id").to_numpy().copy()
+    ids[::10] = 4  # 10% charm
+    ids[1::20] = -5  # 5% bottom (an anti-b)
+    t = table.set_column(table.schema.get_field_index("c1_id"), "c1_id", pa.array(ids))
+    cfg = DataConfig(source="parquet", features=FEATURES, batch_size=64, val_fraction=0.25,
+                     test_fraction=0.0, flavour_balance=0.5)
+    dm = ClusterDataModule(cfg, table=t)
+    dm.setup()
+    s = dm.splits["train"]
+    w = dm.sampling_weights().numpy()
+    counts = {f: int((s.flavour == f).sum()) for f in (2, 4, 5)}
+    assert counts[4] > 0 and counts[5] > 0
+    for f, n in counts.items():
+        np.testing.assert_allclose(w[s.flavour == f], n**-0.5)
+    # Expected class shares ~ sqrt(n): the drawn batches follow them.
+    shares = {f: n**0.5 / sum(m**0.5 for m in counts.values()) for f, n in counts.items()}
+    drawn = torch.cat([c for c, _ in dm.train_dataloader()])
+    n_drawn = len(drawn)
+    assert n_drawn >= len(s) - 64
+    idx = FEATURES.index("c1_flavour")
+    raw = drawn[:, idx].numpy() * dm.scaling.scale[idx] + dm.scaling.offset[idx]
+    for f, share in shares.items():
+        assert abs(np.mean(np.round(raw) == f) - share) < 0.05, (f, share)

@@ -22,6 +22,12 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     noise_dim: int = 4
     noise_distribution: str = "normal"
+    azimuth: str = "learned"  # learned | uniform (phi from one noise component, exact)
+    # mlp: MLP of (condition, noise) with tanh/atan2 outputs; spline: monotone
+    # rational-quadratic quantile of one noise component (phi uniform; noise_dim 2).
+    generator: str = "mlp"
+    cos_theta_map: str = "tanh"  # mlp generator: tanh | fold (triangle wave, no saturation)
+    spline_bins: int = 16
     gen_hidden: int = 128
     gen_layers: int = 3
     disc_hidden: int = 128
@@ -34,6 +40,12 @@ class TrainConfig:
     lr_d: float = 1e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    # Exponential moving average of the generator weights (0 = off); the averaged generator
+    # is the one validated, checkpointed as best and exported (Yazici et al. 2019).
+    ema_decay: float = 0.0
+    # Generator learning-rate schedule over max_epochs: constant, or cosine from lr_g to 0
+    # (the generator then settles on the average of the discriminator's noisy verdicts).
+    lr_g_schedule: str = "constant"
     max_epochs: int = 20
     max_steps: int = -1
     limit_train_batches: int | float | None = None
@@ -54,6 +66,26 @@ class TrainConfig:
             raise ValueError("noise_distribution must be 'normal' or 'uniform'")
         if self.noise_dim < 1:
             raise ValueError("noise_dim must be >= 1")
+        if self.azimuth not in ("learned", "uniform"):
+            raise ValueError(f"azimuth must be 'learned' or 'uniform', not {self.azimuth!r}")
+        if self.azimuth == "uniform" and self.noise_dim < 2:
+            raise ValueError("azimuth 'uniform' needs noise_dim >= 2 (one component sets phi)")
+        if self.generator not in ("mlp", "spline"):
+            raise ValueError(f"generator must be 'mlp' or 'spline', not {self.generator!r}")
+        if self.generator == "spline" and self.noise_dim != 2:
+            raise ValueError("generator 'spline' uses exactly two noise components: "
+                             f"set noise_dim: 2 (not {self.noise_dim})")
+        if self.generator == "spline" and self.azimuth != "uniform":
+            raise ValueError("generator 'spline' draws phi uniformly: set azimuth: uniform")
+        if self.data.flavour_balance < 0.0:
+            raise ValueError(f"data.flavour_balance must be >= 0, not {self.data.flavour_balance}")
+        if self.cos_theta_map not in ("tanh", "fold"):
+            raise ValueError(f"cos_theta_map must be 'tanh' or 'fold', not {self.cos_theta_map!r}")
+        if self.lr_g_schedule not in ("constant", "cosine"):
+            raise ValueError("lr_g_schedule must be 'constant' or 'cosine', "
+                             f"not {self.lr_g_schedule!r}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

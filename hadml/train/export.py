@@ -90,7 +90,7 @@ def export_generator(module_or_ckpt: Any, path: str | Path, *, verify_batch: int
     scaling = {"offset": list(hp["scaling"]["offset"]), "scale": list(hp["scaling"]["scale"])}
     if len(scaling["offset"]) != len(features) or len(scaling["scale"]) != len(features):
         raise ExportError("the checkpoint's input scaling does not match its feature list")
-    gen = module.generator.cpu().eval()
+    gen = module.sampling_generator.cpu().eval()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     exporter = _torch_export(gen, path, len(features), gen.noise_dim)

@@ -7,6 +7,8 @@ training or export a self-describing ONNX model.
 
 from __future__ import annotations
 
+import copy
+import math
 from typing import Any
 
 import lightning as L
@@ -15,14 +17,20 @@ import torch
 import torch.nn.functional as F
 
 from hadml import kinematics
-from hadml.train.metrics import lab_observables, wasserstein_1d
+from hadml.train.metrics import (
+    COS_THETA_EDGES,
+    PHI_EDGES,
+    chi2_ndf,
+    lab_observables,
+    wasserstein_1d,
+)
 from hadml.train.models import (
     N_HADRON_FEATURES,
     ClusterDiscriminator,
     DeepSetsDiscriminator,
-    Generator,
     angle_features,
     hadron_features,
+    make_generator,
 )
 
 VAL_NOISE_SEED = 12345
@@ -37,9 +45,44 @@ class _GANBase(L.LightningModule):
         self.automatic_optimization = False
         self.cfg = config
         n = len(features)
-        self.generator = Generator(n, config["noise_dim"], config["gen_hidden"],
-                                   config["gen_layers"])
+        # .get: checkpoints written before these options existed.
+        self.generator = make_generator(config, n)
+        self.generator_ema: torch.nn.Module | None = None
+        if config.get("ema_decay", 0.0) > 0.0:
+            self.generator_ema = copy.deepcopy(self.generator).requires_grad_(False)
+            # A buffer, so that a resumed run continues the warm-up where it stopped.
+            self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.val_history: list[dict[str, float]] = []
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints written before the warm-up counter existed: warm-up long over.
+        state = checkpoint["state_dict"]
+        if self.generator_ema is not None and "ema_updates" not in state:
+            state["ema_updates"] = torch.tensor(10**9, dtype=torch.long)
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator that is validated and exported: the weight average when EMA is on."""
+        return self.generator_ema if self.generator_ema is not None else self.generator
+
+    def load_generator_weights(self, state: dict[str, torch.Tensor]) -> None:
+        """Start from another run's generator (``init_from``); the average starts there too."""
+        self.generator.load_state_dict(state)
+        if self.generator_ema is not None:
+            self.generator_ema.load_state_dict(state)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.generator_ema is None:
+            return
+        # Warm-up (as TensorFlow's ExponentialMovingAverage with num_updates): early on the
+        # average would otherwise be dominated by the untrained initial weights.
+        self.ema_updates += 1
+        n = float(self.ema_updates)
+        w = 1.0 - min(self.cfg["ema_decay"], (1.0 + n) / (10.0 + n))
+        for p_ema, p in zip(self.generator_ema.parameters(), self.generator.parameters(),
+                            strict=True):
+            p_ema.lerp_(p, w)
 
     # --- helpers --------------------------------------------------------------------
     def sample_noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -59,6 +102,16 @@ class _GANBase(L.LightningModule):
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=self.cfg["lr_d"], betas=b)
         return [opt_g, opt_d]
 
+    def on_train_epoch_start(self) -> None:
+        if self.cfg.get("lr_g_schedule", "constant") == "cosine":
+            # Cosine annealing (Loshchilov and Hutter 2017) of the generator step, per epoch.
+            total = max(int(self.trainer.max_epochs or 1), 1)
+            lr = 0.5 * self.cfg["lr_g"] * (1.0 + math.cos(math.pi * self.current_epoch / total))
+            opt_g = self.optimizers()[0]
+            for group in opt_g.param_groups:
+                group["lr"] = lr
+            self.log("train/lr_g", lr)
+
     def _d_loss(self, d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
         if self.cfg["loss"] == "bce":
             return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
@@ -69,6 +122,15 @@ class _GANBase(L.LightningModule):
             return F.softplus(-d_fake).mean()  # non-saturating: -log sigmoid(D(fake))
         return -d_fake.mean()
 
+    def _check_finite(self, **losses: torch.Tensor) -> None:
+        """Stop at the first non-finite loss rather than train on NaN for the rest of the run."""
+        for name, value in losses.items():
+            if not torch.isfinite(value).all():
+                raise FloatingPointError(
+                    f"{name} is {value.item()} at step {self.global_step} (epoch "
+                    f"{self.current_epoch}): training diverged; lower lr_g/lr_d or raise "
+                    f"r1_gamma/gp_lambda, and resume from the last good checkpoint")
+
     @staticmethod
     def _grad_sq(out: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
         (g,) = torch.autograd.grad(out.sum(), inp, create_graph=True)
@@ -78,9 +140,11 @@ class _GANBase(L.LightningModule):
     @torch.no_grad()
     def evaluate(self, cond, angles, cluster, c1, h1, m1, m2) -> dict[str, float]:
         """1-D Wasserstein distances between generated and true decays of the given clusters
-        (fixed validation noise): cos theta, phi, and hadron 1's lab E, pT, cos(polar)."""
+        (fixed validation noise): cos theta, phi, and hadron 1's lab E, pT, cos(polar); and
+        the binned chi2/ndf of the angles as training/closure.py computes it."""
         gen = torch.Generator().manual_seed(VAL_NOISE_SEED)
-        fake = self.generator(cond.to(self.device), self.sample_noise(cond.shape[0], gen))
+        fake = self.sampling_generator(cond.to(self.device),
+                                       self.sample_noise(cond.shape[0], gen))
         f = fake.double().cpu()
         p1, _ = kinematics.decay_in_model_frame(
             cluster.cpu(), c1.cpu(), m1.cpu(), m2.cpu(), f[:, 0], f[:, 1]
@@ -89,12 +153,16 @@ class _GANBase(L.LightningModule):
         out = {
             "w_cos_theta": wasserstein_1d(f[:, 0].numpy(), real[:, 0]),
             "w_phi": wasserstein_1d(f[:, 1].numpy(), real[:, 1]),
+            "chi2_cos_theta": chi2_ndf(f[:, 0].numpy(), real[:, 0], COS_THETA_EDGES),
+            "chi2_phi": chi2_ndf(f[:, 1].numpy(), real[:, 1], PHI_EDGES),
         }
         lab_f, lab_r = lab_observables(p1.numpy()), lab_observables(h1.cpu().numpy())
         for k in lab_f:
             out[f"w_h1_{k}"] = wasserstein_1d(lab_f[k], lab_r[k])
         # Monitored metric: cos theta and phi/pi, both on unit-length ranges.
         out["w_angles"] = out["w_cos_theta"] + out["w_phi"] / np.pi
+        # The closure test's criterion: chi2/ndf of each angle histogram at most 1.5.
+        out["chi2_angles"] = max(out["chi2_cos_theta"], out["chi2_phi"])
         return out
 
     def validation_step(self, batch, batch_idx: int) -> None:
@@ -139,14 +207,17 @@ class ClusterGAN(_GANBase):
                 gn = torch.sqrt(self._grad_sq(self.discriminator(cond, x_hat), x_hat) + 1e-12)
                 penalty = self.cfg["gp_lambda"] * ((gn - 1.0) ** 2).mean()
             d_loss = self._d_loss(d_real, d_fake) + penalty
+            self._check_finite(discriminator_loss=d_loss)
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             opt_d.step()
         fake = angle_features(self.generator(cond, self.sample_noise(n)))
         g_loss = self._g_loss(self.discriminator(cond, fake))
+        self._check_finite(generator_loss=g_loss)
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         opt_g.step()
+        self._update_ema()
         self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(),
                        "train/penalty": penalty.detach()}, batch_size=n)
 
@@ -192,18 +263,22 @@ class EventGAN(_GANBase):
             weight = self.cfg["r1_gamma"] if self.cfg["loss"] == "bce" else self.cfg["gp_lambda"]
             penalty = 0.5 * weight * self._grad_sq(d_real, real_in).sum() / k
             d_loss = self._d_loss(d_real, d_fake) + penalty
+            self._check_finite(discriminator_loss=d_loss)
             opt_d.zero_grad()
             self.manual_backward(d_loss)
             opt_d.step()
         fake, f_ev = self._generated_hadrons(batch)
         g_loss = self._g_loss(self.discriminator(fake, f_ev, k))
+        self._check_finite(generator_loss=g_loss)
         opt_g.zero_grad()
         self.manual_backward(g_loss)
         opt_g.step()
+        self._update_ema()
         self.log_dict({"train/d_loss": d_loss.detach(), "train/g_loss": g_loss.detach(),
                        "train/penalty": penalty.detach()}, batch_size=k)
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         dm = getattr(self.trainer, "datamodule", None)
         pairs = getattr(dm, "event_pairs", None)
         if pairs is not None:

@@ -35,6 +35,22 @@ def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
     return dm
 
 
+# Options that define the generator: weights only mean the same thing if these agree.
+GENERATOR_OPTIONS = ("generator", "noise_dim", "noise_distribution", "gen_hidden", "gen_layers",
+                     "azimuth", "cos_theta_map", "spline_bins")
+
+
+def _check_same_generator(cfg: TrainConfig, checkpoint: str) -> None:
+    source = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    theirs = {**TrainConfig().to_dict(), **source["hyper_parameters"]["config"]}
+    ours = cfg.to_dict()
+    differ = [f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in GENERATOR_OPTIONS
+              if theirs.get(k) != ours.get(k)]
+    if differ:
+        raise ValueError(f"init_from={checkpoint} has another generator; set the same "
+                         "options: " + "; ".join(differ))
+
+
 def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = None,
           enable_progress_bar: bool = False) -> TrainResult:
     """Train; ``table`` (a cluster table) bypasses ``cfg.data.source`` (tests, notebooks)."""
@@ -63,7 +79,9 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         if cfg.init_from:
             # E.g. an event-level GAN started from a cluster-level one: same generator
             # layout, fresh discriminator and optimizers.
-            module.generator.load_state_dict(load_module(cfg.init_from).generator.state_dict())
+            _check_same_generator(cfg, cfg.init_from)
+            module.load_generator_weights(
+                load_module(cfg.init_from).sampling_generator.state_dict())
     out = Path(cfg.out_dir)
     csv_logger = CSVLogger(str(out), name=cfg.name)
     # One run directory for both loggers (each would otherwise count its own version).
