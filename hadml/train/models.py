@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from hadml import kinematics
+
 AZIMUTH_MODES = ("learned", "uniform")
 GENERATOR_KINDS = ("mlp", "spline")
 COS_THETA_MAPS = ("tanh", "fold")
@@ -188,20 +190,24 @@ class ClusterDiscriminator(nn.Module):
         return self.net(torch.cat([condition, feats], dim=-1)).squeeze(-1)
 
 
-N_HADRON_FEATURES = 6
+N_HADRON_FEATURES = 7
 
 
 def hadron_features(p: torch.Tensor, scale: float, role: torch.Tensor) -> torch.Tensor:
-    """Per-hadron inputs of the Deep Sets encoder: lab (px, py, pz, E, pT)/scale and the role
-    (1 for hadron 1, which carries constituent 1's flavour, else 0).
+    """Per-hadron inputs of the Deep Sets encoder: lab (px, py, pz, E, pT)/scale, the mass
+    (GeV) and the role (1 for hadron 1, which carries constituent 1's flavour, else 0).
 
     Without the role a set of two equal-mass hadrons is the same for (cos theta, phi) and
     the back-to-back direction, and the event-level GAN cannot tell cos theta from
-    -cos theta (seen in tests: it converged to the mirrored distribution).
+    -cos theta (seen in tests: it converged to the mirrored distribution). Without the mass
+    (the species, as a detector sees it) the fit matched the summed primary x_E spectrum
+    but moved energy between species, and the charged x_p spectrum after hadron decays got
+    worse (docs/validation.md section 5).
     """
     pt = torch.sqrt(p[:, 0] ** 2 + p[:, 1] ** 2)
     kin = torch.cat([p, pt.unsqueeze(-1)], dim=-1) / scale
-    return torch.cat([kin, role.to(kin.dtype).unsqueeze(-1)], dim=-1)
+    m = kinematics.mass(p).to(kin.dtype).unsqueeze(-1)
+    return torch.cat([kin, m, role.to(kin.dtype).unsqueeze(-1)], dim=-1)
 
 
 class DeepSetsDiscriminator(nn.Module):
