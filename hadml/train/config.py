@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from hadml.data.datamodule import DataConfig
+from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS, GENERATOR_KINDS
 
 
 @dataclass
@@ -66,12 +67,12 @@ class TrainConfig:
             raise ValueError("noise_distribution must be 'normal' or 'uniform'")
         if self.noise_dim < 1:
             raise ValueError("noise_dim must be >= 1")
-        if self.azimuth not in ("learned", "uniform"):
-            raise ValueError(f"azimuth must be 'learned' or 'uniform', not {self.azimuth!r}")
+        if self.azimuth not in AZIMUTH_MODES:
+            raise ValueError(f"azimuth must be one of {AZIMUTH_MODES}, not {self.azimuth!r}")
         if self.azimuth == "uniform" and self.noise_dim < 2:
             raise ValueError("azimuth 'uniform' needs noise_dim >= 2 (one component sets phi)")
-        if self.generator not in ("mlp", "spline"):
-            raise ValueError(f"generator must be 'mlp' or 'spline', not {self.generator!r}")
+        if self.generator not in GENERATOR_KINDS:
+            raise ValueError(f"generator must be one of {GENERATOR_KINDS}, not {self.generator!r}")
         if self.generator == "spline" and self.noise_dim != 2:
             raise ValueError("generator 'spline' uses exactly two noise components: "
                              f"set noise_dim: 2 (not {self.noise_dim})")
@@ -79,8 +80,9 @@ class TrainConfig:
             raise ValueError("generator 'spline' draws phi uniformly: set azimuth: uniform")
         if self.data.flavour_balance < 0.0:
             raise ValueError(f"data.flavour_balance must be >= 0, not {self.data.flavour_balance}")
-        if self.cos_theta_map not in ("tanh", "fold"):
-            raise ValueError(f"cos_theta_map must be 'tanh' or 'fold', not {self.cos_theta_map!r}")
+        if self.cos_theta_map not in COS_THETA_MAPS:
+            raise ValueError(f"cos_theta_map must be one of {COS_THETA_MAPS}, "
+                             f"not {self.cos_theta_map!r}")
         if self.lr_g_schedule not in ("constant", "cosine"):
             raise ValueError("lr_g_schedule must be 'constant' or 'cosine', "
                              f"not {self.lr_g_schedule!r}")

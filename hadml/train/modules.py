@@ -45,7 +45,6 @@ class _GANBase(L.LightningModule):
         self.automatic_optimization = False
         self.cfg = config
         n = len(features)
-        # .get: checkpoints written before these options existed.
         self.generator = make_generator(config, n)
         self.generator_ema: torch.nn.Module | None = None
         if config.get("ema_decay", 0.0) > 0.0:

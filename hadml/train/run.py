@@ -40,9 +40,8 @@ GENERATOR_OPTIONS = ("generator", "noise_dim", "noise_distribution", "gen_hidden
                      "azimuth", "cos_theta_map", "spline_bins")
 
 
-def _check_same_generator(cfg: TrainConfig, checkpoint: str) -> None:
-    source = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    theirs = {**TrainConfig().to_dict(), **source["hyper_parameters"]["config"]}
+def _check_same_generator(cfg: TrainConfig, checkpoint: str, source_config: dict) -> None:
+    theirs = {**TrainConfig().to_dict(), **source_config}
     ours = cfg.to_dict()
     differ = [f"{k}: {theirs[k]!r} there, {ours[k]!r} here" for k in GENERATOR_OPTIONS
               if theirs.get(k) != ours.get(k)]
@@ -64,6 +63,8 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         if list(hp["features"]) != list(cfg.data.features):
             raise ValueError(f"{source} was trained on condition features {hp['features']}, "
                              f"the config asks for {cfg.data.features}")
+        if resume is None:
+            _check_same_generator(cfg, source, hp["config"])
         scaling = Scaling.from_dict(hp["scaling"])
     dm = make_datamodule(cfg, table, scaling)
     assert dm.scaling is not None
@@ -79,7 +80,6 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         if cfg.init_from:
             # E.g. an event-level GAN started from a cluster-level one: same generator
             # layout, fresh discriminator and optimizers.
-            _check_same_generator(cfg, cfg.init_from)
             module.load_generator_weights(
                 load_module(cfg.init_from).sampling_generator.state_dict())
     out = Path(cfg.out_dir)
