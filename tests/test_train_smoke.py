@@ -101,14 +101,11 @@ def _val(result):
     return (s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2)
 
 
-@pytest.mark.parametrize("loss", ["bce", "wgan-gp", "bce-spline"])
+@pytest.mark.parametrize("loss", ["bce", "wgan-gp"])
 def test_training_lowers_wasserstein(table, tmp_path, loss):
     # WGAN-GP with the usual critic settings (Gulrajani et al.: betas (0, 0.9), n_critic > 1).
-    extra = {} if loss != "wgan-gp" else {"n_critic": 3, "beta1": 0.0, "beta2": 0.9,
-                                          "lr_g": 5e-4, "lr_d": 5e-4}
-    if loss == "bce-spline":
-        loss = "bce"
-        extra = {"generator": "spline", "noise_dim": 2, "azimuth": "uniform"}
+    extra = {} if loss == "bce" else {"n_critic": 3, "beta1": 0.0, "beta2": 0.9,
+                                      "lr_g": 5e-4, "lr_d": 5e-4}
     cfg = _config(tmp_path, loss=loss, max_epochs=6, **extra)
     result = run_train(cfg, table=table)
     dm = result.datamodule
@@ -377,34 +374,6 @@ def test_binned_chi2_metric():
     assert chi2_ndf(x, y**1.2, np.linspace(0, 1, 11)) > 50.0  # different: large
 
 
-def test_spline_generator_is_a_monotone_quantile():
-    """generator='spline': cos theta = 2 g(Phi(z0)) - 1 with g monotone from [0, 1] onto
-    [0, 1]; phi uniform from z1."""
-    from hadml.train.models import SplineGenerator, make_generator
-
-    torch.manual_seed(4)
-    gen = SplineGenerator(5, 2, hidden=32, layers=2, bins=8)
-    cond = torch.randn(3, 5).repeat_interleave(10001, 0)
-    u = torch.linspace(0.0, 1.0, 10001).repeat(3)
-    with torch.no_grad():
-        g = gen.quantile(cond, u).reshape(3, -1)
-    assert torch.all(g[:, 1:] >= g[:, :-1] - 1e-6), "monotone in u"
-    torch.testing.assert_close(g[:, 0], torch.zeros(3), atol=1e-6, rtol=0)
-    torch.testing.assert_close(g[:, -1], torch.ones(3), atol=1e-6, rtol=0)
-    # The three conditions give three different distributions.
-    assert float((g[0] - g[1]).abs().max()) > 1e-3
-    noise = torch.randn(50_000, 2)
-    with torch.no_grad():
-        out = gen(torch.randn(50_000, 5), noise)
-    assert float(out[:, 0].abs().max()) <= 1.0
-    torch.testing.assert_close(out[:, 1], math.pi * torch.erf(noise[:, 1] / math.sqrt(2.0)))
-    with pytest.raises(ValueError, match="noise_dim: 2"):
-        make_generator({"generator": "spline", "noise_dim": 4, "gen_hidden": 8,
-                        "gen_layers": 1}, 5)
-    with pytest.raises(ValueError, match="azimuth: uniform"):
-        TrainConfig.from_dict({"generator": "spline", "noise_dim": 2})
-
-
 def test_fold_map():
     from hadml.train.models import fold
 
@@ -417,12 +386,8 @@ def test_fold_map():
     torch.testing.assert_close(a.grad[[2, 5, 7]], torch.tensor([-1.0, 1.0, -1.0]))
 
 
-@pytest.mark.parametrize("variant", [
-    {"generator": "spline", "noise_dim": 2, "azimuth": "uniform"},
-    {"cos_theta_map": "fold", "azimuth": "uniform"},
-], ids=["spline", "fold"])
-def test_generator_variants_export_and_run_in_the_shim(table, tmp_path, variant):
-    cfg = _config(tmp_path, max_epochs=1, **variant)
+def test_fold_generator_exports_and_runs_in_the_shim(table, tmp_path):
+    cfg = _config(tmp_path, max_epochs=1, cos_theta_map="fold", azimuth="uniform")
     result = run_train(cfg, table=table)
     path = export_generator(result.module, tmp_path / "model.onnx")
     meta = read_metadata(path)

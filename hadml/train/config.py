@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from hadml.data.datamodule import DataConfig
-from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS, GENERATOR_KINDS
+from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS
 
 
 @dataclass
@@ -24,11 +24,7 @@ class TrainConfig:
     noise_dim: int = 4
     noise_distribution: str = "normal"
     azimuth: str = "learned"  # learned | uniform (phi from one noise component, exact)
-    # mlp: MLP of (condition, noise) with tanh/atan2 outputs; spline: monotone
-    # rational-quadratic quantile of one noise component (phi uniform; noise_dim 2).
-    generator: str = "mlp"
-    cos_theta_map: str = "tanh"  # mlp generator: tanh | fold (triangle wave, no saturation)
-    spline_bins: int = 16
+    cos_theta_map: str = "tanh"  # tanh | fold (triangle wave, no saturation at +-1)
     gen_hidden: int = 128
     gen_layers: int = 3
     disc_hidden: int = 128
@@ -71,13 +67,6 @@ class TrainConfig:
             raise ValueError(f"azimuth must be one of {AZIMUTH_MODES}, not {self.azimuth!r}")
         if self.azimuth == "uniform" and self.noise_dim < 2:
             raise ValueError("azimuth 'uniform' needs noise_dim >= 2 (one component sets phi)")
-        if self.generator not in GENERATOR_KINDS:
-            raise ValueError(f"generator must be one of {GENERATOR_KINDS}, not {self.generator!r}")
-        if self.generator == "spline" and self.noise_dim != 2:
-            raise ValueError("generator 'spline' uses exactly two noise components: "
-                             f"set noise_dim: 2 (not {self.noise_dim})")
-        if self.generator == "spline" and self.azimuth != "uniform":
-            raise ValueError("generator 'spline' draws phi uniformly: set azimuth: uniform")
         if self.data.flavour_balance < 0.0:
             raise ValueError(f"data.flavour_balance must be >= 0, not {self.data.flavour_balance}")
         if self.cos_theta_map not in COS_THETA_MAPS:

@@ -10,7 +10,6 @@ from torch import nn
 from hadml import kinematics
 
 AZIMUTH_MODES = ("learned", "uniform")
-GENERATOR_KINDS = ("mlp", "spline")
 COS_THETA_MAPS = ("tanh", "fold")
 
 
@@ -88,87 +87,11 @@ class Generator(nn.Module):
         return fold(a) if self.cos_theta_map == "fold" else torch.tanh(a)
 
 
-class SplineGenerator(nn.Module):
-    """Conditional quantile generator: cos theta = 2 g(u | condition) - 1 with u = F(z_0)
-    uniform and g a monotone rational-quadratic spline of [0, 1] onto [0, 1] (Gregory and
-    Delbourgo 1982; Durkan et al., Neural Spline Flows, NeurIPS 2019, eq. 4), whose K bin
-    widths (in u) and heights an MLP computes from the condition; phi = pi (2 F(z_1) - 1). The
-    derivative at an inner knot is the harmonic mean of the slopes of its two bins (as in
-    Fritsch and Carlson's monotone interpolation), at the ends the end bin's slope: freely
-    learned derivatives put a density bump at every knot that the adversarial loss is too
-    blunt to iron out, and equal slopes give an exactly straight line (a flat density).
-
-    A monotone map of one uniform variable can represent any 1-D distribution, so the family
-    contains the true conditional cos theta distribution, including the sharp peaks at
-    cos theta = 1 of heavy-quark clusters (ClSmrBottom = 0.078), and a flat distribution is
-    one constant output away; an MLP of several noise components followed by tanh leaves
-    percent-level ripples (docs/training.md). cos theta stays in [-1, 1] exactly.
-    Needs exactly two noise components.
-    """
-
-    def __init__(self, n_condition: int, noise_dim: int, hidden: int = 128, layers: int = 3,
-                 noise_distribution: str = "normal", bins: int = 16,
-                 min_width: float = 1e-3):
-        super().__init__()
-        if noise_dim != 2:
-            raise ValueError("the spline generator uses exactly two noise components "
-                             f"(cos theta, phi): set noise_dim: 2, not {noise_dim}")
-        if bins < 2:
-            raise ValueError(f"spline_bins must be >= 2, not {bins}")
-        self.n_condition = n_condition
-        self.noise_dim = noise_dim
-        self.noise_distribution = noise_distribution
-        self.bins = bins
-        self.min_width = min_width
-        self.net = mlp(n_condition, 2 * bins, hidden, layers)
-
-    def _knots(self, logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Bin sizes (at least min_width, summing to 1) and knot positions from 0 to 1."""
-        k = self.bins
-        size = self.min_width + (1.0 - self.min_width * k) * torch.softmax(logits, dim=-1)
-        knots = torch.cat([torch.zeros_like(size[:, :1]), torch.cumsum(size, dim=-1)], dim=-1)
-        return size, knots
-
-    def quantile(self, condition: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """g(u | condition) in [0, 1]: the spline of u."""
-        k = self.bins
-        params = self.net(condition)
-        width, xk = self._knots(params[:, :k])
-        height, yk = self._knots(params[:, k : 2 * k])
-        slope_all = height / width
-        inner = 2.0 * slope_all[:, 1:] * slope_all[:, :-1] / (slope_all[:, 1:] + slope_all[:, :-1])
-        deriv = torch.cat([slope_all[:, :1], inner, slope_all[:, -1:]], dim=-1)
-        u = u.clamp(0.0, 1.0).unsqueeze(-1)
-        # Bin of u: the number of inner knots at or below it (a comparison, not searchsorted,
-        # so that the ONNX graph needs only standard operators).
-        idx = (u >= xk[:, 1:k]).sum(dim=-1, keepdim=True)
-        x0, w = xk.gather(1, idx), width.gather(1, idx)
-        y0, h = yk.gather(1, idx), height.gather(1, idx)
-        d0, d1 = deriv.gather(1, idx), deriv.gather(1, idx + 1)
-        xi = ((u - x0) / w).clamp(0.0, 1.0)
-        slope = h / w
-        t = xi * (1.0 - xi)
-        y = y0 + h * (slope * xi * xi + d0 * t) / (slope + (d0 + d1 - 2.0 * slope) * t)
-        return y.squeeze(-1).clamp(0.0, 1.0)
-
-    def forward(self, condition: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        u_theta = uniform_from_noise(noise[:, 0], self.noise_distribution)
-        u_phi = uniform_from_noise(noise[:, 1], self.noise_distribution)
-        cos_theta = 2.0 * self.quantile(condition, u_theta) - 1.0
-        return torch.stack([cos_theta, math.pi * (2.0 * u_phi - 1.0)], dim=-1)
-
-
-def make_generator(config: dict, n_condition: int) -> nn.Module:
+def make_generator(config: dict, n_condition: int) -> Generator:
     """The generator a training config asks for (``.get``: configs older than an option)."""
-    kind = config.get("generator", "mlp")
-    dist = config.get("noise_distribution", "normal")
-    if kind == "spline":
-        return SplineGenerator(n_condition, config["noise_dim"], config["gen_hidden"],
-                               config["gen_layers"], dist, config.get("spline_bins", 16))
-    if kind != "mlp":
-        raise ValueError(f"generator must be one of {GENERATOR_KINDS}, not {kind!r}")
     return Generator(n_condition, config["noise_dim"], config["gen_hidden"],
-                     config["gen_layers"], config.get("azimuth", "learned"), dist,
+                     config["gen_layers"], config.get("azimuth", "learned"),
+                     config.get("noise_distribution", "normal"),
                      config.get("cos_theta_map", "tanh"))
 
 

@@ -53,12 +53,6 @@ class _GANBase(L.LightningModule):
             self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.val_history: list[dict[str, float]] = []
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # Checkpoints written before the warm-up counter existed: warm-up long over.
-        state = checkpoint["state_dict"]
-        if self.generator_ema is not None and "ema_updates" not in state:
-            state["ema_updates"] = torch.tensor(10**9, dtype=torch.long)
-
     @property
     def sampling_generator(self) -> torch.nn.Module:
         """The generator that is validated and exported: the weight average when EMA is on."""

@@ -36,8 +36,8 @@ def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
 
 
 # Options that define the generator: weights only mean the same thing if these agree.
-GENERATOR_OPTIONS = ("generator", "noise_dim", "noise_distribution", "gen_hidden", "gen_layers",
-                     "azimuth", "cos_theta_map", "spline_bins")
+GENERATOR_OPTIONS = ("noise_dim", "noise_distribution", "gen_hidden", "gen_layers", "azimuth",
+                     "cos_theta_map")
 
 
 def _check_same_generator(cfg: TrainConfig, checkpoint: str, source_config: dict) -> None:
