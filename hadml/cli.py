@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -76,11 +77,61 @@ def _run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Subcommands provided by optional parts of the package: module -> what it needs.
+@dataclass(frozen=True)
+class _Plugin:
+    """Subcommands provided by an optional part of the package (an extra)."""
+
+    commands: tuple[str, ...]
+    needs: str  # what the extra brings, in words
+    install: tuple[str, ...]  # the commands that install it, in order
+    modules: tuple[str, ...]  # top-level modules of the extra
+
+
+#: Optional parts: CLI module -> its commands and what they need.
 _PLUGINS = {
-    "hadml.analysis.cli": "pip install 'hadml[analysis]'",
-    "hadml.train.cli": "pip install 'hadml[train]'",
+    "hadml.analysis.cli": _Plugin(
+        ("compare",), "the analysis extra (matplotlib, fastjet)",
+        ("pip install 'hadml[analysis]'",), ("matplotlib", "fastjet")),
+    "hadml.train.cli": _Plugin(
+        ("train", "export"), "torch and Lightning (the train extra)",
+        # The CPU build of torch first (as scripts/bootstrap.sh): an unpinned torch pulls a
+        # multi-GB CUDA build.
+        ("pip install torch==2.13.0    # the CPU build of torch, first",
+         "pip install 'hadml[train]'"),
+        ("torch", "lightning", "onnx", "onnxscript", "tensorboard")),
 }
+
+
+def missing_extra(command: str, err: ImportError) -> int:
+    """Say which extra ``hadml COMMAND`` needs and how to install it; the exit status 2.
+
+    Re-raises ``err`` when the missing module is not one of the extra's (a bug, not a
+    missing install)."""
+    for plugin in _PLUGINS.values():
+        if command in plugin.commands:
+            break
+    else:
+        raise err
+    missing = (err.name or "").split(".")[0]
+    if missing and missing not in plugin.modules:
+        raise err
+    lines = "\n".join(f"    {line}" for line in plugin.install)
+    print(f"hadml {command}: needs {plugin.needs}; {missing or err} is not installed. "
+          f"Install it with:\n{lines}", file=sys.stderr)
+    return 2
+
+
+def _add_unavailable(sub: argparse._SubParsersAction, command: str, plugin: _Plugin,
+                     err: ImportError) -> None:
+    """A placeholder for a command whose extra is missing: it accepts any arguments (even
+    --help) and answers with the install hint instead of an argparse error."""
+    stub = sub.add_parser(
+        command, help=f"(unavailable: {err.name} missing; {plugin.install[-1]})",
+        # No option prefix and no -h: every argument lands in `arguments`, unparsed.
+        add_help=False, prefix_chars="\0",
+    )
+    stub.add_argument("arguments", nargs="*")
+    stub.set_defaults(func=lambda _a, c=command, e=err: missing_extra(c, e))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,20 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_generate(sub)
-    for module, hint in _PLUGINS.items():
+    for module, plugin in _PLUGINS.items():
         try:
             importlib.import_module(module).register(sub)
         except ImportError as err:
-            name = module.split(".")[1]
-            stub = sub.add_parser(name, help=f"(unavailable: {err.name} missing; {hint})")
-            stub.set_defaults(func=lambda _a, e=err, h=hint: _missing(e, h))
+            for command in plugin.commands:
+                _add_unavailable(sub, command, plugin, err)
     return parser
-
-
-def _missing(err: ImportError, hint: str) -> int:
-    print(f"hadml: this command needs {err.name}, which is not installed: {hint}",
-          file=sys.stderr)
-    return 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

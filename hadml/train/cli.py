@@ -1,6 +1,6 @@
 """``hadml train`` and ``hadml export`` (registered into the top-level CLI by hadml/cli.py).
 
-Also runnable alone: ``python -m hadml.train.cli train --config training/smoke.yaml``.
+Also runnable alone: ``python -m hadml.train.cli train --config smoke``.
 """
 
 from __future__ import annotations
@@ -23,9 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _require("torch", "lightning", "onnx")
     p = subparsers.add_parser(
         "train", help="train the ML cluster-decay model (cluster- or event-level GAN)",
-        description="Train a GAN on a cluster table; see docs/training.md.",
+        description="Train a GAN on a cluster table; see docs/training.md. Ends with a "
+                    "summary: best checkpoint, logs, and the commands to export and "
+                    "generate with the model.",
     )
-    p.add_argument("--config", required=True, help="training YAML, e.g. training/smoke.yaml")
+    p.add_argument("--config", default=None, metavar="NAME|FILE",
+                   help="a shipped recipe by name (smoke, cluster_gan, event_gan; see "
+                        "--list-configs) or a training YAML file")
+    p.add_argument("--list-configs", action="store_true",
+                   help="list the shipped recipes and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides, dotted for data options: max_epochs=3 "
                         "data.source=herwig data.path=dump.dat")
@@ -46,9 +52,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=_run_export)
 
 
+def _list_configs() -> int:
+    from hadml.train.recipes import RECIPE_DIR, shipped_recipes
+
+    recipes = shipped_recipes()
+    width = max(len(r.name) for r in recipes)
+    for recipe in recipes:
+        print(f"{recipe.name:{width}s}  {recipe.description}")
+    print(f"(files in {RECIPE_DIR}; run one with hadml train --config NAME [key=value ...])")
+    return 0
+
+
 def _run_train(args: argparse.Namespace) -> int:
-    from hadml.train.config import load_train_config
-    from hadml.train.run import train
+    if args.list_configs:
+        return _list_configs()
+    if args.config is None:
+        raise ValueError("give --config NAME (a shipped recipe, see --list-configs) or "
+                         "--config FILE")
+    try:
+        from hadml.train.config import load_train_config
+        from hadml.train.run import train
+    except ImportError as err:  # found but not importable (a broken install)
+        from hadml.cli import missing_extra
+
+        return missing_extra("train", err)
 
     overrides = list(args.overrides)
     if args.accelerator is not None:
@@ -59,18 +86,17 @@ def _run_train(args: argparse.Namespace) -> int:
         overrides.append(f"export={args.export}")
     cfg = load_train_config(args.config, overrides)
     result = train(cfg, resume=args.resume, enable_progress_bar=sys.stderr.isatty())
-    last = result.module.val_history[-1] if result.module.val_history else {}
-    print(f"logs: {result.log_dir}")
-    print(f"best checkpoint: {result.best_checkpoint}")
-    if last:
-        print("last validation: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(last.items())))
-    if cfg.export:
-        print(f"exported: {cfg.export}")
+    print(result.summary.text())
     return 0
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from hadml.train.export import export_generator, read_metadata
+    try:
+        from hadml.train.export import export_generator, read_metadata
+    except ImportError as err:
+        from hadml.cli import missing_extra
+
+        return missing_extra("export", err)
 
     path = export_generator(args.checkpoint, args.output)
     meta = read_metadata(path)

@@ -13,6 +13,7 @@ import yaml
 
 from hadml.data.datamodule import DataConfig
 from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS
+from hadml.train.recipes import DESCRIPTION_KEY, find_recipe
 
 
 @dataclass
@@ -105,16 +106,17 @@ def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
     d[parts[-1]] = value
 
 
-def load_train_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read a YAML config and apply ``key=value`` overrides (dotted keys for ``data.*``)."""
+def load_train_config(config: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a training YAML, given as a path or as the name of a shipped recipe
+    (hadml.train.recipes: ``"smoke"``), and apply ``key=value`` overrides (dotted keys for
+    ``data.*``). A recipe's ``description`` is documentation and is dropped."""
     raw: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"training config {path} does not exist")
+    if config is not None:
+        path = find_recipe(config)
         raw = yaml.safe_load(path.read_text()) or {}
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: a training config is a YAML mapping")
+        raw.pop(DESCRIPTION_KEY, None)
     for item in overrides:
         if "=" not in item:
             raise ValueError(f"override {item!r} is not key=value")

@@ -15,6 +15,7 @@ from hadml.data.datamodule import ClusterDataModule, EventDataModule
 from hadml.data.features import Scaling
 from hadml.train.config import TrainConfig
 from hadml.train.modules import _GANBase, load_module, module_class
+from hadml.train.summary import TrainingSummary, summarize
 
 
 @dataclass
@@ -25,6 +26,7 @@ class TrainResult:
     best_checkpoint: str | None
     last_checkpoint: str | None
     log_dir: str
+    summary: TrainingSummary  # where things are, what to run next; .text() to print
 
 
 def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
@@ -102,10 +104,18 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
     )
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
     best = ckpt.best_model_path or None
-    result = TrainResult(module, trainer, dm, best, last.best_model_path or None,
-                         loggers[0].log_dir)
     if cfg.export:
         from hadml.train.export import export_generator
 
         export_generator(best or module, cfg.export)
-    return result
+    best_epoch = None
+    if best:
+        best_epoch = int(torch.load(best, map_location="cpu", weights_only=False)["epoch"])
+    summary = summarize(
+        loggers[0].log_dir, cfg.monitor, trainer.current_epoch, best, best_epoch,
+        float(ckpt.best_model_score) if ckpt.best_model_score is not None else None,
+        last_checkpoint=last.best_model_path or None, exported=cfg.export,
+        model_name=cfg.name,
+    )
+    return TrainResult(module, trainer, dm, best, last.best_model_path or None,
+                       loggers[0].log_dir, summary)
