@@ -3,16 +3,18 @@
 string model as a peer) and compare all three with ALEPH event shapes and PDG identified
 multiplicities in one report.
 
-    python examples/compare.py -n 5000 --refdir ../shared/refdata -o report/
+    python examples/compare.py -n 5000 --refdir /path/to/refdata -o report/
 
 Writes report/report.md (chi2/ndf per histogram), report/report.json, one YODA file per
-generator and ratio plots in report/plots/. Events are analysed as they are generated, so
-memory stays flat for any -n.
+generator and ratio plots in report/plots/ (-o, default ./hadml-compare-report). The
+reference YODA files come from --refdir or $HADML_REFDIR. Events are analysed as they are
+generated, so memory stays flat for any -n. Runs from any folder.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import hadml
 from hadml.analysis import compare_events
@@ -31,7 +33,8 @@ def main() -> None:
     parser.add_argument("--no-pythia", action="store_true", help="skip the Pythia 8 peer")
     parser.add_argument("--herwig73", action="store_true",
                         help="also classic hadml with Herwig 7.3's parameters (untuned)")
-    parser.add_argument("-o", "--output", default="report", help="report directory")
+    parser.add_argument("-o", "--output", default="hadml-compare-report",
+                        help="report directory (default: ./hadml-compare-report)")
     args = parser.parse_args()
 
     from hadml.config import load_config
@@ -56,7 +59,7 @@ def main() -> None:
     for label in result.labels:
         chi2, ndf = result.total(label)
         print(f"{label:16s} chi2/ndf = {chi2:8.1f} / {ndf} = {chi2 / max(ndf, 1):.2f}")
-    print(f"report: {args.output}/report.md")
+    print(f"report written to {Path(args.output).resolve() / 'report.md'}")
 
 
 if __name__ == "__main__":

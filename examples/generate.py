@@ -1,6 +1,6 @@
 """Generate e+e- -> hadrons events with hadml from Python, without writing files.
 
-Run:  python examples/generate.py
+Run:  python examples/generate.py   (from any folder; it only prints)
 """
 
 import numpy as np

@@ -113,11 +113,15 @@ def missing_extra(command: str, err: ImportError) -> int:
     else:
         raise err
     missing = (err.name or "").split(".")[0]
-    if missing and missing not in plugin.modules:
+    if missing not in plugin.modules:
         raise err
+    if isinstance(err, ModuleNotFoundError) and err.name == missing:
+        problem = f"{missing} is not installed"
+    else:  # installed but broken, e.g. a shared library of torch's that does not load
+        problem = f"{missing} cannot be imported ({err})"
     lines = "\n".join(f"    {line}" for line in plugin.install)
-    print(f"hadml {command}: needs {plugin.needs}; {missing or err} is not installed. "
-          f"Install it with:\n{lines}", file=sys.stderr)
+    print(f"hadml {command}: needs {plugin.needs}; {problem}. Install it with:\n{lines}",
+          file=sys.stderr)
     return 2
 
 

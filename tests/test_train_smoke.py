@@ -7,7 +7,11 @@ ClDir option does), phi uniform.
 
 from __future__ import annotations
 
+import csv
 import math
+import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pyarrow as pa
+import pyhepmc
 import pytest
 import torch
 
+import hadml
 from hadml import _core
 from hadml.data.datamodule import split_by_event
 from hadml.data.features import Scaling, condition_features
@@ -25,7 +31,6 @@ from hadml.io import cluster_table
 from hadml.train import ClusterGAN, TrainConfig, export_generator, load_module, read_metadata
 from hadml.train import train as run_train
 
-REPO = Path(__file__).resolve().parents[1]
 FEATURES = ["cluster_mass", "hadron1_mass", "hadron2_mass", "c1_flavour", "pstar"]
 MASSES = {211: 0.13957, 321: 0.493677}
 
@@ -272,29 +277,112 @@ def test_event_gan_init_from_cluster_keeps_scaling(trained, tmp_path):
     assert not np.allclose(refit.offset, src["offset"], rtol=1e-6)
 
 
-def test_cli_train_and_export(table, tmp_path):
+def _cli_env() -> dict[str, str]:
+    """The environment of a CLI subprocess: the hadml under test importable from any folder."""
+    return {**os.environ, "PYTHONPATH": str(Path(hadml.__file__).resolve().parents[1])}
+
+
+def _as_python(command: str) -> list[str]:
+    """A printed ``hadml ...`` command as this interpreter runs it."""
+    argv = shlex.split(command)
+    assert argv[0] == "hadml", command
+    return [sys.executable, "-m", "hadml", *argv[1:]]
+
+
+def test_cli_train_then_printed_export_and_generate(table, tmp_path):
+    """As a user: a shipped recipe by name from an empty folder, then the two commands the
+    summary prints."""
     data = tmp_path / "clusters.parquet"
     cluster_table.write(table, data)
-    env_py = [sys.executable, "-m", "hadml.train.cli"]
+    run = tmp_path / "work"
+    run.mkdir()
     r = subprocess.run(
-        [*env_py, "train", "--config", str(REPO / "training/smoke.yaml"), "data.source=parquet",
-         f"data.path={data}", "max_epochs=1", f"out_dir={tmp_path / 'runs'}",
-         "--accelerator", "cpu", "--export", str(tmp_path / "a.onnx")],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "hadml", "train", "--config", "smoke", "data.source=parquet",
+         f"data.path={data}", "max_epochs=2", "--accelerator", "cpu"],
+        cwd=run, env=_cli_env(), capture_output=True, text=True, timeout=300,
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    ckpt = next((tmp_path / "runs").rglob("last.ckpt"))
-    assert list((tmp_path / "runs").rglob("events.out.tfevents*")), "TensorBoard logs"
-    assert list((tmp_path / "runs").rglob("metrics.csv")), "CSV logs"
-    r = subprocess.run([*env_py, "export", str(ckpt), "-o", str(tmp_path / "b.onnx")],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    out = r.stdout
+    assert "training finished after 2 epochs; run folder runs/smoke/version_0" in out
+    assert list((run / "runs").rglob("events.out.tfevents*")), "TensorBoard logs"
+    assert (run / "runs/smoke/version_0/metrics.csv").is_file()
+    assert (run / "runs/smoke/version_0/validation.png").is_file()
+    best = re.search(r"best checkpoint : (\S+) \(epoch (\d)\)", out)
+    assert best and (run / best[1]).is_file() and best[2] in "01"
+    assert re.search(r"best val/w_angles = \d", out)
+    commands = out.split("\nnext:\n")[1].strip().splitlines()
+    assert len(commands) == 2
+    export, generate = (c.strip() for c in commands)
+    assert export == f"hadml export {best[1]} -o runs/smoke/version_0/smoke.onnx"
+    assert generate == ("hadml generate -n 10000 --hadronization ml --model "
+                        "runs/smoke/version_0/smoke.onnx --out events.hepmc")
+    r = subprocess.run(_as_python(export), cwd=run, env=_cli_env(), capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "cluster_mass" in r.stdout
-    assert read_metadata(tmp_path / "a.onnx")["hadml.format_version"] == "1"
-    bad = subprocess.run([*env_py, "train", "--config", str(REPO / "training/smoke.yaml"),
-                          "nonsense_option=1"], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
+    assert read_metadata(run / "runs/smoke/version_0/smoke.onnx")["hadml.format_version"] == "1"
+    # The printed generate command, with 5 events instead of 10000 to keep the test short.
+    argv = _as_python(generate)
+    argv[argv.index("-n") + 1] = "5"
+    r = subprocess.run([*argv, "--no-progress"], cwd=run, env=_cli_env(), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with pyhepmc.open(str(run / "events.hepmc")) as f:
+        assert sum(1 for _ in f) == 5
+    bad = subprocess.run([sys.executable, "-m", "hadml.train.cli", "train", "--config",
+                          "smoke", "nonsense_option=1"], cwd=run, env=_cli_env(),
+                         capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "unknown training options" in bad.stderr
+
+
+def test_summary_of_a_run(trained, monkeypatch):
+    """The summary's best epoch and value are the minimum of the monitored metric in the
+    run's CSV log; the plot is a PNG beside the logs; without matplotlib it says so."""
+    cfg, result = trained
+    s = result.summary
+    with (Path(result.log_dir) / "metrics.csv").open() as f:
+        rows = [row for row in csv.DictReader(f) if row["val/w_angles"]]
+    assert [int(row["epoch"]) for row in rows] == list(range(cfg.max_epochs))
+    values = [float(row["val/w_angles"]) for row in rows]
+    best = int(np.argmin(values))
+    assert s.monitor == "val/w_angles"
+    assert s.best_epoch == best and s.best_value == pytest.approx(values[best], rel=1e-6)
+    assert s.best_metrics["w_angles"] == pytest.approx(values[best], rel=1e-6)
+    assert s.best_metrics["w_cos_theta"] == pytest.approx(float(rows[best]["val/w_cos_theta"]))
+    assert f"epoch={best:03d}" in str(s.best_checkpoint)
+    assert s.best_checkpoint == Path(result.best_checkpoint)
+    assert s.last_checkpoint == Path(result.last_checkpoint)
+    assert s.epochs_run == cfg.max_epochs
+    assert s.plot == Path(result.log_dir) / "validation.png"
+    png = s.plot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert s.model == Path(result.log_dir) / "t.onnx" and not s.exported
+    text = s.text()
+    assert f"best val/w_angles = {values[best]:.4g} (the monitor)" in text
+    assert s.export_command() == f"hadml export {s.best_checkpoint} -o {s.model}"
+    assert s.generate_command() == ("hadml generate -n 10000 --hadronization ml "
+                                    f"--model {s.model} --out events.hepmc")
+    assert s.export_command() in text and s.generate_command() in text
+    # Without matplotlib: no plot, and the summary says why.
+    from hadml.train.summary import summarize
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    bare = summarize(result.log_dir, s.monitor, s.epochs_run, s.best_checkpoint, s.best_epoch,
+                     s.best_value)
+    assert bare.plot is None and "plot           : none (matplotlib is not installed" \
+        in bare.text()
+    assert bare.best_metrics == s.best_metrics
+
+
+def test_summary_after_export(table, tmp_path):
+    cfg = _config(tmp_path, max_epochs=2, export=str(tmp_path / "m.onnx"))
+    s = run_train(cfg, table=table).summary
+    assert s.exported and s.model == tmp_path / "m.onnx" and s.model.is_file()
+    assert "hadml export" not in s.text()
+    assert f"exported model : {s.model}" in s.text()
+    assert s.generate_command() in s.text()
 
 
 def test_uniform_azimuth_generator_is_exact():

@@ -128,8 +128,8 @@ class TrainingSummary:
                 f"--model {shlex.quote(_shown(self.model))} --out {GENERATE_OUT}")
 
     def text(self) -> str:
-        lines = [f"training finished after {self.epochs_run} epochs; run folder "
-                 f"{_shown(self.log_dir)}"]
+        epochs = f"{self.epochs_run} epoch" + ("" if self.epochs_run == 1 else "s")
+        lines = [f"training finished after {epochs}; run folder {_shown(self.log_dir)}"]
         if self.best_checkpoint is None:
             lines.append(f"  no best checkpoint: {self.monitor} was never validated "
                          "(val_every_n_epochs > max_epochs?)")
