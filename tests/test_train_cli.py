@@ -101,6 +101,11 @@ def test_list_configs(capsys):
         assert recipe.path == RECIPE_DIR / f"{recipe.name}.yaml"
         assert len(recipe.description) > 20 and "\n" not in recipe.description
     assert str(RECIPE_DIR) in out[len(recipes)]
+    # The same from the training CLI alone (python -m hadml.train.cli).
+    from hadml.train.cli import main as train_main
+
+    assert train_main(["train", "--list-configs"]) == 0
+    assert capsys.readouterr().out.splitlines()[:len(recipes)] == out[:len(recipes)]
 
 
 def test_recipes_by_name_or_path(tmp_path, monkeypatch):
@@ -131,3 +136,6 @@ def test_train_cli_errors(capsys):
     assert "give --config NAME" in capsys.readouterr().err
     assert main(["train", "--config", "nosuch"]) == 2
     assert "'nosuch' is neither a file nor a shipped recipe" in capsys.readouterr().err
+    assert main(["train", "--config", "smoke", "nonsense_option=1"]) == 2
+    assert "hadml train: error: unknown training options ['nonsense_option']" \
+        in capsys.readouterr().err
