@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iomanip>
 #include <sstream>
 #include <vector>
 
@@ -172,7 +173,9 @@ void MLClusterRedecayer::dofinish() {
       const std::uint64_t total = st.decayed + st.fallbacks;
       line << "; re-decayed " << total << ": " << st.decayed << " by the model, " << st.fallbacks
            << " by the classic fallback (Policy Fallback)";
-      if (total > 0) line << " = " << 100.0 * static_cast<double>(st.fallbacks) / total << "%";
+      if (total > 0)
+        line << " = " << std::fixed << std::setprecision(3)
+             << 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(total) << "%";
     } else {
       line << "; none re-decayed (dump only, no ModelFile)";
     }
