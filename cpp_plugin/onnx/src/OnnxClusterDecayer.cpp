@@ -203,12 +203,13 @@ void OnnxClusterDecayer::Impl::readMetadata() {
           " bytes, more than the limit of " + std::to_string(kMaxMetadataValueBytes));
     return text;
   };
-  auto getJson = [&](const char* key) {
+  auto parseJson = [&](const char* key, const std::string& text) {
     nlohmann::json value;
-    const std::string error = parseJsonLimited(get(key), value);
+    const std::string error = parseJsonLimited(text, value);
     if (!error.empty()) bad(std::string("metadata '") + key + "': " + error);
     return value;
   };
+  auto getJson = [&](const char* key) { return parseJson(key, get(key)); };
   const std::string version = get("hadml.format_version");
   if (version != std::to_string(kFormatVersion))
     bad("unsupported hadml.format_version " + shownValue(version) + " (this shim reads version " +
@@ -282,8 +283,8 @@ void OnnxClusterDecayer::Impl::readMetadata() {
       dst.push_back(x);
     }
   }
-  getJson("hadml.provenance");
   info.provenance = get("hadml.provenance");
+  parseJson("hadml.provenance", info.provenance);  // must be valid JSON within the limits
 }
 
 void OnnxClusterDecayer::Impl::validateGraph() {
