@@ -31,10 +31,10 @@ constexpr double kAngleTolerance = 1e-4;
 
 // Limits on what a model file may put into its metadata, so that no crafted file can
 // exhaust memory or the stack of the process that loads it (issue 11). The shipped model's
-// largest value (hadml.provenance) is about 1.3 kB and nests 3 levels.
+// largest value (hadml.provenance) is about 1.3 kB and nests 4 levels.
 constexpr std::size_t kMaxMetadataValueBytes = std::size_t{1} << 20;  // 1 MiB per value
 constexpr int kMaxJsonDepth = 64;
-// Noise dimension: the models in use have Z <= 16; a batch allocates n * Z floats.
+// Noise dimension: the training recipes use Z = 4 or 8; a batch allocates n * Z floats.
 constexpr long kMaxNoiseDim = 1024;
 constexpr int kMaxThreads = 256;  // as the Herwig adapter's Threads interface
 // Input scaling: features are O(0.1-100) GeV or flags, stored as float32. A scale below
