@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up hadml on a fresh Debian machine: build tools (apt), a virtual environment in
+# Set up hadml on a fresh Debian machine: build tools and nlohmann/json (apt), a virtual environment in
 # .venv, and the package built from this checkout.
 #   scripts/bootstrap.sh          generation only (hadml with ONNX Runtime, no torch)
 #   scripts/bootstrap.sh --test   also torch/Lightning ([train]) and the test tools ([test])
@@ -13,6 +13,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 inc=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 [ -f "$inc/Python.h" ] || missing+=(python3-dev)
+# nlohmann/json (header-only) parses the ONNX model metadata in the C++ shim.
+[ -f /usr/include/nlohmann/json.hpp ] || missing+=(nlohmann-json3-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing system packages: ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO=sudo; else

@@ -17,10 +17,20 @@ def make_model(path: Path, *, features: list[str] | None = None, noise_dim: int 
                input_name: str = C.INPUT_CONDITION, cond_rank: int = 2,
                cond_dtype: str = "float", metadata: dict[str, str] | None = None,
                drop_keys: tuple[str, ...] = (), graph_noise_dim: int | None = None,
-               offset: list[float] | None = None, scale: list[float] | None = None) -> Path:
+               offset: list[float] | None = None, scale: list[float] | None = None,
+               output_name: str = C.OUTPUT_ANGLES, output_dtype: str = "float",
+               output_width: int = 2, declared_output_width: int | None = None,
+               batch_dim: str | int = "N", angle_shift: tuple[float, float] | None = None,
+               extra_input: bool = False, unknown_op: bool = False,
+               check: bool = True) -> Path:
     """MLP: angles = [1, pi] * tanh(W2 tanh(W1 [condition, noise] + b1)).
 
     nan_below_offset adds 0 * sqrt(condition[:, 0]), NaN where the scaled first feature < 0.
+    The other options break the contract on purpose (tests/test_bad_models.py):
+    output_width computes that many outputs while the graph declares
+    declared_output_width; angle_shift adds a constant to (cos_theta, phi); extra_input adds
+    an unused third input; unknown_op routes the output through an operator of a domain no
+    ONNX Runtime has; batch_dim fixes the batch dimension; check=False skips onnx.checker.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -31,12 +41,14 @@ def make_model(path: Path, *, features: list[str] | None = None, noise_dim: int 
     rng = np.random.default_rng(seed)
     w1 = rng.normal(0, 1.0 / np.sqrt(c + gz), (c + gz, hidden)).astype(np.float32)
     b1 = rng.normal(0, 0.1, hidden).astype(np.float32)
-    w2 = rng.normal(0, 1.0 / np.sqrt(hidden), (hidden, 2)).astype(np.float32)
+    w2 = rng.normal(0, 1.0 / np.sqrt(hidden), (hidden, output_width)).astype(np.float32)
+    out_decl = output_width if declared_output_width is None else declared_output_width
     dt = TensorProto.FLOAT if cond_dtype == "float" else TensorProto.DOUBLE
-    cond_shape = ["N", c] if cond_rank == 2 else ["N", c, 1]
+    cond_shape = [batch_dim, c] if cond_rank == 2 else [batch_dim, c, 1]
     inits = [numpy_helper.from_array(w1, "W1"), numpy_helper.from_array(b1, "b1"),
              numpy_helper.from_array(w2, "W2"),
-             numpy_helper.from_array(np.array([1.0, np.pi], np.float32), "range"),
+             numpy_helper.from_array(np.array([1.0, np.pi] + [1.0] * (output_width - 2),
+                                              np.float32), "range"),
              numpy_helper.from_array(np.array([0.0], np.float32), "zero")]
     nodes = []
     cond_in = input_name
@@ -55,6 +67,8 @@ def make_model(path: Path, *, features: list[str] | None = None, noise_dim: int 
         helper.make_node("MatMul", ["h", "W2"], ["o0"]),
         helper.make_node("Tanh", ["o0"], ["o"]),
     ]
+    nodes.append(helper.make_node("Mul", ["o", "range"], ["a0"]))
+    last = "a0"
     if nan_below_offset:
         inits += [numpy_helper.from_array(np.array([0], np.int64), "s0"),
                   numpy_helper.from_array(np.array([1], np.int64), "s1"),
@@ -62,17 +76,32 @@ def make_model(path: Path, *, features: list[str] | None = None, noise_dim: int 
         nodes += [helper.make_node("Slice", [cond_in, "s0", "s1", "ax"], ["c0"]),
                   helper.make_node("Sqrt", ["c0"], ["sq"]),
                   helper.make_node("Mul", ["sq", "zero"], ["nanmask"]),
-                  helper.make_node("Mul", ["o", "range"], ["a0"]),
-                  helper.make_node("Add", ["a0", "nanmask"], [C.OUTPUT_ANGLES])]
-    else:
-        nodes.append(helper.make_node("Mul", ["o", "range"], [C.OUTPUT_ANGLES]))
+                  helper.make_node("Add", [last, "nanmask"], ["a1"])]
+        last = "a1"
+    if angle_shift is not None:
+        inits.append(numpy_helper.from_array(np.array(angle_shift, np.float32), "shift"))
+        nodes.append(helper.make_node("Add", [last, "shift"], ["a2"]))
+        last = "a2"
+    opsets = [helper.make_opsetid("", 17)]
+    if unknown_op:
+        nodes.append(helper.make_node("Frobnicate", [last], ["a3"], domain="org.hadml.bogus"))
+        opsets.append(helper.make_opsetid("org.hadml.bogus", 1))
+        last = "a3"
+    out_type = TensorProto.FLOAT
+    if output_dtype != "float":
+        out_type = TensorProto.DOUBLE
+        nodes.append(helper.make_node("Cast", [last], ["a4"], to=out_type))
+        last = "a4"
+    nodes.append(helper.make_node("Identity", [last], [output_name]))
+    inputs = [helper.make_tensor_value_info(input_name, dt, cond_shape),
+              helper.make_tensor_value_info(C.INPUT_NOISE, TensorProto.FLOAT, [batch_dim, gz])]
+    if extra_input:
+        inputs.append(helper.make_tensor_value_info("temperature", TensorProto.FLOAT, [1]))
     graph = helper.make_graph(
-        nodes, "hadml_test_decayer",
-        [helper.make_tensor_value_info(input_name, dt, cond_shape),
-         helper.make_tensor_value_info(C.INPUT_NOISE, TensorProto.FLOAT, ["N", gz])],
-        [helper.make_tensor_value_info(C.OUTPUT_ANGLES, TensorProto.FLOAT, ["N", 2])],
+        nodes, "hadml_test_decayer", inputs,
+        [helper.make_tensor_value_info(output_name, out_type, [batch_dim, out_decl])],
         inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=opsets)
     model.ir_version = 8
     meta = {
         C.KEY_FORMAT_VERSION: str(C.FORMAT_VERSION),
@@ -90,7 +119,8 @@ def make_model(path: Path, *, features: list[str] | None = None, noise_dim: int 
     for k in drop_keys:
         meta.pop(k)
     onnx.helper.set_model_props(model, meta)
-    onnx.checker.check_model(model)
+    if check:
+        onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
 

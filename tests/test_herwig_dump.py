@@ -140,3 +140,49 @@ def test_datamodule_from_dump_splits_by_event(dumps: Path):
     table = herwig_dump.to_cluster_table(herwig_dump.read(path))
     raw = condition_features(table, cfg.features)
     assert not np.allclose(dm.scaling.offset, raw.mean(0), rtol=1e-9)  # not the full sample
+
+
+# Two clusters as cpp_plugin/herwig/MLClusterRedecayer writes them: constituents with a
+# sixth field, the perturbative flag. The second cluster lists its antitriplet first, so the
+# reader swaps the constituents and each flag must move with its constituent.
+ADAPTER_LINE = (
+    "2,3.1,0.1,0.2,1.4,1;-1,2.9,-0.1,-0.2,-1.3,0;81,6.0,0,0,0.1;"
+    "211,3.2,0.5,0.1,0.2;111,2.8,-0.5,-0.1,-0.1;|"
+    "-2,2.0,0.3,0,1.0,1;3,2.5,-0.3,0,-1.0,0;81,4.5,0,0,0;"
+    "-321,2.4,0.2,0.1,0.3;111,2.1,-0.2,-0.1,-0.3;\n"
+)
+
+
+def test_adapter_dump_keeps_perturbative_flags(tmp_path: Path):
+    path = tmp_path / "herwig_adapter.dat"
+    path.write_text(ADAPTER_LINE * 2)
+    assert herwig_dump.detect_format(path) == "a"
+    events = list(herwig_dump.read(path))
+    assert [len(e.clusters) for e in events] == [2, 2]
+    q = events[0].clusters[1].constituents
+    assert (q[0].pid, q[0].perturbative, q[1].pid, q[1].perturbative) == (-2, True, 3, False)
+    table = herwig_dump.to_cluster_table(events)
+    assert table.column("c1_id").to_pylist() == [2, 3, 2, 3]
+    assert table.column("c1_pert").to_pylist() == [True, False, True, False]
+    assert table.column("c2_pert").to_pylist() == [False, True, False, True]
+    assert table.column("h1_id").to_pylist() == [211, -321, 211, -321]
+    # The old five-field files still read, with flags unknown (written False).
+    old = tmp_path / "old.dat"
+    old.write_text(re.sub(r",([01]);", ";", ADAPTER_LINE.split("81,")[0]) + "81,"
+                   + ADAPTER_LINE.split("81,", 1)[1])
+    q_old = next(herwig_dump.read(old)).clusters[0].constituents
+    assert q_old[0].perturbative is None and q_old[1].perturbative is None
+    assert herwig_dump.to_cluster_table(herwig_dump.read(old)).column("c1_pert")[0].as_py() \
+        is False
+
+
+def test_adapter_dump_bad_flag(tmp_path: Path):
+    bad = tmp_path / "bad_flag.dat"
+    bad.write_text(ADAPTER_LINE.replace(",1.4,1;", ",1.4,2;"))
+    with pytest.raises(herwig_dump.HerwigDumpError,
+                       match=r"bad_flag\.dat:1: .*perturbative flag must be 0 or 1"):
+        list(herwig_dump.read(bad))
+    six_on_hadron = tmp_path / "six.dat"
+    six_on_hadron.write_text(ADAPTER_LINE.replace("211,3.2,0.5,0.1,0.2;", "211,3.2,0.5,0.1,0.2,1;"))
+    with pytest.raises(herwig_dump.HerwigDumpError, match=r"has 6 fields, expected 5"):
+        list(herwig_dump.read(six_on_hadron))

@@ -50,7 +50,7 @@ def test_loads_and_exposes_metadata(model: Path) -> None:
     ({"metadata": {C.KEY_FORMAT_VERSION: "2"}}, "unsupported hadml.format_version '2'"),
     ({"features": [*FEATURES[:-1], "rapidity"]}, "unknown condition feature 'rapidity'"),
     ({"offset": [0.0, 1.0]}, "offset must be a list of 5 numbers"),
-    ({"scale": [1.0, 1.0, 0.0, 1.0, 1.0]}, "scale[2] is zero"),
+    ({"scale": [1.0, 1.0, 0.0, 1.0, 1.0]}, "scale[2] (hadron2_mass) is 0;"),
     ({"graph_noise_dim": 3}, "'noise' has shape [N, 3], expected [N, 2]"),
     ({"metadata": {C.KEY_NOISE_DISTRIBUTION: "cauchy"}}, "noise_distribution must be"),
     ({"metadata": {C.KEY_FRAME: "lab"}}, "hadml.frame 'lab'"),

@@ -2,22 +2,28 @@
 
 #include <cmath>
 #include <cstdint>
+#include <iomanip>
+#include <sstream>
 #include <vector>
 
 #include "Herwig/Hadronization/Cluster.h"
+#include "Herwig/Hadronization/ClusterDecayer.h"
 #include "ThePEG/EventRecord/Event.h"
 #include "ThePEG/EventRecord/Particle.h"
 #include "ThePEG/EventRecord/Step.h"
 #include "ThePEG/Handlers/EventHandler.h"
 #include "ThePEG/Interface/ClassDocumentation.h"
 #include "ThePEG/Interface/Parameter.h"
+#include "ThePEG/Interface/Reference.h"
 #include "ThePEG/Interface/Switch.h"
 #include "ThePEG/Persistency/PersistentIStream.h"
 #include "ThePEG/Persistency/PersistentOStream.h"
+#include "ThePEG/Repository/BaseRepository.h"
 #include "ThePEG/Repository/EventGenerator.h"
 #include "ThePEG/Repository/UseRandom.h"
 #include "ThePEG/Utilities/DescribeClass.h"
 #include "hadml/OnnxClusterDecayer.h"
+#include "hadml/Params.h"
 #include "hadml/Random.h"
 #include "hadml/Redecay.h"
 
@@ -38,6 +44,34 @@ std::uint64_t seedFromHerwig() {
   return (hi << 32) | lo;
 }
 
+// The object that interface `name` of `object` points to (a ThePEG Reference), or null.
+IBPtr referenced(const IBPtr& object, const std::string& name) {
+  if (!object) return IBPtr();
+  const auto* ref = dynamic_cast<const ReferenceBase*>(BaseRepository::FindInterface(object, name));
+  return ref ? ref->get(*object) : IBPtr();
+}
+
+// Herwig::ClusterDecayer keeps ClDir*/ClSmr* private and has no getters: they are read
+// through its ThePEG interfaces (Switch<ClusterDecayer,bool> ClDirLight/Charm/Bottom and
+// Parameter<ClusterDecayer,double> ClSmrLight/Charm/Bottom, Herwig 7.3
+// src/Hadronization/ClusterDecayer.cc, Init()).
+long switchValue(const IBPtr& object, const std::string& name) {
+  const auto* sw = dynamic_cast<const SwitchBase*>(BaseRepository::FindInterface(object, name));
+  if (!sw)
+    throw Exception() << "MLClusterRedecayer: " << object->fullName() << " has no switch "
+                      << name << " (not a Herwig 7 ClusterDecayer?)" << Exception::runerror;
+  return sw->get(*object);
+}
+
+double parameterValue(const IBPtr& object, const std::string& name) {
+  const auto* par =
+      dynamic_cast<const ParameterTBase<double>*>(BaseRepository::FindInterface(object, name));
+  if (!par)
+    throw Exception() << "MLClusterRedecayer: " << object->fullName() << " has no parameter "
+                      << name << " (not a Herwig 7 ClusterDecayer?)" << Exception::runerror;
+  return par->tget(*object);
+}
+
 }  // namespace
 
 MLClusterRedecayer::MLClusterRedecayer() = default;
@@ -48,13 +82,34 @@ MLClusterRedecayer::MLClusterRedecayer(const MLClusterRedecayer& o)
       device_(o.device_),
       threads_(o.threads_),
       policy_(o.policy_),
+      herwigDecayer_(o.herwigDecayer_),
       dumpFile_(o.dumpFile_) {}
 
 IBPtr MLClusterRedecayer::clone() const { return new_ptr(*this); }
 IBPtr MLClusterRedecayer::fullclone() const { return new_ptr(*this); }
 
+ClusterDecayerPtr MLClusterRedecayer::findHerwigDecayer() const {
+  if (herwigDecayer_) return herwigDecayer_;
+  // EventHandler:HadronizationHandler -> ClusterHadronizationHandler:ClusterDecayer
+  const IBPtr eh = generator() ? IBPtr(generator()->eventHandler()) : IBPtr();
+  const IBPtr decayer = referenced(referenced(eh, "HadronizationHandler"), "ClusterDecayer");
+  return dynamic_ptr_cast<ClusterDecayerPtr>(decayer);
+}
+
+hadml::ClusterParams MLClusterRedecayer::fallbackParams(const ClusterDecayerPtr& decayer) const {
+  const IBPtr obj = decayer;
+  hadml::ClusterParams params;
+  for (const char* flavour : {"Light", "Charm", "Bottom"}) {
+    const std::string dir = std::string("ClDir") + flavour, smr = std::string("ClSmr") + flavour;
+    params.set(dir, switchValue(obj, dir) != 0 ? 1.0 : 0.0);
+    params.set(smr, parameterValue(obj, smr));
+  }
+  return params;
+}
+
 void MLClusterRedecayer::doinitrun() {
   StepHandler::doinitrun();
+  nEvents_ = nEligible_ = nSkipped_ = 0;
   if (!dumpFile_.empty()) {
     dump_.open(dumpFile_);
     if (!dump_)
@@ -72,6 +127,26 @@ void MLClusterRedecayer::doinitrun() {
   options.intraOpThreads = threads_;
   options.policy =
       policy_ == 1 ? hadml::InvalidOutputPolicy::Fallback : hadml::InvalidOutputPolicy::Error;
+  if (options.policy == hadml::InvalidOutputPolicy::Fallback) {
+    // The classic fallback decays like the running Herwig: its ClusterDecayer's ClDir and
+    // ClSmr settings, not hadml's defaults (species and masses stay Herwig's anyway).
+    const ClusterDecayerPtr herwig = findHerwigDecayer();
+    if (!herwig)
+      throw Exception() << "MLClusterRedecayer: Policy Fallback needs Herwig's ClusterDecayer "
+                        << "for the classic decay parameters; none was found through the event "
+                        << "handler's HadronizationHandler. Set " << name()
+                        << ":ClusterDecayer (e.g. /Herwig/Hadronization/ClusterDecayer)"
+                        << Exception::runerror;
+    options.classicParams = fallbackParams(herwig);
+    if (generator()) {
+      const hadml::ClusterParams& p = options.classicParams;
+      generator()->log() << "MLClusterRedecayer: classic fallback uses " << herwig->fullName()
+                         << ": ClDirLight " << p.ClDirLight << ", ClDirCharm " << p.ClDirCharm
+                         << ", ClDirBottom " << p.ClDirBottom << ", ClSmrLight " << p.ClSmrLight
+                         << ", ClSmrCharm " << p.ClSmrCharm << ", ClSmrBottom " << p.ClSmrBottom
+                         << "\n";
+    }
+  }
   try {
     decayer_ = hadml::makeOnnxClusterDecayer(options);
   } catch (const std::exception& e) {
@@ -82,10 +157,33 @@ void MLClusterRedecayer::doinitrun() {
 
 void MLClusterRedecayer::dofinish() {
   StepHandler::dofinish();
-  if (dump_.is_open()) dump_.close();
-  if (generator())
-    generator()->log() << "MLClusterRedecayer: re-decayed " << nRedecayed_
-                       << " clusters, left " << nSkipped_ << " as Herwig made them\n";
+  bool dumpFailed = false;
+  if (dump_.is_open()) {
+    dump_.close();
+    dumpFailed = dump_.fail();
+  }
+  if (generator()) {
+    std::ostringstream line;
+    line << "MLClusterRedecayer: " << nEvents_ << " events, " << nEligible_
+         << " eligible two-hadron clusters, " << nSkipped_
+         << " other clusters left as Herwig made them";
+    if (!dumpFile_.empty()) line << "; dumped the eligible ones to " << dumpFile_;
+    if (decayer_) {
+      const hadml::DecayerStats st = decayer_->stats();
+      const std::uint64_t total = st.decayed + st.fallbacks;
+      line << "; re-decayed " << total << ": " << st.decayed << " by the model, " << st.fallbacks
+           << " by the classic fallback (Policy Fallback)";
+      if (total > 0)
+        line << " = " << std::fixed << std::setprecision(3)
+             << 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(total) << "%";
+    } else {
+      line << "; none re-decayed (dump only, no ModelFile)";
+    }
+    generator()->log() << line.str() << "\n";
+  }
+  if (dumpFailed)
+    throw Exception() << "MLClusterRedecayer: writing the dump " << dumpFile_
+                      << " failed (disk full?)" << Exception::runerror;
 }
 
 void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) {
@@ -127,19 +225,27 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
       ++nSkipped_;
       continue;
     }
+    ++nEligible_;
     requests.push_back(plan.request);
     plans.push_back(std::move(plan));
     targets.push_back({kids[0], kids[1]});
   }
+  ++nEvents_;
   if (dump_.is_open()) {
     const auto entry = [this](int id, const hadml::LorentzVector& p) {
       dump_ << id << ',' << p.e << ',' << p.px << ',' << p.py << ',' << p.pz << ';';
     };
+    // Constituents: a sixth field, 1 if the constituent comes from the perturbative stage
+    // (Cluster::isPerturbative), else 0; the model uses it as an input.
+    const auto constituent = [this](const hadml::Constituent& c) {
+      dump_ << c.id << ',' << c.p.e << ',' << c.p.px << ',' << c.p.py << ',' << c.p.pz << ','
+            << (c.perturbative ? 1 : 0) << ';';
+    };
     for (std::size_t i = 0; i < plans.size(); ++i) {
       const auto& r = plans[i].request;
       if (i > 0) dump_ << '|';
-      entry(r.constituents[0].id, r.constituents[0].p);
-      entry(r.constituents[1].id, r.constituents[1].p);
+      constituent(r.constituents[0]);
+      constituent(r.constituents[1]);
       entry(static_cast<int>(ClusterId), r.p);
       const tPPtr h1 = targets[i][plans[i].swapped ? 1 : 0];
       const tPPtr h2 = targets[i][plans[i].swapped ? 0 : 1];
@@ -147,6 +253,9 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
       entry(r.id2, toHadml(h2->momentum()));
     }
     dump_ << '\n';
+    if (!dump_)
+      throw Exception() << "MLClusterRedecayer: writing the dump " << dumpFile_
+                        << " failed (disk full?)" << Exception::runerror;
   }
   if (requests.empty() || !decayer_) return;
 
@@ -162,20 +271,20 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
                                            p[k].e * GeV, child->mass()));
     }
   }
-  nRedecayed_ += static_cast<long>(out.size());
 }
 
 void MLClusterRedecayer::persistentOutput(PersistentOStream& os) const {
-  os << modelFile_ << device_ << threads_ << policy_ << dumpFile_;
+  os << modelFile_ << device_ << threads_ << policy_ << dumpFile_ << herwigDecayer_;
 }
 
-void MLClusterRedecayer::persistentInput(PersistentIStream& is, int) {
+void MLClusterRedecayer::persistentInput(PersistentIStream& is, int version) {
   is >> modelFile_ >> device_ >> threads_ >> policy_ >> dumpFile_;
+  if (version >= 1) is >> herwigDecayer_;  // class version 1 added the ClusterDecayer
 }
 
 namespace {
 DescribeClass<MLClusterRedecayer, StepHandler> describeHerwigMLClusterRedecayer(
-    "Herwig::MLClusterRedecayer", "HwMLCluster.so");
+    "Herwig::MLClusterRedecayer", "HwMLCluster.so", 1);
 }
 
 void MLClusterRedecayer::Init() {
@@ -202,4 +311,10 @@ void MLClusterRedecayer::Init() {
                                            "Abort the event with an error", 0);
   static SwitchOption interfacePolicyFallback(interfacePolicy, "Fallback",
                                               "Use the classic Herwig decay for that cluster", 1);
+  static Reference<MLClusterRedecayer, ClusterDecayer> interfaceClusterDecayer(
+      "ClusterDecayer",
+      "Herwig's ClusterDecayer whose ClDir/ClSmr settings the classic fallback (Policy "
+      "Fallback) uses. If unset, the ClusterDecayer of the event handler's "
+      "HadronizationHandler.",
+      &MLClusterRedecayer::herwigDecayer_, false, false, true, true, false);
 }

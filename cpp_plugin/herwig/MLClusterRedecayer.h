@@ -11,10 +11,13 @@
 #include <memory>
 #include <string>
 
+// ThePEG first: Herwig's forward-declaration header needs ThePEG's configuration.
 #include "ThePEG/Handlers/StepHandler.h"
+#include "Herwig/Hadronization/ClusterDecayer.fh"
 
 namespace hadml {
 class ClusterDecayer;
+struct ClusterParams;
 }
 
 namespace Herwig {
@@ -36,7 +39,7 @@ class MLClusterRedecayer : public StepHandler {
   void persistentInput(PersistentIStream& is, int version);
   static void Init();
 
-  long nRedecayed() const { return nRedecayed_; }
+  long nEligible() const { return nEligible_; }
   long nSkipped() const { return nSkipped_; }
 
  protected:
@@ -50,15 +53,27 @@ class MLClusterRedecayer : public StepHandler {
   std::string device_ = "cpu";
   int threads_ = 1;
   int policy_ = 0;  // 0: error on invalid model output, 1: classic fallback
+  // The Herwig ClusterDecayer whose ClDir*/ClSmr* parameters the classic fallback uses.
+  // Unset: the ClusterDecayer of the event handler's hadronization handler.
+  ClusterDecayerPtr herwigDecayer_;
   // Dump file: Herwig's eligible cluster decays (before any re-decay) in the HADML text
   // format `q1;q2;cluster;h1;h2;` per cluster, `|` between clusters, one event a line
-  // (read by hadml/io/herwig_dump.py). With no ModelFile the handler only dumps.
+  // (read by hadml/io/herwig_dump.py); the constituent entries q1, q2 carry a sixth field,
+  // their perturbative flag. With no ModelFile the handler only dumps.
   std::string dumpFile_;
   std::ofstream dump_;
   // Created in doinitrun, not persistent (the model is re-read from modelFile_).
   std::shared_ptr<hadml::ClusterDecayer> decayer_;
-  long nRedecayed_ = 0;
+  // Run counters, reported by dofinish. Eligible clusters are the ones dumped and (with a
+  // model) re-decayed; the decayer's stats() split them into model and classic fallback.
+  long nEvents_ = 0;
+  long nEligible_ = 0;
   long nSkipped_ = 0;
+
+  // Herwig's ClusterDecayer (herwigDecayer_, else found through the event handler) and
+  // the hadml parameters read from its interfaces, for the classic fallback.
+  ClusterDecayerPtr findHerwigDecayer() const;
+  hadml::ClusterParams fallbackParams(const ClusterDecayerPtr& decayer) const;
 };
 
 }  // namespace Herwig

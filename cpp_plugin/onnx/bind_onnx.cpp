@@ -35,6 +35,7 @@ std::vector<float> fromArray(const F32& a, py::ssize_t w, const char* name) {
 }  // namespace
 
 void bindOnnx(py::module_& m) {
+  m.attr("KNOWN_CONDITION_FEATURES") = py::tuple(py::cast(knownConditionFeatures()));
   py::class_<OnnxClusterDecayer, ClusterDecayer, std::shared_ptr<OnnxClusterDecayer>>(
       m, "OnnxClusterDecayer",
       "ML cluster decayer (docs/model-contract.md). Thread-safe: decay may run from several "

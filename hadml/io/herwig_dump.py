@@ -5,6 +5,8 @@ clusters separated by ``|``, entries separated by ``;``, momenta written as ``E,
 
 (a) ``q1;q2;cluster;h1;h2;`` with each entry ``pid,E,px,py,pz``. A constituent written as
     pid 88 (``88,0,0,0,0``) is a placeholder: the constituents of that cluster are unknown.
+    The dumps of hadml's Herwig adapter (cpp_plugin/herwig) give each constituent a sixth
+    field, its perturbative flag (``1`` from the shower or hard process, ``0`` otherwise).
 (b) Cluster trees, each entry ``(index),pid,[child indices],E,px,py,pz``. Constituents
     point to their cluster (pid 81); a cluster points to two hadrons, or to two lighter
     clusters when it fissioned. Clusters made by fission have no constituents in the file.
@@ -48,6 +50,7 @@ class HerwigDumpError(ValueError):
 class Particle:
     pid: int
     p: np.ndarray  # (px, py, pz, e)
+    perturbative: bool | None = None  # constituents only; None when the file does not say
 
 
 @dataclass
@@ -79,10 +82,16 @@ def _parse_a(line: str) -> list[DumpCluster]:
         if len(entries) != 5:
             raise ValueError(f"cluster {chunk[:60]!r}... has {len(entries)} entries, expected 5")
         parts = []
-        for entry in entries:
+        for k, entry in enumerate(entries):
             fields = entry.split(",")
+            if len(fields) == 6 and k < 2:  # constituent with its perturbative flag
+                if fields[5].strip() not in ("0", "1"):
+                    raise ValueError(f"entry {entry!r}: perturbative flag must be 0 or 1")
+                parts.append(Particle(int(fields[0]), _p4(fields[1:5]), fields[5].strip() == "1"))
+                continue
             if len(fields) != 5:
-                raise ValueError(f"entry {entry!r} has {len(fields)} fields, expected 5")
+                expected = "5 (or 6 with the perturbative flag)" if k < 2 else "5"
+                raise ValueError(f"entry {entry!r} has {len(fields)} fields, expected {expected}")
             parts.append(Particle(int(fields[0]), _p4(fields[1:])))
         q1, q2, cl, h1, h2 = parts
         if cl.pid != CLUSTER_ID:
@@ -226,8 +235,9 @@ def to_cluster_table(
     ``cluster_direction``: keep them with a massless pseudo-constituent 1 (id 0) along the
     cluster's lab momentum, so the model frame becomes the helicity frame (z along the
     cluster flight direction) - a different frame than the contract's, usable for studies
-    only. Constituent 2 is then the zero vector with id 0. Perturbative flags are unknown in
-    the dumps and written False. Masses come from the file's 4-momenta (about 6 digits).
+    only. Constituent 2 is then the zero vector with id 0. Perturbative flags come from the
+    file when it has them (dumps of hadml's Herwig adapter) and are written False otherwise.
+    Masses come from the file's 4-momenta (about 6 digits).
     """
     if unknown_constituents not in ("drop", "cluster_direction"):
         raise ValueError("unknown_constituents must be 'drop' or 'cluster_direction'")
@@ -249,8 +259,8 @@ def to_cluster_table(
                 rows[f"{tag}_id"].append(part.pid)
                 for j, name in enumerate(p4):
                     rows[f"{tag}_{name}"].append(part.p[j])
-            rows["c1_pert"].append(False)
-            rows["c2_pert"].append(False)
+            rows["c1_pert"].append(bool(consts[0].perturbative))
+            rows["c2_pert"].append(bool(consts[1].perturbative))
             for j, name in enumerate(p4):
                 rows[name].append(cl.cluster.p[j])
             m2 = cl.cluster.p[3] ** 2 - float(np.sum(cl.cluster.p[:3] ** 2))

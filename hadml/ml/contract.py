@@ -1,7 +1,9 @@
 """The ONNX model contract (docs/model-contract.md, format version 1) in Python.
 
 The constants are what the training export writes and what the C++ shim
-(cpp_plugin/onnx/src/OnnxClusterDecayer.cpp) checks: keep names stable. ``reference_decay``
+(cpp_plugin/onnx/src/OnnxClusterDecayer.cpp) checks: keep names stable. The condition feature
+names are not repeated here: ``KNOWN_FEATURES`` is the shim's own list, read from
+``hadml._core``. ``reference_decay``
 recomputes, with numpy and the onnxruntime Python API only, what the shim computes, so a
 test can hold the two equal.
 """
@@ -34,10 +36,22 @@ METADATA_KEYS = (
     KEY_OUTPUT, KEY_SCALING, KEY_PROVENANCE,
 )
 
-KNOWN_FEATURES = (
-    "cluster_mass", "hadron1_mass", "hadron2_mass", "c1_perturbative", "c2_perturbative",
-    "c1_flavour", "c2_flavour", "pstar",
-)
+
+
+def _shim_features() -> tuple[str, ...]:
+    """The condition feature names the C++ shim knows: defined once, in
+    cpp_plugin/onnx/src/OnnxClusterDecayer.cpp (``hadml::knownConditionFeatures``)."""
+    from hadml import _core
+
+    names = getattr(_core, "KNOWN_CONDITION_FEATURES", None)
+    if names is None:
+        raise ImportError(
+            "hadml._core was built without the ONNX cluster decayer (HADML_WITH_ONNX=OFF), "
+            "which defines the model's condition feature names: rebuild with ONNX Runtime")
+    return tuple(names)
+
+
+KNOWN_FEATURES: tuple[str, ...] = _shim_features()
 
 
 def _mass(p: np.ndarray) -> np.ndarray:

@@ -1,15 +1,16 @@
 // ONNX Runtime implementation of the ML cluster decayer (docs/model-contract.md, v1).
 #include "hadml/OnnxClusterDecayer.h"
 
+#include <nlohmann/json.hpp>
 #include <onnxruntime_cxx_api.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
-#include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 #include <stdexcept>
 
@@ -28,125 +29,61 @@ const char* const kFrame = "cluster_rest_z_constituent1";
 const char* const kOutput = "cos_theta,phi";
 constexpr double kAngleTolerance = 1e-4;
 
-const std::vector<std::string>& knownFeatures() {
-  static const std::vector<std::string> names{
-      "cluster_mass",    "hadron1_mass", "hadron2_mass", "c1_perturbative",
-      "c2_perturbative", "c1_flavour",   "c2_flavour",   "pstar"};
-  return names;
+// Limits on what a model file may put into its metadata, so that no crafted file can
+// exhaust memory or the stack of the process that loads it (issue 11). The shipped model's
+// largest value (hadml.provenance) is about 1.3 kB and nests 4 levels.
+constexpr std::size_t kMaxMetadataValueBytes = std::size_t{1} << 20;  // 1 MiB per value
+constexpr int kMaxJsonDepth = 64;
+// Noise dimension: the training recipes use Z = 4 or 8; a batch allocates n * Z floats.
+constexpr long kMaxNoiseDim = 1024;
+constexpr int kMaxThreads = 256;  // as the Herwig adapter's Threads interface
+// Input scaling: features are O(0.1-100) GeV or flags, stored as float32. A scale below
+// 1e-6 turns float32 rounding of a GeV-sized feature (~1e-7) into O(1) model inputs, and
+// (x - offset) / 1e-300 overflows float32 to inf; training writes the standard deviation,
+// or 1 for a constant column (hadml/data/features.py, Scaling.fit).
+constexpr double kMinScale = 1e-6;
+constexpr double kMaxScaleOrOffset = 1e6;
+
+// A metadata value quoted for an error message, cut to a readable length.
+std::string shownValue(const std::string& s) {
+  constexpr std::size_t kShown = 60;
+  if (s.size() <= kShown) return "'" + s + "'";
+  return "'" + s.substr(0, kShown) + "...' (" + std::to_string(s.size()) + " bytes)";
 }
 
-// --- A minimal JSON reader: just what the metadata needs (strings, numbers, lists,
-// objects). Throws std::invalid_argument on malformed input.
-struct Json {
-  enum class Kind { Null, Number, String, List, Object, Bool } kind = Kind::Null;
-  double number = 0.0;
-  std::string str;
-  std::vector<Json> list;
-  std::map<std::string, Json> object;
+// Thrown by the parser callback when the input nests deeper than kMaxJsonDepth.
+struct JsonTooDeep : std::runtime_error {
+  JsonTooDeep() : std::runtime_error("too deep") {}
 };
 
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& s) : s_(s) {}
-  Json parse() {
-    Json v = value();
-    skip();
-    if (i_ != s_.size()) fail("trailing characters");
-    return v;
+// Parses one metadata value with nlohmann/json. Rejects deep nesting while parsing (the
+// callback sees each object/array start with its depth, before the tree grows further),
+// so the size of the tree stays bounded by the 1 MiB value limit times a small factor.
+// Returns the error text (empty on success) instead of throwing nlohmann's exceptions.
+std::string parseJsonLimited(const std::string& text, nlohmann::json& out) {
+  if (text.size() > kMaxMetadataValueBytes)
+    return "value of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+           std::to_string(kMaxMetadataValueBytes) + " bytes";
+  const nlohmann::json::parser_callback_t limitDepth =
+      [](int depth, nlohmann::json::parse_event_t event, nlohmann::json&) {
+        if ((event == nlohmann::json::parse_event_t::object_start ||
+             event == nlohmann::json::parse_event_t::array_start) &&
+            depth >= kMaxJsonDepth)
+          throw JsonTooDeep();
+        return true;
+      };
+  try {
+    out = nlohmann::json::parse(text, limitDepth);
+  } catch (const JsonTooDeep&) {
+    return "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+  } catch (const nlohmann::json::exception& e) {
+    std::string msg = std::string("malformed JSON (") + e.what() + ")";
+    if (text.find("NaN") != std::string::npos || text.find("Infinity") != std::string::npos)
+      msg += "; NaN and Infinity are not JSON numbers";
+    return msg;
   }
-
- private:
-  void fail(const char* what) const {
-    throw std::invalid_argument(std::string("malformed JSON (") + what + " at offset " +
-                                std::to_string(i_) + ")");
-  }
-  void skip() {
-    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) ++i_;
-  }
-  char peek() {
-    skip();
-    if (i_ >= s_.size()) fail("unexpected end");
-    return s_[i_];
-  }
-  void expect(char c) {
-    if (peek() != c) fail("unexpected character");
-    ++i_;
-  }
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (i_ >= s_.size()) fail("unterminated string");
-      const char c = s_[i_++];
-      if (c == '"') break;
-      if (c == '\\') {
-        if (i_ >= s_.size()) fail("bad escape");
-        const char e = s_[i_++];
-        switch (e) {
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'u': i_ += 4; out += '?'; break;  // non-ASCII never matters here
-          default: out += e;
-        }
-      } else {
-        out += c;
-      }
-    }
-    return out;
-  }
-  Json value() {
-    Json v;
-    const char c = peek();
-    if (c == '"') {
-      v.kind = Json::Kind::String;
-      v.str = string();
-    } else if (c == '[') {
-      v.kind = Json::Kind::List;
-      ++i_;
-      if (peek() == ']') { ++i_; return v; }
-      while (true) {
-        v.list.push_back(value());
-        const char d = peek();
-        ++i_;
-        if (d == ']') break;
-        if (d != ',') fail("expected , or ]");
-      }
-    } else if (c == '{') {
-      v.kind = Json::Kind::Object;
-      ++i_;
-      if (peek() == '}') { ++i_; return v; }
-      while (true) {
-        std::string k = string();
-        expect(':');
-        v.object[k] = value();
-        const char d = peek();
-        ++i_;
-        if (d == '}') break;
-        if (d != ',') fail("expected , or }");
-      }
-    } else if (s_.compare(i_, 4, "true") == 0 || s_.compare(i_, 5, "false") == 0) {
-      v.kind = Json::Kind::Bool;
-      v.number = s_[i_] == 't' ? 1.0 : 0.0;
-      i_ += s_[i_] == 't' ? 4 : 5;
-    } else if (s_.compare(i_, 4, "null") == 0) {
-      i_ += 4;
-    } else if (s_.compare(i_, 3, "NaN") == 0) {
-      v.kind = Json::Kind::Number;
-      v.number = std::nan("");
-      i_ += 3;
-    } else {
-      const char* begin = s_.c_str() + i_;
-      char* end = nullptr;
-      v.number = std::strtod(begin, &end);
-      if (end == begin) fail("expected a value");
-      v.kind = Json::Kind::Number;
-      i_ += static_cast<std::size_t>(end - begin);
-    }
-    return v;
-  }
-  const std::string& s_;
-  std::size_t i_ = 0;
-};
+  return {};
+}
 
 std::string typeName(ONNXTensorElementDataType t) {
   switch (t) {
@@ -177,6 +114,15 @@ int heaviestFlavour(int id) {
 
 }  // namespace
 
+const std::vector<std::string>& knownConditionFeatures() {
+  // The one list of feature names (docs/model-contract.md); Python reads it from
+  // hadml._core.KNOWN_CONDITION_FEATURES. The order matches Impl::FeatureId.
+  static const std::vector<std::string> names{
+      "cluster_mass",    "hadron1_mass", "hadron2_mass", "c1_perturbative",
+      "c2_perturbative", "c1_flavour",   "c2_flavour",   "pstar"};
+  return names;
+}
+
 struct OnnxClusterDecayer::Impl {
   OnnxDecayerOptions options;
   OnnxModelInfo info;
@@ -201,11 +147,17 @@ struct OnnxClusterDecayer::Impl {
 void OnnxClusterDecayer::Impl::load() {
   const std::string& path = options.modelPath;
   {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+      throw std::runtime_error("ONNX cluster-decay model '" + path + "': cannot open the file (" +
+                               (std::filesystem::exists(path, ec) ? "not a regular file" : "no such file") + ")");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw std::runtime_error("ONNX cluster-decay model '" + path + "': cannot open the file");
   }
-  if (options.intraOpThreads < 0)
-    throw std::invalid_argument("OnnxClusterDecayer: threads must be >= 0 (0 = ORT default)");
+  if (options.intraOpThreads < 0 || options.intraOpThreads > kMaxThreads)
+    throw std::invalid_argument("OnnxClusterDecayer: threads must be from 0 to " +
+                                std::to_string(kMaxThreads) + " (0 = ONNX Runtime's default), got " +
+                                std::to_string(options.intraOpThreads));
   Ort::SessionOptions so;
   so.SetIntraOpNumThreads(options.intraOpThreads);
   so.SetInterOpNumThreads(1);
@@ -230,8 +182,8 @@ void OnnxClusterDecayer::Impl::load() {
     session = std::make_unique<Ort::Session>(env, path.c_str(), so);
   } catch (const Ort::Exception& e) {
     throw std::runtime_error("ONNX cluster-decay model '" + path +
-                             "': ONNX Runtime cannot load it (truncated or not an ONNX file?): " +
-                             e.what());
+                             "': ONNX Runtime cannot load it (not an ONNX file, truncated, or an "
+                             "operator or opset this ONNX Runtime lacks): " + e.what());
   }
   readMetadata();
   validateGraph();
@@ -245,74 +197,94 @@ void OnnxClusterDecayer::Impl::readMetadata() {
   auto get = [&](const char* key) -> std::string {
     auto v = md.LookupCustomMetadataMapAllocated(key, alloc);
     if (!v) bad(std::string("missing metadata key '") + key + "'");
-    return std::string(v.get());
+    std::string text(v.get());
+    if (text.size() > kMaxMetadataValueBytes)
+      bad(std::string("metadata '") + key + "' holds " + std::to_string(text.size()) +
+          " bytes, more than the limit of " + std::to_string(kMaxMetadataValueBytes));
+    return text;
   };
   auto parseJson = [&](const char* key, const std::string& text) {
-    try {
-      return JsonParser(text).parse();
-    } catch (const std::invalid_argument& e) {
-      bad(std::string("metadata '") + key + "': " + e.what());
-    }
+    nlohmann::json value;
+    const std::string error = parseJsonLimited(text, value);
+    if (!error.empty()) bad(std::string("metadata '") + key + "': " + error);
+    return value;
   };
+  auto getJson = [&](const char* key) { return parseJson(key, get(key)); };
   const std::string version = get("hadml.format_version");
   if (version != std::to_string(kFormatVersion))
-    bad("unsupported hadml.format_version '" + version + "' (this shim reads version " +
+    bad("unsupported hadml.format_version " + shownValue(version) + " (this shim reads version " +
         std::to_string(kFormatVersion) + ")");
   info.formatVersion = kFormatVersion;
 
-  const Json feats = parseJson("hadml.condition_features", get("hadml.condition_features"));
-  if (feats.kind != Json::Kind::List || feats.list.empty())
+  const nlohmann::json feats = getJson("hadml.condition_features");
+  if (!feats.is_array() || feats.empty())
     bad("hadml.condition_features must be a non-empty JSON list of names");
-  for (const Json& f : feats.list) {
-    if (f.kind != Json::Kind::String) bad("hadml.condition_features must hold strings");
-    const auto& known = knownFeatures();
-    const auto it = std::find(known.begin(), known.end(), f.str);
+  const auto& known = knownConditionFeatures();
+  for (const nlohmann::json& f : feats) {
+    if (!f.is_string()) bad("hadml.condition_features must hold strings, found " + f.dump().substr(0, 60));
+    const std::string name = f.get<std::string>();
+    const auto it = std::find(known.begin(), known.end(), name);
     if (it == known.end()) {
       std::string list;
       for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      bad("unknown condition feature '" + f.str + "' (known: " + list + ")");
+      bad("unknown condition feature " + shownValue(name) + " (known: " + list + ")");
     }
-    info.features.push_back(f.str);
+    if (std::find(info.features.begin(), info.features.end(), name) != info.features.end())
+      bad("condition feature '" + name + "' is listed twice in hadml.condition_features");
+    info.features.push_back(name);
     featureIds.push_back(static_cast<FeatureId>(it - known.begin()));
   }
 
   const std::string zs = get("hadml.noise_dim");
   char* end = nullptr;
+  errno = 0;
   const long z = std::strtol(zs.c_str(), &end, 10);
-  if (zs.empty() || *end != '\0' || z < 0 || z > 100000)
-    bad("hadml.noise_dim must be a non-negative integer, got '" + zs + "'");
+  if (zs.empty() || *end != '\0' || errno == ERANGE || z < 1 || z > kMaxNoiseDim)
+    bad("hadml.noise_dim must be an integer from 1 to " + std::to_string(kMaxNoiseDim) +
+        " (a generator needs noise), got " + shownValue(zs));
   info.noiseDim = static_cast<int>(z);
   info.noiseDistribution = get("hadml.noise_distribution");
   if (info.noiseDistribution != "normal" && info.noiseDistribution != "uniform")
-    bad("hadml.noise_distribution must be 'normal' or 'uniform', got '" +
-        info.noiseDistribution + "'");
+    bad("hadml.noise_distribution must be 'normal' or 'uniform', got " +
+        shownValue(info.noiseDistribution));
   info.frame = get("hadml.frame");
-  if (info.frame != kFrame) bad("hadml.frame '" + info.frame + "' is not '" + kFrame + "'");
+  if (info.frame != kFrame) bad("hadml.frame " + shownValue(info.frame) + " is not '" + kFrame + "'");
   info.output = get("hadml.output");
-  if (info.output != kOutput) bad("hadml.output '" + info.output + "' is not '" + kOutput + "'");
+  if (info.output != kOutput) bad("hadml.output " + shownValue(info.output) + " is not '" + kOutput + "'");
 
-  const Json sc = parseJson("hadml.input_scaling", get("hadml.input_scaling"));
-  if (sc.kind != Json::Kind::Object || !sc.object.count("offset") || !sc.object.count("scale"))
+  const nlohmann::json sc = getJson("hadml.input_scaling");
+  if (!sc.is_object() || !sc.contains("offset") || !sc.contains("scale"))
     bad("hadml.input_scaling must be a JSON object with 'offset' and 'scale' lists");
   const std::size_t c = info.features.size();
-  for (const char* k : {"offset", "scale"}) {
-    const Json& a = sc.object.at(k);
-    if (a.kind != Json::Kind::List || a.list.size() != c)
-      bad(std::string("hadml.input_scaling.") + k + " must be a list of " + std::to_string(c) +
+  for (const std::string k : {"offset", "scale"}) {
+    const nlohmann::json& a = sc.at(k);
+    if (!a.is_array() || a.size() != c)
+      bad("hadml.input_scaling." + k + " must be a list of " + std::to_string(c) +
           " numbers (one per condition feature), got " +
-          (a.kind == Json::Kind::List ? std::to_string(a.list.size()) : std::string("no list")));
-    std::vector<double>& dst = std::string(k) == "offset" ? info.offset : info.scale;
+          (a.is_array() ? std::to_string(a.size()) : std::string("no list")));
+    std::vector<double>& dst = k == "offset" ? info.offset : info.scale;
     for (std::size_t j = 0; j < c; ++j) {
-      const Json& x = a.list[j];
-      if (x.kind != Json::Kind::Number || !std::isfinite(x.number))
-        bad(std::string("hadml.input_scaling.") + k + "[" + std::to_string(j) + "] is not a finite number");
-      if (std::string(k) == "scale" && x.number == 0.0)
-        bad("hadml.input_scaling.scale[" + std::to_string(j) + "] is zero");
-      dst.push_back(x.number);
+      const std::string where = "hadml.input_scaling." + k + "[" + std::to_string(j) + "] (" +
+                                info.features[j] + ")";
+      if (!a[j].is_number()) bad(where + " is not a number: " + a[j].dump().substr(0, 60));
+      const double x = a[j].get<double>();
+      if (!std::isfinite(x)) bad(where + " is not a finite number");
+      if (k == "scale" && !(x >= kMinScale && x <= kMaxScaleOrOffset)) {
+        std::ostringstream msg;
+        msg << where << " is " << x << "; a scale must lie in [" << kMinScale << ", "
+            << kMaxScaleOrOffset << "] (the model input is (x - offset) / scale in float32)";
+        bad(msg.str());
+      }
+      if (k == "offset" && std::abs(x) > kMaxScaleOrOffset) {
+        std::ostringstream msg;
+        msg << where << " is " << x << "; |offset| must be at most " << kMaxScaleOrOffset;
+        bad(msg.str());
+      }
+      dst.push_back(x);
     }
   }
   info.provenance = get("hadml.provenance");
-  parseJson("hadml.provenance", info.provenance);
+  parseJson("hadml.provenance", info.provenance);  // must be valid JSON within the limits
 }
 
 void OnnxClusterDecayer::Impl::validateGraph() {
@@ -342,6 +314,9 @@ void OnnxClusterDecayer::Impl::validateGraph() {
     if (shape.size() != 2)
       bad("'" + name + "' has rank " + std::to_string(shape.size()) + " (shape " +
           shapeString(shape) + "), expected rank 2 [N, " + std::to_string(width) + "]");
+    if (shape[0] >= 0)
+      bad("'" + name + "' has shape " + shapeString(shape) +
+          " with a fixed batch dimension; the first dimension must be dynamic (N)");
     if (shape[1] != width)
       bad("'" + name + "' has shape " + shapeString(shape) + ", expected [N, " +
           std::to_string(width) + "] (" +
@@ -441,6 +416,10 @@ std::vector<float> OnnxClusterDecayer::inferAngles(const std::vector<float>& con
     throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
                              "': inference failed: " + e.what());
   }
+  if (outputs.size() != 1 || !outputs[0].IsTensor() ||
+      outputs[0].GetTensorTypeAndShapeInfo().GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
+    throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
+                             "': output 'angles' is not a float32 tensor at run time");
   const auto shape = outputs[0].GetTensorTypeAndShapeInfo().GetShape();
   if (shape.size() != 2 || shape[0] != static_cast<int64_t>(n) || shape[1] != 2)
     throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +

@@ -18,6 +18,11 @@ namespace hadml {
 
 enum class InvalidOutputPolicy { Error, Fallback };
 
+// The condition feature names this shim can compute (docs/model-contract.md), in a fixed
+// order. The one definition of the names: Python reads them from
+// hadml._core.KNOWN_CONDITION_FEATURES (hadml/ml/contract.py).
+const std::vector<std::string>& knownConditionFeatures();
+
 struct OnnxDecayerOptions {
   std::string modelPath;
   std::string device = "cpu";  // "cpu" | "cuda" (CUDA execution provider)
@@ -42,6 +47,8 @@ class OnnxClusterDecayer : public ClusterDecayer {
  public:
   // Loads and validates the model; throws std::invalid_argument (contract violations,
   // naming the problem and the file) or std::runtime_error (unreadable file, no CUDA).
+  // Metadata is parsed with limits (1 MiB per value, JSON depth 64), so no model file,
+  // however crafted, can crash the process that loads it.
   explicit OnnxClusterDecayer(const OnnxDecayerOptions& options);
   ~OnnxClusterDecayer() override;
   OnnxClusterDecayer(const OnnxClusterDecayer&) = delete;
@@ -52,6 +59,9 @@ class OnnxClusterDecayer : public ClusterDecayer {
   void decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,
              std::vector<TwoBodyDecay>& out) override;
   std::string name() const override { return "onnx"; }
+  // decayed: clusters decayed with the model's output; fallbacks: clusters whose model
+  // output was invalid and that were decayed classically (policy Fallback). Every cluster
+  // handed to decay() is counted in exactly one of the two.
   DecayerStats stats() const override;
 
   const OnnxModelInfo& info() const;
