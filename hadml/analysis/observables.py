@@ -82,16 +82,45 @@ _SIGNS2 = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
 
 
 @functools.lru_cache(maxsize=256)
-def _pair_tables(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Index pairs i < j and the [m, n] mask that is 0 at columns i and j of each row."""
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j of n objects (cached: every event of the same size reuses them)."""
     i, j = np.triu_indices(n, k=1)
-    mask = np.ones((len(i), n))
-    rows = np.arange(len(i))
-    mask[rows, i] = 0.0
-    mask[rows, j] = 0.0
-    for arr in (i, j, mask):
-        arr.flags.writeable = False
-    return i, j, mask
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
+
+
+def _best_sign_sum(p: np.ndarray, cands: np.ndarray) -> tuple[float, np.ndarray]:
+    """max_n sum_k |p_k . n| (p[n, d]) from candidate sums c = sum_k s_k p_k; returns
+    (value, unit axis).
+
+    For ANY sign pattern s, |sum s_k p_k| = n.sum s_k p_k <= sum |p_k . n| (n the unit
+    vector along the sum), with equality for the optimal pattern: the longest
+    candidate is the maximum as soon as the optimal pattern is among the candidates,
+    and no candidate overshoots it. Patterns left incomplete by exactly degenerate
+    (coplanar, collinear) configurations are then completed by the fixed-point step
+    n -> sum_k sign(p_k . n) p_k, which never decreases sum |p_k . n|.
+    """
+    norms = _norm(cands)
+    k = int(np.argmax(norms))
+    if norms[k] <= 0.0:
+        axis = np.zeros(p.shape[1])
+        axis[-1] = 1.0
+        return 0.0, axis
+    axis = cands[k] / norms[k]
+    signs = None
+    for _ in range(100):
+        proj = p @ axis
+        new_signs = np.where(proj >= 0.0, 1.0, -1.0)
+        if signs is not None and np.array_equal(new_signs, signs):
+            break
+        signs = new_signs
+        c = new_signs @ p
+        length = np.linalg.norm(c)
+        if length <= 0.0:
+            break
+        axis = c / length
+    return float(np.sum(np.abs(p @ axis))), axis
 
 
 def thrust_axis(p3: np.ndarray) -> tuple[float, np.ndarray]:
@@ -102,8 +131,10 @@ def thrust_axis(p3: np.ndarray) -> tuple[float, np.ndarray]:
     origin can be moved until the plane contains two momenta p_i, p_j. So it is enough
     to test, for every pair (i, j), the signs of all other momenta with respect to the
     plane normal p_i x p_j, times the 4 sign choices of p_i and p_j (Brandt et al.,
-    Phys. Lett. 12 (1964) 57; the exhaustive method used by Rivet for small n).
-    Cost O(n^3) with numpy: ~0.1-1 ms for n <= 60.
+    Phys. Lett. 12 (1964) 57). Cost O(n^3) in numpy: ~0.3 ms for n = 20, ~2 ms for
+    n = 45 (all final-state particles of a Z event). Rivet's Thrust projection uses an
+    iterative search from 4 starting axes instead, which can stop at a local maximum;
+    the two agree whenever that search finds the global one.
     """
     p3 = np.asarray(p3, dtype=np.float64)
     n = len(p3)
@@ -119,30 +150,23 @@ def thrust_axis(p3: np.ndarray) -> tuple[float, np.ndarray]:
             d = p3[0]
             t = np.linalg.norm(d)
         return float(t / total), d / t
-    i, j, off_pair = _pair_tables(n)
+    i, j = _pairs(n)
     pi, pj = p3[i], p3[j]
-    normals = _cross(pi, pj)  # [m, 3]
-    # p_i and p_j lie on their plane: their signs are set below, never by rounding.
-    signs = np.sign(normals @ p3.T) * off_pair  # [m, n]
-    base = signs @ p3  # [m, 3]
-    cands = (base[None] + _SIGNS2[:, 0, None, None] * pi[None]
-             + _SIGNS2[:, 1, None, None] * pj[None]).reshape(-1, 3)
-    # Degenerate (collinear) pairs give a zero normal: those candidates are still
-    # valid sign patterns (all others 0 = unassigned), only weaker, so keep them but
-    # also add the trivial all-in-one-hemisphere candidates around each momentum.
-    extra = np.sign(p3 @ p3.T) @ p3
-    cands = np.concatenate([cands, extra])
-    # Evaluate each candidate direction exactly: T(n) = sum |p.n| / sum|p|.
-    norms = _norm(cands)
-    good = norms > 0
-    axes = cands[good] / norms[good, None]
-    values = np.abs(axes @ p3.T).sum(axis=1)
-    k = int(np.argmax(values))
-    axis = axes[k]
+    signs = np.sign(_cross(pi, pj) @ p3.T)  # [m, n]
+    # p_i and p_j lie on their own plane: remove whatever sign rounding gave them; their
+    # signs are the 4 explicit choices below.
+    rows = np.arange(len(i))
+    base = (signs @ p3 - signs[rows, i, None] * pi - signs[rows, j, None] * pj)
+    # Degenerate (collinear) pairs give a zero normal: those candidates are still valid
+    # sign patterns (others 0 = unassigned), only weaker; the all-in-one-hemisphere
+    # patterns around each momentum cover such events.
+    cands = np.concatenate([base + pi + pj, base + pi - pj, base - pi + pj, base - pi - pj,
+                            np.sign(p3 @ p3.T) @ p3])
+    value, axis = _best_sign_sum(p3, cands)
     # Fixed orientation convention: positive z (then x) component.
     if axis[2] < 0 or (axis[2] == 0 and axis[0] < 0):
         axis = -axis
-    return float(values[k] / total), axis
+    return value / total, axis
 
 
 def thrust_major_axis(p3: np.ndarray, t_axis: np.ndarray) -> tuple[float, np.ndarray]:
@@ -161,16 +185,13 @@ def thrust_major_axis(p3: np.ndarray, t_axis: np.ndarray) -> tuple[float, np.nda
     # q_i lies on its own boundary: its sign is chosen below, never by rounding.
     np.fill_diagonal(signs, 0.0)
     base = signs @ q
-    cands = np.concatenate([base + q, base - q])
-    norms = _norm(cands)
-    good = norms > 0
-    if not np.any(good):
+    # Collinear projections (planar events) give empty boundaries: add the half-plane
+    # splits normal to each projected momentum.
+    value, axis2 = _best_sign_sum(q, np.concatenate([base + q, base - q,
+                                                     np.sign(q @ q.T) @ q]))
+    if value <= 0.0:
         return 0.0, e1
-    axes2 = cands[good] / norms[good, None]
-    values = np.abs(axes2 @ q.T).sum(axis=1)
-    k = int(np.argmax(values))
-    axis = axes2[k, 0] * e1 + axes2[k, 1] * e2
-    return float(values[k] / total), axis
+    return value / total, axis2[0] * e1 + axis2[1] * e2
 
 
 def momentum_tensor_eigen(p3: np.ndarray, r: float) -> tuple[np.ndarray, np.ndarray]:
