@@ -54,7 +54,8 @@ class Event:
         hadrons that decayed, 'decayed_pid' [k], 'decayed_p' [k, 4] and 'decayed_mother'
         [k] (index of the decayed hadron each came from, -1 if made by a cluster)."""
         mask = self.final
-        decayed = np.flatnonzero(self.status == STATUS_DECAYED)
+        # hadrons only, as read back from HepMC (a decayed tau is not a hadron)
+        decayed = np.flatnonzero((self.status == STATUS_DECAYED) & (np.abs(self.pid) > 100))
         row = np.full(len(self), -1, dtype=np.int64)
         row[decayed] = np.arange(len(decayed))
         parent = self.parents[decayed, 0]

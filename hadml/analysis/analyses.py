@@ -67,7 +67,14 @@ class HistoDef:
 
 
 def bin_counts(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Counts of values in [lo_k, hi_k) for possibly non-contiguous bins."""
+    """Counts of values in [lo_k, hi_k) for possibly non-contiguous bins.
+
+    Edges are x -+ xerr in the YODA files, so a shared edge can differ by rounding
+    between neighbours; such edges are made identical, leaving no gap (or overlap)."""
+    hi = np.array(hi, dtype=np.float64)
+    nxt = np.asarray(lo, dtype=np.float64)[1:]
+    shared = np.abs(hi[:-1] - nxt) <= 1e-9 * np.maximum(np.abs(nxt), 1.0)
+    hi[:-1][shared] = nxt[shared]
     v = np.sort(np.asarray(values, dtype=np.float64))
     return (np.searchsorted(v, hi, side="left") - np.searchsorted(v, lo, side="left")).astype(
         np.float64
