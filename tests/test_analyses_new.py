@@ -236,7 +236,7 @@ def test_hepmc_output_keeps_the_b_decay_chain(generated):
 
 
 def test_end_to_end_new_files(generated):
-    _, path = generated
+    run, path = generated
     res = compare_files([path], ["hadml"], list(NEW), refdir=require_refdir(), plots=False)
     assert res.n_events["hadml"] == N_EVENTS
     expected = {A.ALEPH_SHAPES: len(A.Aleph2004.histos), A.OPAL_SHAPES: 26,
@@ -248,16 +248,24 @@ def test_end_to_end_new_files(generated):
             assert np.isfinite(h.chi2["hadml"]), h.id
             assert h.ndf["hadml"] == len(h.ref), h.id
         c, n = res.total("hadml", name)
-        # With 300 events the MC errors dominate: a right definition gives chi2/ndf ~ 1-2
-        # (measured 0.5-1.7); a wrong normalisation (per event instead of per hadron,
-        # the D* branching fractions left out, y_cut at the bin edge) gives 3 to 100s.
-        assert c / n < 2.5, (name, c / n)
+        if name != A.ALEPH_DSTAR:
+            # With 300 events the MC errors dominate: the right definitions give chi2/ndf
+            # 0.6-1.6 (measured on three seeds); a wrong one (per event instead of per
+            # hadron, y_cut at the bin edge, M_H^2 for M_H) gives 3 to 100s.
+            assert c / n < 2.5, (name, c / n)
+    # ~50 D*+- in 300 events fill 18 bins: too few entries per bin for a chi2 test (the
+    # sqrt(count) errors of low fluctuations inflate it; 0.8 and 4.2 on two seeds, 1.25
+    # at 10k events). The rate is checked instead: the data integrate to 4.98; the
+    # normalisation errors this catches are factors of 37 (branching fractions), 1000
+    # or 2 (D*+ only), while the sample varies by ~25% (the number of c cbar events
+    # fluctuates too).
+    (dstar,) = [h for h in res.histos if h.analysis == A.ALEPH_DSTAR]
+    width = dstar.ref.xerr_minus + dstar.ref.xerr_plus
+    ratio = np.sum(dstar.mc["hadml"].y * width) / np.sum(dstar.ref.y * width)
+    assert 0.5 < ratio < 1.6
     # The in-memory path (Event.final_state) gives the same histograms.
-    import hadml
-
-    run = hadml.generate(40, seed=2024)
-    mem = compare_events({"hadml": run.final_states()}, list(NEW), refdir=require_refdir(),
-                         plots=False)
+    mem = compare_events({"hadml": [ev.final_state() for ev in run.events[:40]]}, list(NEW),
+                         refdir=require_refdir(), plots=False)
     fil = compare_files([path], ["hadml"], list(NEW), refdir=require_refdir(), plots=False,
                         max_events=40)
     for a, b in zip(mem.histos, fil.histos, strict=True):

@@ -384,7 +384,8 @@ def _all_particle_shapes(event: dict, use_fastjet: bool) -> EventShapes:
 
 
 def _n_charged(event: dict) -> int:
-    return int(np.count_nonzero(charge3(event["pid"]) != 0))
+    return _derived(event, "n_charged",
+                    lambda: int(np.count_nonzero(charge3(event["pid"]) != 0)))
 
 
 class Aleph2004(Analysis):
