@@ -50,11 +50,18 @@ class Event:
         return self.status == STATUS_FINAL
 
     def final_state(self) -> dict[str, np.ndarray]:
-        """Final-state particles as {'pid': [n], 'p': [n, 4]} plus 'decayed_pid', the
-        hadrons that decayed (for identified multiplicities): the analysis input."""
+        """The analysis input: final-state particles {'pid': [n], 'p': [n, 4]} plus the
+        hadrons that decayed, 'decayed_pid' [k], 'decayed_p' [k, 4] and 'decayed_mother'
+        [k] (index of the decayed hadron each came from, -1 if made by a cluster)."""
         mask = self.final
-        return {"pid": self.pid[mask], "p": self.p[mask],
-                "decayed_pid": self.pid[self.status == STATUS_DECAYED]}
+        # hadrons only, as read back from HepMC (a decayed tau is not a hadron)
+        decayed = np.flatnonzero((self.status == STATUS_DECAYED) & (np.abs(self.pid) > 100))
+        row = np.full(len(self), -1, dtype=np.int64)
+        row[decayed] = np.arange(len(decayed))
+        parent = self.parents[decayed, 0]
+        mother = np.where(parent >= 0, row[np.maximum(parent, 0)], -1)
+        return {"pid": self.pid[mask], "p": self.p[mask], "decayed_pid": self.pid[decayed],
+                "decayed_p": self.p[decayed], "decayed_mother": mother}
 
     def primary_hadrons(self) -> dict[str, np.ndarray]:
         """Hadrons made by the cluster stage (children of clusters)."""

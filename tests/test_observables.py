@@ -138,3 +138,59 @@ def test_rapidity_along_axis():
     p4 = np.array([[0.0, 0.0, 3.0, 5.0]])
     y = obs.rapidity_along(p4, np.array([0.0, 0.0, 1.0]))
     assert y[0] == pytest.approx(0.5 * np.log(8.0 / 2.0), abs=1e-12)
+
+
+def test_hemisphere_masses_and_broadenings_by_hand():
+    # Two massless particles per hemisphere, thrust axis z: hemisphere + holds
+    # (+-1, 0, 10), hemisphere - holds (0, +-2, -10).
+    p3 = np.array([[1.0, 0, 10], [-1.0, 0, 10], [0, 2.0, -10], [0, -2.0, -10]])
+    s = obs.event_shapes(_massless(p3))
+    e_plus, e_minus = 2 * np.sqrt(101.0), 2 * np.sqrt(104.0)
+    sum_p = e_plus + e_minus  # massless: sum |p| = E_vis
+    assert abs(s.thrust_axis[2]) == pytest.approx(1.0, abs=1e-12)
+    assert s.thrust == pytest.approx(40.0 / sum_p, abs=1e-12)
+    # M^2 = E^2 - p_z^2 of each hemisphere: 4 * 101 - 400 = 4 and 4 * 104 - 400 = 16.
+    assert s.heavy_mass2 == pytest.approx(16.0 / sum_p**2, rel=1e-12)
+    assert s.light_mass2 == pytest.approx(4.0 / sum_p**2, rel=1e-12)
+    # B_k = sum of |p_T| in the hemisphere / (2 sum |p|): 2 and 4.
+    assert s.b_narrow == pytest.approx(2.0 / (2 * sum_p), rel=1e-12)
+    assert s.b_wide == pytest.approx(4.0 / (2 * sum_p), rel=1e-12)
+    assert s.b_total == pytest.approx(6.0 / (2 * sum_p), rel=1e-12)
+
+
+@pytest.mark.parametrize("use_fastjet", [True, False])
+def test_durham_resolutions_three_jets(use_fastjet):
+    # 3 x 10 GeV at 120 degrees: y23 = 1/3 (every pair); the merged pair is then 20 GeV
+    # back to back with the third 10 GeV particle: y12 = 2 * 10^2 * 2 / 30^2 = 4/9.
+    y = obs.durham_resolutions(_three_jet(), 5, use_fastjet=use_fastjet)
+    np.testing.assert_allclose(y, [4 / 9, 1 / 3, 0, 0, 0], rtol=1e-12, atol=0)
+
+
+def test_durham_resolutions_fastjet_and_numpy_agree():
+    rng = np.random.default_rng(11)
+    for n in (2, 4, 7, 20, 45):
+        p4 = _massless(rng.normal(size=(n, 3)) * rng.exponential(size=(n, 1)))
+        fj = obs.durham_resolutions(p4, 5, use_fastjet=True)
+        np.testing.assert_allclose(obs.durham_resolutions(p4, 5, use_fastjet=False), fj,
+                                   rtol=1e-10, atol=0)
+        # A running maximum: y12 >= y23 >= ... ; zero beyond n - 1 resolutions.
+        assert np.all(np.diff(fj) <= 0)
+        assert np.all(fj[n - 1:] == 0) and np.all(fj[:min(n - 1, 5)] > 0)
+
+
+def test_is_bottom_hadron():
+    pid = np.array([511, -521, 531, 5122, -5232, 513, 10513, 553, 541, 5, -5, 5101, 411, 4122,
+                    211, 22, 11])
+    expect = [True] * 9 + [False] * 8
+    np.testing.assert_array_equal(obs.is_bottom_hadron(pid), expect)
+
+
+def test_b_hadron_selection_chain():
+    # Event record of decayed hadrons (mother = index of the decaying hadron, -1 = made
+    # by a cluster): B_s2* -> B*+ -> B+ -> D0bar ..., Lambda_b made directly, a B0
+    # whose record shows the oscillation B0 -> B0bar, and a D*+ from the B+.
+    pid = np.array([535, 523, 521, -421, -5122, 511, -511, 413])
+    mother = np.array([-1, 0, 1, 2, -1, -1, 5, 2])
+    weak, primary = obs.b_hadron_selection(pid, mother)
+    np.testing.assert_array_equal(weak, [0, 0, 1, 0, 1, 0, 1, 0])
+    np.testing.assert_array_equal(primary, [1, 0, 0, 0, 1, 1, 0, 0])

@@ -10,9 +10,22 @@ and with its normalisation:
 * ``fraction``  count / N_events  (ALEPH d18: P(n_ch) per even n, values sum to 1).
 * ``mean``      mean per event (multiplicities), error std / sqrt(N).
 * ``dispersion`` D = sqrt(<n^2> - <n>^2), error D / sqrt(2 N) (Gaussian approximation).
+* ``unit``      count / (N_entries * bin width): unit area over all entries, overflow
+  included (Rivet's ``normalize``), for per-particle spectra such as x_B.
+* ``entry_mean`` mean over all entries (not events), error std / sqrt(N_entries): the
+  mean of a per-particle quantity (Rivet's Profile1D at one point).
+* ``moments``   <X^n> per event at x = n (n = 1..5), error std(X^n) / sqrt(N).
+* ``jet_fraction`` fraction of events with exactly ``order`` Durham jets (``order`` = 6:
+  six or more) at y_cut = exp(x) of each reference point (the bin centre), from the
+  per-event resolutions y12..y56 (see :class:`Aleph2004`).
 
+``HistoDef.scale`` multiplies value and error (e.g. ALEPH 1999's branching fractions).
 MC errors come from sumw2 (unit weights: sqrt(count); an empty bin gets the error of one
 entry).
+
+Per-event quantities that several analyses need (the event shapes of all final-state
+particles, like a Rivet projection) are computed once per event and kept in the event
+dict under ``'_derived'``.
 """
 
 from __future__ import annotations
@@ -22,11 +35,25 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .observables import charge3, event_shapes, rapidity_along
+from .observables import (
+    EventShapes,
+    b_hadron_selection,
+    charge3,
+    durham_resolutions,
+    event_shapes,
+    rapidity_along,
+)
 from .yoda import Scatter2D
 
 ALEPH = "ALEPH_1996_S3486095"
 PDG = "PDG_HADRON_MULTIPLICITIES"
+ALEPH_SHAPES = "ALEPH_2004_S5765862"
+OPAL_SHAPES = "OPAL_2004_S6132243"
+ALEPH_BFRAG = "ALEPH_2001_S4656318"
+DELPHI_BFRAG = "DELPHI_2011_I890503"
+ALEPH_DSTAR = "ALEPH_1999_S4193598"
+
+NEUTRINOS = (12, 14, 16)
 
 
 @dataclass(frozen=True)
@@ -34,26 +61,71 @@ class HistoDef:
     name: str  # dNN-xNN-yNN
     observable: str
     key: str  # which accumulated array
-    norm: str  # density | fraction | mean | dispersion
+    norm: str  # density | fraction | mean | dispersion | unit | entry_mean | moments | jet_fraction
+    order: int = 0  # jet_fraction: number of jets (6 = six or more)
+    scale: float = 1.0  # extra factor on value and error
 
 
 def bin_counts(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Counts of values in [lo_k, hi_k) for possibly non-contiguous bins."""
+    """Counts of values in [lo_k, hi_k) for possibly non-contiguous bins.
+
+    Edges are x -+ xerr in the YODA files, so a shared edge can differ by rounding
+    between neighbours; such edges are made identical, leaving no gap (or overlap)."""
+    hi = np.array(hi, dtype=np.float64)
+    nxt = np.asarray(lo, dtype=np.float64)[1:]
+    shared = np.abs(hi[:-1] - nxt) <= 1e-9 * np.maximum(np.abs(nxt), 1.0)
+    hi[:-1][shared] = nxt[shared]
     v = np.sort(np.asarray(values, dtype=np.float64))
     return (np.searchsorted(v, hi, side="left") - np.searchsorted(v, lo, side="left")).astype(
         np.float64
     )
 
 
-def book(ref: Scatter2D, values: np.ndarray, n_events: int, norm: str, path: str) -> Scatter2D:
-    """An MC Scatter2D on the reference bins of ``ref``, normalised as ``norm``."""
+def jet_fractions(resolutions: np.ndarray, n_jets: int, y_cut: np.ndarray) -> np.ndarray:
+    """Number of events with exactly n_jets Durham jets (n_jets = 6: six or more) at each
+    y_cut, from resolutions[N, 5] = (y12, y23, y34, y45, y56) per event.
+
+    An event has n jets at y_cut when y_{n,n+1} < y_cut < y_{n-1,n}, with y_01 = 1 (the
+    largest possible Durham distance; Rivet's ALEPH_2004 loop starts there too).
+    """
+    res = np.asarray(resolutions, dtype=np.float64).reshape(-1, 5)
+    upper = np.column_stack([np.ones(len(res)), res])  # y_{n-1,n}, n = 1..6
+    lower = np.column_stack([res, np.zeros(len(res))])  # y_{n,n+1}; >= 6 jets: no floor
+    up, low = upper[:, n_jets - 1], lower[:, n_jets - 1]
+    yc = np.asarray(y_cut, dtype=np.float64)[None, :]
+    return np.count_nonzero((low[:, None] < yc) & (yc < up[:, None]), axis=0).astype(np.float64)
+
+
+def book(ref: Scatter2D, values: np.ndarray, n_events: int, norm: str, path: str,
+         order: int = 0, scale: float = 1.0) -> Scatter2D:
+    """An MC Scatter2D on the reference bins of ``ref``, normalised as ``norm`` (see the
+    module docstring) and multiplied by ``scale``."""
+    mc = _book(ref, values, n_events, norm, order)
+    if scale != 1.0:
+        mc.y *= scale
+        mc.yerr_minus *= scale
+        mc.yerr_plus *= scale
+    mc.path = path
+    return mc
+
+
+def _book(ref: Scatter2D, values: np.ndarray, n_events: int, norm: str,
+          order: int) -> Scatter2D:
     lo, hi = ref.edges
     width = hi - lo
     values = np.asarray(values, dtype=np.float64)
     n = max(n_events, 1)
-    if norm in ("density", "fraction"):
-        counts = bin_counts(values, lo, hi)
-        scale = 1.0 / n if norm == "fraction" else 1.0 / (n * width)
+    if norm in ("density", "fraction", "unit", "jet_fraction"):
+        if norm == "jet_fraction":
+            counts = jet_fractions(values, order, np.exp(ref.x))
+        else:
+            counts = bin_counts(values, lo, hi)
+        if norm in ("fraction", "jet_fraction"):
+            scale = 1.0 / n
+        elif norm == "unit":
+            scale = 1.0 / (max(len(values), 1) * width)
+        else:
+            scale = 1.0 / (n * width)
         y = counts * scale
         # An empty bin still has a statistical uncertainty: use the error of one entry
         # (close to the 68% Poisson upper limit 1.14), else tiny-data-error bins in the
@@ -62,13 +134,25 @@ def book(ref: Scatter2D, values: np.ndarray, n_events: int, norm: str, path: str
     elif norm == "mean":
         y = np.full(len(ref), values.mean() if len(values) else 0.0)
         err = np.full(len(ref), values.std(ddof=1) / np.sqrt(n) if len(values) > 1 else 0.0)
+    elif norm == "entry_mean":
+        k = len(values)
+        y = np.full(len(ref), values.mean() if k else 0.0)
+        err = np.full(len(ref), values.std(ddof=1) / np.sqrt(k) if k > 1 else 0.0)
     elif norm == "dispersion":
         d = values.std() if len(values) else 0.0
         y = np.full(len(ref), d)
         err = np.full(len(ref), d / np.sqrt(2.0 * n))
+    elif norm == "moments":
+        powers = np.rint(ref.x).astype(int)
+        if len(values) == 0:
+            y = err = np.zeros(len(ref))
+        else:
+            xn = values[:, None] ** powers[None, :]
+            y = xn.mean(axis=0)
+            err = xn.std(axis=0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0 * y
     else:
         raise ValueError(f"unknown normalisation {norm!r}")
-    return Scatter2D(path, ref.x.copy(), ref.xerr_minus.copy(), ref.xerr_plus.copy(), y, err,
+    return Scatter2D("", ref.x.copy(), ref.xerr_minus.copy(), ref.xerr_plus.copy(), y, err,
                      err.copy())
 
 
@@ -103,7 +187,7 @@ class Analysis:
             if ref is None:
                 continue
             out[h.name] = (h, book(ref, arrays[h.key], self.n_events, h.norm,
-                                   f"/HADML/{self.name}/{h.name}"))
+                                   f"/HADML/{self.name}/{h.name}", h.order, h.scale))
         return out
 
 
@@ -283,4 +367,255 @@ class PdgMultiplicities(Analysis):
         return out
 
 
-ANALYSES: dict[str, Callable[[], Analysis]] = {ALEPH: Aleph1996, PDG: PdgMultiplicities}
+def _derived(event: dict, key: str, compute: Callable[[], object]):
+    """A per-event quantity shared by several analyses (as a Rivet projection is):
+    computed by the first analysis that asks and kept in event['_derived']."""
+    cache = event.setdefault("_derived", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def _all_particle_shapes(event: dict, use_fastjet: bool) -> EventShapes:
+    """Event shapes of ALL final-state particles, neutrinos included, with the Durham
+    resolutions y12 .. y56 (ALEPH 2004 and OPAL 2004)."""
+    return _derived(event, "shapes_all",
+                    lambda: event_shapes(event["p"], use_fastjet=use_fastjet, n_durham=5))
+
+
+def _n_charged(event: dict) -> int:
+    return _derived(event, "n_charged",
+                    lambda: int(np.count_nonzero(charge3(event["pid"]) != 0)))
+
+
+class Aleph2004(Analysis):
+    """ALEPH, Eur. Phys. J. C35 (2004) 457 (Rivet ALEPH_2004_S5765862), 91.2 GeV only.
+
+    All final-state particles, neutrinos included (the data are corrected to include
+    them, and Rivet's projections use the full final state, also for the jets). No event
+    selection; every event counts in the normalisation. Shapes are unit area
+    (1/N dN/dX); at 91.2 GeV d54 is T itself and d102 is ln(T_minor). The Durham
+    resolutions d149-d180 are -ln y_{n,n+1} per event; the n-jet fractions d187-d227
+    are evaluated at y_cut = exp(x) of each point, the bin centre. Rivet tests the
+    lower bin edge instead, but the data's own -ln y12 distribution (d149) integrates
+    to the 1-jet and 2-jet fractions (d187, d195) only at the centres (docs/analysis.md).
+    d01 (<n_ch> vs
+    sqrt(s)) is not booked: one point of a multi-energy object (ALEPH 1996 d19 has it).
+    """
+
+    name = ALEPH_SHAPES
+    histos = (
+        HistoDef("d54-x01-y01", "Thrust T (all particles)", "thrust", "density"),
+        HistoDef("d62-x01-y01", "Heavy jet mass M_H^2/E_vis^2", "mh2", "density"),
+        HistoDef("d70-x01-y01", "Total broadening B_T", "bt", "density"),
+        HistoDef("d78-x01-y01", "Wide broadening B_W", "bw", "density"),
+        HistoDef("d86-x01-y01", "C parameter", "cpar", "density"),
+        HistoDef("d94-x01-y01", "Thrust major", "tmaj", "density"),
+        HistoDef("d102-x01-y01", "ln(thrust minor)", "lntmin", "density"),
+        HistoDef("d110-x01-y01", "Jet mass difference (M_H^2 - M_L^2)/E_vis^2", "mdiff",
+                 "density"),
+        HistoDef("d118-x01-y01", "Aplanarity A", "apl", "density"),
+        HistoDef("d133-x01-y01", "Oblateness O", "obl", "density"),
+        HistoDef("d141-x01-y01", "Sphericity S", "sph", "density"),
+        HistoDef("d149-x01-y01", "-ln y12 (Durham)", "lny12", "density"),
+        HistoDef("d157-x01-y01", "-ln y23 (Durham)", "lny23", "density"),
+        HistoDef("d165-x01-y01", "-ln y34 (Durham)", "lny34", "density"),
+        HistoDef("d173-x01-y01", "-ln y45 (Durham)", "lny45", "density"),
+        HistoDef("d180-x01-y01", "-ln y56 (Durham)", "lny56", "density"),
+        HistoDef("d187-x01-y01", "1-jet fraction vs ln y_cut (Durham)", "ynn", "jet_fraction",
+                 order=1),
+        HistoDef("d195-x01-y01", "2-jet fraction vs ln y_cut (Durham)", "ynn", "jet_fraction",
+                 order=2),
+        HistoDef("d203-x01-y01", "3-jet fraction vs ln y_cut (Durham)", "ynn", "jet_fraction",
+                 order=3),
+        HistoDef("d211-x01-y01", "4-jet fraction vs ln y_cut (Durham)", "ynn", "jet_fraction",
+                 order=4),
+        HistoDef("d219-x01-y01", "5-jet fraction vs ln y_cut (Durham)", "ynn", "jet_fraction",
+                 order=5),
+        HistoDef("d227-x01-y01", ">=6-jet fraction vs ln y_cut (Durham)", "ynn",
+                 "jet_fraction", order=6),
+    )
+
+    def __init__(self, use_fastjet: bool = True) -> None:
+        super().__init__()
+        self.use_fastjet = use_fastjet
+
+    def fill(self, event: dict[str, np.ndarray], ecm: float | None = None) -> None:
+        self.n_events += 1
+        if len(event["p"]) < 2:
+            return
+        s = _all_particle_shapes(event, self.use_fastjet)
+        d = self.data
+        d["thrust"].append(s.thrust)
+        d["mh2"].append(s.heavy_mass2)
+        d["bt"].append(s.b_total)
+        d["bw"].append(s.b_wide)
+        d["cpar"].append(s.c_parameter)
+        d["tmaj"].append(s.thrust_major)
+        d["lntmin"].append(np.log(s.thrust_minor) if s.thrust_minor > 0 else -np.inf)
+        d["mdiff"].append(s.heavy_mass2 - s.light_mass2)
+        d["apl"].append(s.aplanarity)
+        d["obl"].append(s.oblateness)
+        d["sph"].append(s.sphericity)
+        # y = 0 (fewer particles than jets) is not filled but counts in N, as in Rivet
+        for key, y in zip(("lny12", "lny23", "lny34", "lny45", "lny56"), s.durham,
+                          strict=True):
+            d[key].append(-np.log(y) if y > 0 else np.inf)
+        d["ynn"].append(np.asarray(s.durham, dtype=np.float64))
+
+
+class Opal2004(Analysis):
+    """OPAL, Eur. Phys. J. C40 (2005) 287 (Rivet OPAL_2004_S6132243), 91 GeV (y01) only.
+
+    Events need >= 2 charged particles and are normalised to those selected. Event
+    shapes from all final-state particles (neutrinos included); the Durham y23 from the
+    visible ones (neutrinos excluded: Rivet's FastJets default). M_H and M_L are the
+    hemisphere masses over E_vis (not squared). d15-d26 are the moments <X^n>, n = 1..5.
+    """
+
+    name = OPAL_SHAPES
+    _shapes = (
+        # (distribution, moments, observable, key)
+        ("d01", "d15", "1-T", "omt"),
+        ("d02", "d16", "Heavy hemisphere mass M_H/E_vis", "mh"),
+        ("d03", "d17", "C parameter", "cpar"),
+        ("d04", "d18", "Total broadening B_T", "bt"),
+        ("d05", "d19", "Wide broadening B_W", "bw"),
+        ("d06", "d20", "Durham y23 (visible particles)", "y23"),
+        ("d07", "d21", "Thrust major", "tmaj"),
+        ("d08", "d22", "Thrust minor", "tmin"),
+        ("d09", None, "Aplanarity A", "apl"),
+        ("d10", "d23", "Sphericity S", "sph"),
+        ("d11", "d24", "Oblateness O", "obl"),
+        ("d12", "d25", "Light hemisphere mass M_L/E_vis", "ml"),
+        ("d13", "d26", "Narrow broadening B_N", "bn"),
+        ("d14", None, "D parameter", "dpar"),
+    )
+    histos = tuple(
+        [HistoDef(f"{d}-x01-y01", obs, key, "density") for d, _, obs, key in _shapes]
+        + [HistoDef(f"{m}-x01-y01", f"Moments <X^n> of {obs}", key, "moments")
+           for _, m, obs, key in _shapes if m is not None]
+    )
+
+    def __init__(self, use_fastjet: bool = True) -> None:
+        super().__init__()
+        self.use_fastjet = use_fastjet
+
+    def fill(self, event: dict[str, np.ndarray], ecm: float | None = None) -> None:
+        if _n_charged(event) < 2:
+            return
+        self.n_events += 1
+        s = _all_particle_shapes(event, self.use_fastjet)
+        visible = ~np.isin(np.abs(event["pid"]), NEUTRINOS)
+        if np.all(visible):
+            y23 = s.y23
+        else:
+            y23 = float(durham_resolutions(event["p"][visible], 2, self.use_fastjet)[1])
+        d = self.data
+        for key, value in (("omt", 1.0 - s.thrust), ("mh", np.sqrt(s.heavy_mass2)),
+                           ("cpar", s.c_parameter), ("bt", s.b_total), ("bw", s.b_wide),
+                           ("y23", y23), ("tmaj", s.thrust_major), ("tmin", s.thrust_minor),
+                           ("apl", s.aplanarity), ("sph", s.sphericity),
+                           ("obl", s.oblateness), ("ml", np.sqrt(s.light_mass2)),
+                           ("bn", s.b_narrow), ("dpar", s.d_parameter)):
+            d[key].append(value)
+
+
+def _decay_record(event: dict, analysis: str,
+                  keys: tuple[str, ...] = ("decayed_pid", "decayed_p", "decayed_mother"),
+                  ) -> tuple[np.ndarray, ...]:
+    """The decayed-hadron arrays ``keys`` of an event, or a clear error."""
+    missing = [k for k in keys if k not in event]
+    if missing:
+        raise ValueError(
+            f"{analysis} needs the decayed hadrons and their decay chain ({', '.join(missing)} "
+            "missing): HepMC3 files with the status-2 hadrons and their decay vertices, or "
+            "in-memory events from Event.final_state()")
+    return tuple(event[k] for k in keys)
+
+
+class _BFragmentation(Analysis):
+    """x_B = E_B / E_beam of b hadrons, one entry per hadron (events with >= 2 charged
+    particles), unit area; the means over all entries. E_beam = sqrt(s)/2."""
+
+    def fill(self, event: dict[str, np.ndarray], ecm: float | None = None) -> None:
+        pid, p, mother = _decay_record(event, self.name)
+        if _n_charged(event) < 2:
+            return
+        self.n_events += 1
+        weak, primary = b_hadron_selection(pid, mother)
+        e_beam = 0.5 * _ecm(event, ecm)
+        for key, mask in (("xb_weak", weak), ("xb_primary", primary)):
+            if key in self.data:
+                self.data[key].append(p[mask, 3] / e_beam)
+
+
+class Aleph2001(_BFragmentation):
+    """ALEPH, Phys. Lett. B512 (2001) 30 (Rivet ALEPH_2001_S4656318).
+
+    Weakly decaying b hadrons: no b hadron among their decay products. Primary
+    ('leading') b hadrons: made by the hadronization (Rivet: a parent with |id| <= 100
+    that is not a lepton or photon, which covers quarks, gluons and Herwig's clusters,
+    id 81). Every such hadron counts, so a b bbar event gives two entries of each kind.
+    """
+
+    name = ALEPH_BFRAG
+    histos = (
+        HistoDef("d01-x01-y01", "x_B of weakly decaying b hadrons", "xb_weak", "unit"),
+        HistoDef("d01-x01-y02", "x_B of primary b hadrons", "xb_primary", "unit"),
+        HistoDef("d07-x01-y01", "<x_B> of weakly decaying b hadrons", "xb_weak", "entry_mean"),
+        HistoDef("d07-x01-y02", "<x_B> of primary b hadrons", "xb_primary", "entry_mean"),
+    )
+
+
+class Delphi2011(_BFragmentation):
+    """DELPHI, Eur. Phys. J. C71 (2011) 1557 (Rivet DELPHI_2011_I890503): x_B of weakly
+    decaying b hadrons (same definition as ALEPH 2001)."""
+
+    name = DELPHI_BFRAG
+    histos = (
+        HistoDef("d01-x01-y01", "x_B of weakly decaying b hadrons", "xb_weak", "unit"),
+        HistoDef("d02-x01-y01", "<x_B> of weakly decaying b hadrons", "xb_weak", "entry_mean"),
+    )
+
+
+# ALEPH 1999 quote the D*+- rate through D*+ -> D0 pi+, D0 -> K- pi+; Rivet scales the
+# generator's D*+- spectrum by these branching fractions and by 1000 (per 1000 events).
+DSTAR_BR = 0.677 * 0.0395
+
+
+class Aleph1999Dstar(Analysis):
+    """ALEPH, Eur. Phys. J. C16 (2000) 597 (Rivet ALEPH_1999_S4193598): D*+- scaled
+    energy x_E = E / E_beam in all hadronic events.
+
+    Every D*+-(2010) (decayed, or final if the decay table keeps it) in events with >= 5
+    charged particles; normalised per event over ALL events (Rivet's sumOfWeights), times
+    1000 * BR(D*+ -> D0 pi+) * BR(D0 -> K- pi+) = 1000 * 0.677 * 0.0395.
+    """
+
+    name = ALEPH_DSTAR
+    histos = (
+        HistoDef("d01-x01-y01", "D*+- x_E (x 1000 BR(D*->D0 pi) BR(D0->K pi) per event)",
+                 "xe", "density", scale=1000.0 * DSTAR_BR),
+    )
+
+    def fill(self, event: dict[str, np.ndarray], ecm: float | None = None) -> None:
+        pid, p = _decay_record(event, self.name, ("decayed_pid", "decayed_p"))
+        self.n_events += 1
+        if _n_charged(event) < 5:
+            return
+        e_beam = 0.5 * _ecm(event, ecm)
+        energies = np.concatenate([p[np.abs(pid) == 413, 3],
+                                   event["p"][np.abs(event["pid"]) == 413, 3]])
+        self.data["xe"].append(energies / e_beam)
+
+
+ANALYSES: dict[str, Callable[[], Analysis]] = {
+    ALEPH: Aleph1996,
+    PDG: PdgMultiplicities,
+    ALEPH_SHAPES: Aleph2004,
+    OPAL_SHAPES: Opal2004,
+    ALEPH_BFRAG: Aleph2001,
+    DELPHI_BFRAG: Delphi2011,
+    ALEPH_DSTAR: Aleph1999Dstar,
+}

@@ -8,6 +8,10 @@ and optionally
                         in HepMC). Identified-hadron multiplicities (PDG table, which
                         includes feed-down from decays) count pid + decayed_pid; without
                         it only particles stable in the record can be counted.
+  'decayed_p' float[k, 4], 'decayed_mother' int[k]
+                        their momenta, and the index (into the decayed_* arrays) of the
+                        decayed hadron each one came from, -1 if made by hadronization
+                        (b-hadron chains and D* for the heavy-flavour analyses).
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ def as_event(event: dict, index: int = 0) -> dict[str, np.ndarray]:
     out = {"pid": pid, "p": p}
     if "decayed_pid" in event and event["decayed_pid"] is not None:
         out["decayed_pid"] = np.asarray(event["decayed_pid"], dtype=np.int64)
+        k = len(out["decayed_pid"])
+        for key, dtype, shape in (("decayed_p", np.float64, (k, 4)),
+                                  ("decayed_mother", np.int64, (k,))):
+            if event.get(key) is not None:
+                out[key] = np.asarray(event[key], dtype=dtype)
+                if out[key].shape != shape:
+                    raise EventFormatError(f"event {index}: '{key}' must have shape {shape} "
+                                           f"(one entry per decayed_pid); got {out[key].shape}")
     return out
 
 
@@ -68,8 +80,16 @@ def read_hepmc(path: str | Path, max_events: int | None = None) -> Iterator[dict
             if ev.momentum_unit == pyhepmc.Units.MEV:
                 p = p * 1e-3
             final = status == 1
-            decayed = (status == 2) & (np.abs(pid) > 100)
-            yield {"pid": pid[final], "p": p[final], "decayed_pid": pid[decayed]}
+            decayed = np.flatnonzero((status == 2) & (np.abs(pid) > 100))
+            # HepMC3 particle ids are 1-based positions; a decay has one incoming particle.
+            row = np.full(len(pid), -1, dtype=np.int64)
+            row[decayed] = np.arange(len(decayed))
+            parts = ev.particles
+            first_parent = np.array([ps[0].id - 1 if (ps := parts[i].parents) else -1
+                                     for i in decayed], dtype=np.int64)
+            mother = np.where(first_parent >= 0, row[first_parent], -1)
+            yield {"pid": pid[final], "p": p[final], "decayed_pid": pid[decayed],
+                   "decayed_p": p[decayed], "decayed_mother": mother}
             count += 1
 
 

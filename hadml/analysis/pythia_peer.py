@@ -34,7 +34,8 @@ def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
         if not pythia.next():
             continue
         ev = pythia.event
-        pid, mom, decayed = [], [], []
+        pid, mom, decayed, decayed_mom, first_mother = [], [], [], [], []
+        row: dict[int, int] = {}
         for i in range(ev.size()):
             part = ev[i]
             if part.isFinal():
@@ -42,8 +43,15 @@ def pythia_string_events(n_events: int, seed: int = 1, ecm: float = 91.188,
                 mom.append((part.px(), part.py(), part.pz(), part.e()))
             elif part.isHadron() and 81 <= abs(part.status()) <= 99:
                 # hadronization (8x) and decay (9x) products that decayed further
+                row[i] = len(decayed)
                 decayed.append(part.id())
+                decayed_mom.append((part.px(), part.py(), part.pz(), part.e()))
+                first_mother.append(part.mother1())
         made += 1
         yield {"pid": np.asarray(pid, dtype=np.int64),
                "p": np.asarray(mom, dtype=np.float64).reshape(-1, 4),
-               "decayed_pid": np.asarray(decayed, dtype=np.int64)}
+               "decayed_pid": np.asarray(decayed, dtype=np.int64),
+               "decayed_p": np.asarray(decayed_mom, dtype=np.float64).reshape(-1, 4),
+               # string pieces and partons are not in `row`: made by hadronization
+               "decayed_mother": np.asarray([row.get(m, -1) for m in first_mother],
+                                            dtype=np.int64)}
