@@ -306,3 +306,25 @@ def test_baryonic_clusters_in_pythia_events(shower_events) -> None:
     rate = n_baryonic / n_clusters
     print(f"baryonic clusters: {n_baryonic} of {n_clusters} primary clusters ({rate:.3f})")
     assert n_baryonic >= 2 and rate < 0.2
+
+
+def test_event_record_shows_baryonic_clusters() -> None:
+    """In the event record a baryonic cluster is a vertex with three quark (or three
+    antiquark) parents; their momenta add up to the cluster's."""
+    import hadml
+    from hadml.event import CLUSTER_PID
+
+    run = hadml.generate(60, seed=3, tune="herwig73")
+    n_baryonic = 0
+    for ev in run.events:
+        rows = np.flatnonzero(ev.pid == CLUSTER_PID)
+        for r in rows:
+            lo, hi = ev.parents[r]
+            if ev.pid[lo] == CLUSTER_PID or hi - lo != 2:
+                continue
+            ids = ev.pid[lo:hi + 1]
+            assert (np.abs(ids) <= 5).all() and len(set(np.sign(ids))) == 1
+            np.testing.assert_allclose(ev.p[lo:hi + 1].sum(0), ev.p[r], atol=1e-9)
+            n_baryonic += 1
+    print(f"baryonic cluster vertices in 60 events: {n_baryonic}")
+    assert n_baryonic >= 4
