@@ -71,6 +71,7 @@ class BlockResult:
     failures: dict[str, int]
     ml_fallbacks: int
     seconds: float
+    stage_retries: int = 0  # extra tries of reconnection/fission/light clusters
 
 
 @dataclass
@@ -80,6 +81,7 @@ class RunSummary:
     n_charged_sum2: float = 0.0
     failures: collections.Counter = field(default_factory=collections.Counter)
     ml_fallbacks: int = 0
+    stage_retries: int = 0
     seconds: float = 0.0
     cluster_decays: str = "classic"  # "classic" or "ML (<model file>)"
 
@@ -89,6 +91,7 @@ class RunSummary:
         self.n_charged_sum2 += float((block.n_charged.astype(float) ** 2).sum())
         self.failures.update(block.failures)
         self.ml_fallbacks += block.ml_fallbacks
+        self.stage_retries += block.stage_retries
 
     @property
     def mean_charged(self) -> float:
@@ -109,6 +112,8 @@ class RunSummary:
             f"mean charged mult.    : {self.mean_charged:.3f} +- {self.mean_charged_error:.3f}",
             f"time per event        : {1e3 * self.seconds / max(self.n_events, 1):.3f} ms "
             f"({self.seconds:.1f} s wall)",
+            f"retried (same partons): {self.stage_retries} tries of reconnection, fission "
+            "and light clusters",
             f"failed (replaced)     : {sum(self.failures.values())}",
         ]
         for reason, count in self.failures.most_common():
@@ -182,6 +187,7 @@ class Generator:
         fallbacks_before = self.cluster_decayer.stats()["fallbacks"]
 
         failures: collections.Counter = collections.Counter()
+        retries = 0
         good: list[tuple[PartonEvent, dict]] = []
         attempts = 0
         while len(good) < n_events:
@@ -196,6 +202,7 @@ class Generator:
             results = self.hadronizer.hadronize([pe.as_tuple() for pe in batch])
             for pe, res in zip(batch, results, strict=True):
                 number = first_number + len(good)
+                retries += max(res["stage_tries"] - 1, 0)
                 if res["conservation_violated"]:
                     raise ConservationError(
                         f"event {number} (seed {seed}, block {block}): {res['error']}"
@@ -220,7 +227,7 @@ class Generator:
                 cluster_events.append(res)
         fallbacks = self.cluster_decayer.stats()["fallbacks"] - fallbacks_before
         return BlockResult(block, events, cluster_events, n_charged, dict(failures),
-                           int(fallbacks), time.perf_counter() - start)
+                           int(fallbacks), time.perf_counter() - start, retries)
 
     # -- event record ------------------------------------------------------------------------
     def _assemble(self, number: int, pe: PartonEvent, res: dict) -> Event:
@@ -233,8 +240,11 @@ class Generator:
         source = res["parton_source"]
         cl_parent = res["cluster_parent"]
         primary = np.flatnonzero(cl_parent < 0)
-        constituents = np.stack([res["cluster_c1_parton"][primary],
-                                 res["cluster_c2_parton"][primary]], axis=1).reshape(-1)
+        # A diquark of a baryonic cluster is two partons (parton2 >= 0): the cluster's
+        # parent range then holds three rows.
+        constituents = np.stack([res[f"cluster_{k}"][primary] for k in (
+            "c1_parton", "c1_parton2", "c2_parton", "c2_parton2")], axis=1).reshape(-1)
+        constituents = constituents[constituents >= 0]
         split_gluons = np.flatnonzero(split)
         order = np.concatenate([split_gluons, constituents]).astype(np.int64)
         if len(order) != len(p_id) or len(np.unique(order)) != len(order):
@@ -281,7 +291,9 @@ class Generator:
         par[first_other:first_cluster] = (0, 1)
         prim_rows = cluster_pos[primary]
         c1 = parton_pos[res["cluster_c1_parton"][primary]]
-        par[prim_rows] = np.stack([c1, c1 + 1], axis=1)
+        n_parents = 2 + (res["cluster_c1_parton2"][primary] >= 0) + (
+            res["cluster_c2_parton2"][primary] >= 0)
+        par[prim_rows] = np.stack([c1, c1 + n_parents - 1], axis=1)
         child = np.flatnonzero(cl_parent >= 0)
         par[cluster_pos[child]] = np.stack([cluster_pos[cl_parent[child]]] * 2, axis=1)
         # Products of each cluster: its own row, the exchange pair, or the moved-partner row.

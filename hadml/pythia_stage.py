@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -126,9 +126,12 @@ class PartonEvent:
     other_id: np.ndarray  # int32 [k]
     other_p: np.ndarray  # float64 [k, 4]
     other_m: np.ndarray  # float64 [k]
+    # (col, acol) of every gluon of the shower history, intermediate or final: the colour
+    # octets that colour reconnection must not recreate (Herwig's OctetTreatment All).
+    octets: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
 
-    def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        return self.id, self.col, self.acol, self.p
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        return self.id, self.col, self.acol, self.p, self.octets
 
 
 class PartonGenerator:
@@ -151,8 +154,11 @@ class PartonGenerator:
         event = self.pythia.event
         ids, cols, acols, moms = [], [], [], []
         other_ids, other_moms, other_masses = [], [], []
+        octets = []
         for i in range(event.size()):
             part = event[i]
+            if part.isGluon():
+                octets.append((part.col(), part.acol()))
             if not part.isFinal():
                 continue
             if part.isParton():
@@ -177,6 +183,7 @@ class PartonGenerator:
             np.asarray(other_ids, dtype=np.int32),
             np.asarray(other_moms, dtype=np.float64).reshape(-1, 4),
             np.asarray(other_masses, dtype=np.float64),
+            np.asarray(octets, dtype=np.int32).reshape(-1, 2),
         )
 
 

@@ -23,6 +23,10 @@ def check_clusters(s: dict, c: dict) -> None:
     # constituents[0] is the colour triplet (quark), [1] the antitriplet; same colour line.
     assert (c["c1_id"] > 0).all() and (c["c2_id"] < 0).all()
     np.testing.assert_array_equal(s["col"][c["c1_parton"]], s["acol"][c["c2_parton"]])
+    # Colour-line tags for the octet veto of colour reconnection: the line itself.
+    np.testing.assert_array_equal(c["c1_colour"], s["col"][c["c1_parton"]])
+    np.testing.assert_array_equal(c["c2_colour"], s["acol"][c["c2_parton"]])
+    assert (c["c1_parton2"] == -1).all() and (c["c2_parton2"] == -1).all()
     np.testing.assert_array_equal(c["c1_id"], s["id"][c["c1_parton"]])
     np.testing.assert_array_equal(c["c2_id"], s["id"][c["c2_parton"]])
     np.testing.assert_array_equal(c["c1_p"], s["p"][c["c1_parton"]])

@@ -10,7 +10,11 @@ from hadml import _core
 
 DEFAULTS = _core.default_params()
 MASS = {1: DEFAULTS["DownMass"], 2: DEFAULTS["UpMass"], 3: DEFAULTS["StrangeMass"],
-        4: DEFAULTS["CharmMass"], 5: DEFAULTS["BottomMass"]}
+        4: DEFAULTS["CharmMass"], 5: DEFAULTS["BottomMass"],
+        # light diquarks: the clusters of baryonic colour reconnection hold them
+        **dict.fromkeys((1103, 2101, 2103, 2203), DEFAULTS["DiquarkLightMass"]),
+        **dict.fromkeys((3101, 3103, 3201, 3203), DEFAULTS["DiquarkStrangeMass"]),
+        3303: DEFAULTS["DiquarkSSMass"]}
 CHI2_999_19 = 43.820  # upper 0.1% quantile of chi2 with 19 degrees of freedom
 
 

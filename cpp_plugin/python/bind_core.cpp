@@ -27,16 +27,20 @@ class PyHadronizer {
 
   void seed(std::uint64_t s) { rng_.seed(s); }
 
-  // events: list of (id, col, acol, p) arrays, one tuple per event.
+  // events: list of (id, col, acol, p[, octets]) arrays, one tuple per event; octets is the
+  // (k, 2) array of (col, acol) of every gluon of the shower history.
   py::list hadronize(const py::list& events) {
-    std::vector<std::vector<Parton>> in;
+    std::vector<ShowerEvent> in;
     in.reserve(events.size());
     for (const auto& e : events) {
       const auto t = e.cast<py::tuple>();
-      if (t.size() != 4)
-        throw py::value_error("each event must be a tuple (id, col, acol, p)");
-      in.push_back(partonsFromArrays(t[0].cast<I32>(), t[1].cast<I32>(), t[2].cast<I32>(),
-                                     t[3].cast<F64>()));
+      if (t.size() != 4 && t.size() != 5)
+        throw py::value_error("each event must be a tuple (id, col, acol, p[, octets])");
+      ShowerEvent ev;
+      ev.partons = partonsFromArrays(t[0].cast<I32>(), t[1].cast<I32>(), t[2].cast<I32>(),
+                                     t[3].cast<F64>());
+      if (t.size() == 5) ev.octets = octetsFromArray(t[4].cast<I32>());
+      in.push_back(std::move(ev));
     }
     std::vector<HadronizedEvent> out;
     {
@@ -110,7 +114,7 @@ void bindCore(py::module_& m) {
            py::arg("seed") = 1)
       .def("seed", &PyHadronizer::seed)
       .def("hadronize", &PyHadronizer::hadronize, py::arg("events"),
-           "Hadronize a batch of events; each event is (id, col, acol, p[n,4]).")
+           "Hadronize a batch of events; each event is (id, col, acol, p[n,4][, octets[k,2]]).")
       .def_property("decayer", &PyHadronizer::decayer, &PyHadronizer::setDecayer);
 
   m.def("two_body_decay", [](const std::array<double, 4>& parent, double m1, double m2,

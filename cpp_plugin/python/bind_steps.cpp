@@ -2,7 +2,8 @@
 // clusters travel as dicts of numpy arrays so that each step can be run on its own:
 //   partons:  id, col, acol (n,), p (n,4), and optionally mass, perturbative, split, source
 //   clusters: c1_id, c2_id, c1_p, c2_p, c1_pert, c2_pert, c1_parton, c2_parton, c1_origin,
-//             c2_origin, p, parent, children (n,2), fate, reconnected
+//             c2_origin, c1_colour, c2_colour, c1_parton2, c2_parton2, p, parent,
+//             children (n,2), fate, reconnected
 #include <pybind11/stl.h>
 
 #include <string>
@@ -86,10 +87,12 @@ std::vector<Cluster> clustersFromDict(const py::dict& d) {
     requireShape(id, (pre + "id").c_str(), n, 0);
     requireShape(cp, (pre + "p").c_str(), n, 4);
     B8 pert;
-    I32 parton, origin;
+    I32 parton, origin, colour, parton2;
     const bool hasPert = optionalField(d, (pre + "pert").c_str(), n, pert);
     const bool hasParton = optionalField(d, (pre + "parton").c_str(), n, parton);
     const bool hasOrigin = optionalField(d, (pre + "origin").c_str(), n, origin);
+    const bool hasColour = optionalField(d, (pre + "colour").c_str(), n, colour);
+    const bool hasParton2 = optionalField(d, (pre + "parton2").c_str(), n, parton2);
     for (py::ssize_t i = 0; i < n; ++i) {
       Constituent& c = out[i].constituents[k];
       c.id = id.data()[i];
@@ -97,6 +100,8 @@ std::vector<Cluster> clustersFromDict(const py::dict& d) {
       if (hasPert) c.perturbative = pert.data()[i];
       if (hasParton) c.parton = parton.data()[i];
       if (hasOrigin) c.origin = origin.data()[i];
+      if (hasColour) c.colour = colour.data()[i];
+      if (hasParton2) c.parton2 = parton2.data()[i];
     }
   }
   I32 parent, fate, children;
@@ -125,7 +130,7 @@ py::dict clustersToDict(const std::vector<Cluster>& clusters) {
   py::dict d;
   for (int k = 0; k < 2; ++k) {
     const std::string pre = k == 0 ? "c1_" : "c2_";
-    I32 id(n), parton(n), origin(n);
+    I32 id(n), parton(n), origin(n), colour(n), parton2(n);
     F64 cp({n, py::ssize_t(4)});
     B8 pert(n);
     for (py::ssize_t i = 0; i < n; ++i) {
@@ -133,6 +138,8 @@ py::dict clustersToDict(const std::vector<Cluster>& clusters) {
       id.mutable_data()[i] = c.id;
       parton.mutable_data()[i] = c.parton;
       origin.mutable_data()[i] = c.origin;
+      colour.mutable_data()[i] = c.colour;
+      parton2.mutable_data()[i] = c.parton2;
       setRow4(cp.mutable_data(), i, c.p);
       pert.mutable_data()[i] = c.perturbative;
     }
@@ -141,6 +148,8 @@ py::dict clustersToDict(const std::vector<Cluster>& clusters) {
     d[py::str(pre + "pert")] = pert;
     d[py::str(pre + "parton")] = parton;
     d[py::str(pre + "origin")] = origin;
+    d[py::str(pre + "colour")] = colour;
+    d[py::str(pre + "parton2")] = parton2;
   }
   F64 p({n, py::ssize_t(4)}), mass(n);
   I32 parent(n), fate(n), children({n, py::ssize_t(2)});
@@ -181,13 +190,34 @@ void bindSteps(py::module_& m) {
         return clustersToDict(findClusters(partonsFromDict(partons)));
       }, py::arg("partons"), "Step 3: colour-singlet q qbar clusters from split partons.");
   m.def("step_reconnect", [](const py::dict& clusters, const py::dict& params,
-                             std::uint64_t seed) {
+                             std::uint64_t seed, const py::object& octets) {
         auto v = clustersFromDict(clusters);
+        const OctetHistory hist =
+            octets.is_none() ? OctetHistory{} : octetsFromArray(octets.cast<I32>());
         Random rng(seed);
-        reconnectColours(v, paramsFromDict(params), rng);
+        reconnectColours(v, paramsFromDict(params), rng, hist);
         return clustersToDict(v);
       }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
-      "Step 4: Plain colour reconnection.");
+      py::arg("octets") = py::none(),
+      "Step 4: colour reconnection (ColourReconnection 1 Plain, 2 Baryonic); octets: (k, 2)"
+      " array of the (col, acol) tags of the colour octets of the shower history.");
+  m.def("step_reduce_to_two_components", [](const py::array_t<int>& ids, const F64& p,
+                                            std::uint64_t seed) {
+        const I32 id = ids.cast<I32>();
+        requireShape(id, "ids", 3, 0);
+        requireShape(p, "p", 3, 4);
+        std::array<Constituent, 3> three;
+        for (int k = 0; k < 3; ++k) {
+          three[k].id = id.data()[k];
+          three[k].p = row4(p, k);
+          three[k].parton = k;
+        }
+        Random rng(seed);
+        std::vector<Cluster> one{reduceToTwoComponents(three, rng)};
+        return clustersToDict(one);
+      }, py::arg("ids"), py::arg("p"), py::arg("seed") = 1,
+      "A three-quark (or three-antiquark) cluster reduced to a (quark, diquark) cluster;"
+      " constituent parton indices 0-2 refer to the input order.");
   m.def("step_fission", [](const py::dict& clusters, const py::dict& params,
                            std::uint64_t seed) {
         auto v = clustersFromDict(clusters);

@@ -46,6 +46,15 @@ std::vector<Parton> partonsFromArrays(const I32& id, const I32& col, const I32& 
   return out;
 }
 
+OctetHistory octetsFromArray(const I32& octets) {
+  const py::ssize_t k = octets.ndim() == 2 ? octets.shape(0) : -1;
+  requireShape(octets, "octets", k, 2);
+  OctetHistory out(static_cast<std::size_t>(k));
+  for (py::ssize_t i = 0; i < k; ++i)
+    out[i] = {octets.data()[2 * i], octets.data()[2 * i + 1]};
+  return out;
+}
+
 namespace {
 template <class A>
 A field(const py::dict& d, const char* key) {
@@ -115,7 +124,8 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   out["parton_perturbative"] = ppert; out["parton_split"] = psplit; out["parton_source"] = psrc;
 
   const auto nc = static_cast<py::ssize_t>(ev.clusters.size());
-  I32 c1id(nc), c2id(nc), c1par(nc), c2par(nc), parent(nc), fate(nc), exch(nc);
+  I32 c1id(nc), c2id(nc), c1par(nc), c2par(nc), c1par2(nc), c2par2(nc), parent(nc), fate(nc),
+      exch(nc);
   I32 children({nc, py::ssize_t(2)});
   F64 c1p({nc, py::ssize_t(4)}), c2p({nc, py::ssize_t(4)}), cp({nc, py::ssize_t(4)});
   F64 cpin({nc, py::ssize_t(4)});
@@ -126,6 +136,8 @@ py::dict eventToDict(const HadronizedEvent& ev) {
     c2id.mutable_data()[i] = c.constituents[1].id;
     c1par.mutable_data()[i] = c.constituents[0].parton;
     c2par.mutable_data()[i] = c.constituents[1].parton;
+    c1par2.mutable_data()[i] = c.constituents[0].parton2;
+    c2par2.mutable_data()[i] = c.constituents[1].parton2;
     setRow4(c1p.mutable_data(), i, c.constituents[0].p);
     setRow4(c2p.mutable_data(), i, c.constituents[1].p);
     c1s.mutable_data()[i] = c.constituents[0].perturbative;
@@ -141,6 +153,8 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   }
   out["cluster_c1_id"] = c1id; out["cluster_c2_id"] = c2id;
   out["cluster_c1_parton"] = c1par; out["cluster_c2_parton"] = c2par;
+  // The second parton of a diquark made in baryonic colour reconnection, else -1.
+  out["cluster_c1_parton2"] = c1par2; out["cluster_c2_parton2"] = c2par2;
   out["cluster_c1_p"] = c1p; out["cluster_c2_p"] = c2p;
   out["cluster_c1_pert"] = c1s; out["cluster_c2_pert"] = c2s;
   out["cluster_p"] = cp; out["cluster_parent"] = parent; out["cluster_children"] = children;
@@ -159,6 +173,7 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   }
   out["hadron_id"] = hid; out["hadron_p"] = hp; out["hadron_cluster"] = hcl;
   out["conservation_violated"] = ev.conservationViolated;
+  out["stage_tries"] = ev.stageTries;
   out["error"] = ev.error.empty() ? py::object(py::none()) : py::object(py::str(ev.error));
   return out;
 }

@@ -28,6 +28,8 @@ void setRow4(double* data, py::ssize_t i, const LorentzVector& p);
 // Partons of one event from arrays id[n], col[n], acol[n], p[n,4] (px, py, pz, E).
 std::vector<Parton> partonsFromArrays(const I32& id, const I32& col, const I32& acol,
                                       const F64& p);
+// Colour octets of the shower history from a (k, 2) array of (col, acol).
+OctetHistory octetsFromArray(const I32& octets);
 
 // Decay requests from a dict of arrays: c1_id, c2_id, c1_p, c2_p, c1_pert, c2_pert, p,
 // id1, id2, m1, m2 (see docs/architecture.md).

@@ -18,16 +18,32 @@ void ClusterHadronizer::setDecayer(std::shared_ptr<ClusterDecayer> decayer) {
   decayer_ = std::move(decayer);
 }
 
-void ClusterHadronizer::prepare(HadronizedEvent& event, const std::vector<Parton>& input,
-                                Random& rng, std::vector<ClusterDecayRequest>& requests,
+void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input, Random& rng,
+                                std::vector<ClusterDecayRequest>& requests,
                                 std::vector<int>& requestCluster) {
-  event.partons = input;
+  event.partons = input.partons;
   reshuffleToConstituentMasses(event.partons, params_);
   splitGluons(event.partons, params_, rng);
-  event.clusters = findClusters(event.partons);
-  reconnectColours(event.clusters, params_, rng);
-  fissionClusters(event.clusters, params_, rng);
-  decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
+  // The final gluons are octets of the history too (when the caller passes no history).
+  OctetHistory octets = input.octets;
+  for (const Parton& q : event.partons)
+    if (q.split) octets.push_back({q.col, q.acol});
+  const std::vector<Cluster> primary = findClusters(event.partons);
+  for (int tries = 1;; ++tries) {
+    event.stageTries = tries;
+    event.clusters = primary;
+    event.hadrons.clear();
+    try {
+      reconnectColours(event.clusters, params_, rng, octets);
+      fissionClusters(event.clusters, params_, rng);
+      decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
+      break;
+    } catch (const HadronizationError& e) {
+      if (tries >= params_.StageTries)
+        throw HadronizationError(std::string(e.what()) + " [in each of " +
+                                 std::to_string(tries) + " tries on the same partons]");
+    }
+  }
   for (std::size_t i = 0; i < event.clusters.size(); ++i) {
     const Cluster& c = event.clusters[i];
     if (c.fate != ClusterFate::Active) continue;
@@ -77,8 +93,8 @@ void ClusterHadronizer::check(const HadronizedEvent& event,
                              std::to_string(baryonIn) + ", out " + std::to_string(baryonOut));
 }
 
-std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
-    const std::vector<std::vector<Parton>>& events, Random& rng) {
+std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<ShowerEvent>& events,
+                                                         Random& rng) {
   std::vector<HadronizedEvent> out(events.size());
   std::vector<ClusterDecayRequest> requests;
   std::vector<int> requestCluster;
@@ -114,7 +130,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
       c.fate = ClusterFate::Decayed;
     }
     try {
-      check(ev, events[iev]);
+      check(ev, events[iev].partons);
     } catch (const std::exception& e) {
       ev.error = e.what();
       ev.conservationViolated = true;

@@ -24,6 +24,7 @@ const std::vector<Entry>& table() {
       HADML_D(DiquarkStrangeMass), HADML_D(DiquarkSSMass),
       HADML_D(SplitPwtUquark), HADML_D(SplitPwtDquark), HADML_D(SplitPwtSquark),
       HADML_I(ColourReconnection), HADML_D(ReconnectionProbability),
+      HADML_D(ReconnectionProbabilityBaryonic), HADML_I(OctetTreatment), HADML_I(StageTries),
       HADML_D(ClMaxLight), HADML_D(ClPowLight), HADML_D(PSplitLight),
       HADML_D(ClMaxCharm), HADML_D(ClPowCharm), HADML_D(PSplitCharm),
       HADML_D(ClMaxBottom), HADML_D(ClPowBottom), HADML_D(PSplitBottom),
@@ -89,10 +90,15 @@ void ClusterParams::validate() const {
   require(FissionPwtUquark >= 0 && FissionPwtDquark >= 0 && FissionPwtSquark >= 0 &&
               FissionPwtUquark + FissionPwtDquark + FissionPwtSquark > 0,
           "FissionPwt* must be non-negative and not all zero");
-  require(ColourReconnection == 0 || ColourReconnection == 1,
-          "ColourReconnection must be 0 (off) or 1 (Plain)");
+  require(ColourReconnection >= 0 && ColourReconnection <= 2,
+          "ColourReconnection must be 0 (off), 1 (Plain) or 2 (Baryonic)");
   require(ReconnectionProbability >= 0 && ReconnectionProbability <= 1,
           "ReconnectionProbability must lie in [0, 1]");
+  require(ReconnectionProbabilityBaryonic >= 0 && ReconnectionProbabilityBaryonic <= 1,
+          "ReconnectionProbabilityBaryonic must lie in [0, 1]");
+  require(OctetTreatment == 0 || OctetTreatment == 1,
+          "OctetTreatment must be 0 (Final) or 1 (All)");
+  require(StageTries >= 1, "StageTries must be at least 1");
   require(ClMaxLight > 0 && ClMaxCharm > 0 && ClMaxBottom > 0, "ClMax* must be positive");
   require(ClPowLight > 0 && ClPowCharm > 0 && ClPowBottom > 0, "ClPow* must be positive");
   require(PSplitLight > 0 && PSplitCharm > 0 && PSplitBottom > 0, "PSplit* must be positive");
@@ -114,13 +120,22 @@ double ClusterParams::constituentMass(int pdgId) const {
     case 21: return GluonMass;
     default: break;
   }
-  // Diquarks: PDG 1000*q1 + 100*q2 + 2S+1, light ones only.
+  // Diquarks: PDG 1000*q1 + 100*q2 + 2S+1.
   if (a > 1000 && a < 6000 && (a / 10) % 10 == 0) {
     const int q1 = a / 1000, q2 = (a / 100) % 10;
     const int nStrange = (q1 == 3) + (q2 == 3);
-    if (q1 <= 3 && q2 <= 3) return nStrange == 0 ? DiquarkLightMass
-                                 : nStrange == 1 ? DiquarkStrangeMass
-                                                 : DiquarkSSMass;
+    if (q1 >= 1 && q2 >= 1 && q1 <= 3 && q2 <= 3)
+      return nStrange == 0 ? DiquarkLightMass
+             : nStrange == 1 ? DiquarkStrangeMass
+                             : DiquarkSSMass;
+    // Heavy diquarks (only from baryonic colour reconnection): Herwig's diquarks.in gives
+    // each the sum of its quarks' masses, a light quark counting DiquarkLightMass / 2 and a
+    // strange one DiquarkSSMass / 2 (cd 1.925, cs 2.1, cc 3.2, bs 5.5, bc 6.6, bb 10 GeV).
+    auto part = [this](int q) {
+      return q == 4 ? CharmMass : q == 5 ? BottomMass
+             : q == 3 ? 0.5 * DiquarkSSMass : 0.5 * DiquarkLightMass;
+    };
+    if (q1 >= 1 && q2 >= 1) return part(q1) + part(q2);
   }
   throw std::invalid_argument("no constituent mass for PDG id " + std::to_string(pdgId));
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hadml/ClusterDecayer.h"
+#include "hadml/ClusterSteps.h"
 #include "hadml/HadronSpectrum.h"
 #include "hadml/HadronTable.h"
 #include "hadml/Params.h"
@@ -14,6 +15,14 @@
 
 namespace hadml {
 
+// One event's input: the final partons of the shower and the colour octets of its history
+// (every gluon, intermediate or final, as (col, acol); may be empty: then OctetTreatment All
+// knows only the final gluons).
+struct ShowerEvent {
+  std::vector<Parton> partons;
+  OctetHistory octets;
+};
+
 struct HadronizedEvent {
   std::vector<Parton> partons;    // reshuffled input partons, then split-gluon products
   std::vector<Cluster> clusters;  // primary clusters, then fission children
@@ -21,6 +30,9 @@ struct HadronizedEvent {
   std::string error;              // empty when the event is good; else why it failed
   // A violated conservation law is a bug, not an unlucky event: callers must stop.
   bool conservationViolated = false;
+  // Tries of steps 4-6 (reconnection, fission, light clusters) on the same partons: 1 when
+  // the first succeeded, params.StageTries when all failed, 0 when an earlier step failed.
+  int stageTries = 0;
   bool ok() const { return error.empty(); }
 };
 
@@ -31,10 +43,12 @@ class ClusterHadronizer {
 
   // Runs steps 1-6 on every event, then one decayer call for all clusters of the batch,
   // then checks each event: sum of hadron momenta equals sum of parton momenta (relative
-  // 1e-9 of the total energy), and charge and baryon number are conserved. An event that
-  // fails any step or check gets `error` set and no hadrons; the others are unaffected.
-  std::vector<HadronizedEvent> hadronize(const std::vector<std::vector<Parton>>& events,
-                                         Random& rng);
+  // 1e-9 of the total energy), and charge and baryon number are conserved. When step 4, 5
+  // or 6 fails (HadronizationError), steps 4-6 are run again from the same primary clusters,
+  // up to params.StageTries times in all, as Herwig's ClusterHadronizationHandler::handle.
+  // An event that fails any step or check gets `error` set and no hadrons; the others are
+  // unaffected.
+  std::vector<HadronizedEvent> hadronize(const std::vector<ShowerEvent>& events, Random& rng);
 
   const ClusterParams& params() const { return params_; }
   const HadronSpectrum& spectrum() const { return spectrum_; }
@@ -42,7 +56,7 @@ class ClusterHadronizer {
   void setDecayer(std::shared_ptr<ClusterDecayer> decayer);
 
  private:
-  void prepare(HadronizedEvent& event, const std::vector<Parton>& input, Random& rng,
+  void prepare(HadronizedEvent& event, const ShowerEvent& input, Random& rng,
                std::vector<ClusterDecayRequest>& requests, std::vector<int>& requestCluster);
   void check(const HadronizedEvent& event, const std::vector<Parton>& input) const;
 

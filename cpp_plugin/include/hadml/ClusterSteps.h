@@ -2,6 +2,7 @@
 // (ClusterHadronizationHandler::performHadronization). One source file per step.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "hadml/HadronSpectrum.h"
@@ -25,16 +26,35 @@ void reshuffleToConstituentMasses(std::vector<Parton>& partons, const ClusterPar
 void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng);
 
 // 3. ClusterFinder.cpp: one colour-singlet cluster per (quark, antiquark) pair on the same
-// colour line (quark.col == antiquark.acol). Split gluons are skipped. Throws
-// HadronizationError when a colour line has no partner.
+// colour line (quark.col == antiquark.acol). Split gluons are skipped. Sets each
+// constituent's colour tag and origin. Throws HadronizationError when a colour line has no
+// partner.
 std::vector<Cluster> findClusters(const std::vector<Parton>& partons);
 
-// 4. ColourReconnection.cpp: Herwig's "Plain" algorithm (ColourReconnector, Algorithm Plain):
-// in random order, for each cluster A try the partner B that minimises the summed mass
-// of the swapped pairs (qA qbarB), (qB qbarA); accept with ReconnectionProbability if
-// that sum is smaller than m_A + m_B. Never forms a cluster out of the two products of one
-// split gluon. ColourReconnection = 0 leaves the clusters untouched.
-void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
+// ClusterFinder.cpp: a three-quark (or three-antiquark) cluster of baryonic colour
+// reconnection becomes a (quark, diquark) (or (antidiquark, antiquark)) cluster, as
+// Herwig 7.3's ClusterFinder::reduceToTwoComponents with its defaults: heavy quarks kept
+// out of the diquark when possible, else the lowest-mass pair; the diquark carries the
+// summed 4-momentum and records both partons (Constituent::parton, parton2).
+Cluster reduceToTwoComponents(const std::array<Constituent, 3>& three, Random& rng);
+
+// The colour octets of the shower history as (col, acol) tag pairs: every gluon of the
+// perturbative stage, intermediate or final (OctetTreatment All).
+using OctetHistory = std::vector<std::array<int, 2>>;
+
+// 4. ColourReconnection.cpp: ColourReconnection = 1 is Herwig's "Plain" algorithm: in random
+// order, for each cluster A try the partner B that minimises the summed mass of the
+// swapped pairs (qA qbarB), (qB qbarA); accept with ReconnectionProbability if that sum is
+// smaller than m_A + m_B. ColourReconnection = 2 is Herwig 7.3's default "Baryonic"
+// algorithm: partners chosen by the rapidities of their constituents in A's rest frame;
+// either a mesonic swap (ReconnectionProbability) or three mesonic clusters turned into a
+// baryonic and an antibaryonic cluster (ReconnectionProbabilityBaryonic), which are reduced
+// to two components at once; the absorbed third cluster is removed from `clusters`.
+// Neither forms a colour-octet pair (OctetTreatment 0: the q qbar of one split gluon;
+// 1: also any pair whose tags are an octet of `octets`). ColourReconnection = 0 leaves the
+// clusters untouched. Baryonic needs primary clusters only (throws std::invalid_argument).
+void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng,
+                      const OctetHistory& octets = {});
 
 // 5. ClusterFission.cpp: split heavy clusters (ClusterFissioner), recursively, appending the
 // children to `clusters` and marking the parents Fissioned. Flavour-dependent ClMax/ClPow

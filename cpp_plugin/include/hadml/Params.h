@@ -8,7 +8,7 @@
 
 namespace hadml {
 
-enum class ColourReconnectionMode { None = 0, Plain = 1 };
+enum class ColourReconnectionMode { None = 0, Plain = 1, Baryonic = 2 };
 
 struct ClusterParams {
   // --- Constituent masses (Herwig's ParticleData for the cluster model) ---
@@ -27,9 +27,16 @@ struct ClusterParams {
   double SplitPwtDquark = 1.0;
   double SplitPwtSquark = 0.824135;
 
-  // --- Colour reconnection (ColourReconnector); 1 = Plain, 0 = off ---
-  int ColourReconnection = 1;
-  double ReconnectionProbability = 0.95;
+  // --- Colour reconnection (ColourReconnector) and retries of steps 4-6 ---
+  // Algorithm: 0 = off, 1 = Plain, 2 = Baryonic (Herwig 7.3: Algorithm Baryonic).
+  int ColourReconnection = 2;
+  double ReconnectionProbability = 0.95;          // mesonic swaps (Plain and Baryonic)
+  double ReconnectionProbabilityBaryonic = 0.7;   // 3 mesons -> baryon + antibaryon
+  // Colour-octet veto: 0 = Final (q qbar of one split gluon), 1 = All (shower history).
+  int OctetTreatment = 1;
+  // Tries of reconnection, fission and light-cluster handling on the same partons before
+  // the event is given up (ClusterHadronizationHandler::handle: 10).
+  int StageTries = 10;
 
   // --- Cluster fission (ClusterFissioner) ---
   double ClMaxLight = 3.528693;

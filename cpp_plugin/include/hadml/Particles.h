@@ -33,10 +33,19 @@ struct Constituent {
   LorentzVector p;
   bool perturbative = false;
   int parton = -1;  // index into the event's parton list; -1 for a quark popped in fission
+  // A diquark made of two partons of a baryonic cluster (ClusterFinder's
+  // reduceToTwoComponents after baryonic colour reconnection): `parton` is the first quark,
+  // parton2 the second; -1 for every other constituent.
+  int parton2 = -1;
   // The gluon whose non-perturbative split made this constituent (Parton::source), -1
   // otherwise. Colour reconnection uses it to forbid a colour-octet (q qbar of one gluon)
   // cluster, as Herwig's ColourReconnector::_isColour8 does.
   int origin = -1;
+  // Colour-line tag: Parton::col of a triplet, Parton::acol of an antitriplet (0 when
+  // unknown, e.g. a quark popped in fission). With OctetTreatment All, colour
+  // reconnection forbids a (triplet, antitriplet) pair whose tags are the (col, acol) of a
+  // colour octet of the shower history (ColourReconnector::_isColour8).
+  int colour = 0;
 };
 
 enum class ClusterFate { Active = 0, Fissioned = 1, SingleHadron = 2, Decayed = 3 };
