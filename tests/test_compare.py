@@ -10,7 +10,14 @@ from _refdata import require_refdir
 
 from hadml.analysis import yoda
 from hadml.analysis.analyses import ALEPH, PDG, book
-from hadml.analysis.compare import RefDataError, chi2, compare_events, compare_files
+from hadml.analysis.compare import (
+    SHIPPED_REFDIR,
+    RefDataError,
+    chi2,
+    compare_events,
+    compare_files,
+    resolve_refdir,
+)
 
 N_EVENTS = 300
 
@@ -143,15 +150,22 @@ def test_hepmc_file_and_cli_match_in_memory(pythia_events, report, tmp_path):
     assert data["inputs"]["x"]["chi2"] == data["inputs"]["y"]["chi2"]
 
 
-def test_errors(tmp_path, monkeypatch):
-    refdir = require_refdir()
-    monkeypatch.delenv("HADML_REFDIR", raising=False)
+def test_refdir_precedence(tmp_path, monkeypatch):
+    """--refdir, else $HADML_REFDIR, else the shipped data; the shipped data are found
+    without any setting."""
     ev = [{"pid": np.array([211, -211]), "p": np.array([[0, 0, 1, 1.01], [0, 0, -1, 1.01]])}]
-    with pytest.raises(RefDataError, match="shared/refdata"):
-        compare_events({"a": ev}, [ALEPH])
+    monkeypatch.delenv("HADML_REFDIR", raising=False)
+    assert resolve_refdir(None) == SHIPPED_REFDIR
+    shipped = compare_events({"a": ev}, [ALEPH])
+    assert len(shipped.histos) == 20
+    # $HADML_REFDIR wins over the shipped data (here: a directory without the file) ...
+    monkeypatch.setenv("HADML_REFDIR", str(tmp_path))
     with pytest.raises(RefDataError, match=str(tmp_path / f"{ALEPH}.yoda")):
-        compare_events({"a": ev}, [ALEPH], refdir=tmp_path)
+        compare_events({"a": ev}, [ALEPH])
+    # ... and refdir wins over $HADML_REFDIR.
+    again = compare_events({"a": ev}, [ALEPH], refdir=SHIPPED_REFDIR)
+    assert again.total("a") == shipped.total("a")
     with pytest.raises(RefDataError, match="not implemented"):
-        compare_events({"a": ev}, ["NOPE"], refdir=refdir)
+        compare_events({"a": ev}, ["NOPE"], refdir=SHIPPED_REFDIR)
     with pytest.raises(FileNotFoundError, match="missing.hepmc"):
-        compare_files([tmp_path / "missing.hepmc"], None, [ALEPH], refdir=refdir)
+        compare_files([tmp_path / "missing.hepmc"], None, [ALEPH])
