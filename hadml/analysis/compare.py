@@ -242,12 +242,26 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
             plots = False
             notes.append(f"plots off: {reason}")
     out = _Outputs(Path(outdir)) if outdir is not None else None
+    if out is not None:
+        out.prepare()
+    try:
+        return _analyse_and_write(sources, ref_data, out, labels, notes, max_events, ecm,
+                                  plots, describe or {}, read_stats or {})
+    except BaseException:
+        if out is not None:
+            out.abandon()
+        raise
+
+
+def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
+                       ref_data: dict[str, dict[str, Scatter2D]], out: _Outputs | None,
+                       labels: list[str], notes: list[str], max_events: int | None,
+                       ecm: float | None, plots: bool, describe: Mapping[str, str],
+                       read_stats: Mapping[str, ReadStats]) -> CompareResult:
     results: dict[str, HistoResult] = {}
     n_events: dict[str, int] = {}
     skipped: dict[str, str] = {}
     mc_by_label: dict[str, list[Scatter2D]] = {}
-    describe = describe or {}
-    read_stats = read_stats or {}
     for label, events in sources.items():
         t0 = time.perf_counter()
         booked, n, analyses = analyse(events, ref_data, max_events, ecm, skipped)
@@ -397,15 +411,37 @@ def check_outdir(outdir: str | Path) -> None:
 class _Outputs:
     """The report files of one run: each is written to a temporary file beside its target
     and all are renamed into place only after every one was written. A failure or an
-    interrupt before that removes the temporaries and leaves existing files untouched."""
+    interrupt before that removes the temporaries (and the directories this run made, if
+    empty) and leaves existing files untouched."""
 
     def __init__(self, outdir: Path) -> None:
         self.outdir = outdir
         self._pending: list[tuple[Path, Path]] = []  # (temporary, target)
+        self._created: list[Path] = []
+
+    def prepare(self) -> None:
+        """Make the directory and prove it writable (a temporary file), before any work."""
+        self._make_dirs(self.outdir)
+        try:
+            fd, probe = yoda.create_beside(self.outdir / "report.md")
+            os.close(fd)
+            probe.unlink()
+        except OSError as err:
+            self.abandon()
+            raise CompareError(_os_message(err, "cannot write in report directory")) from None
+
+    def abandon(self) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._pending.clear()
+        for d in reversed(self._created):  # only directories this run made, if empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        self._created.clear()
 
     @contextlib.contextmanager
     def transaction(self):
-        created = self._make_dirs(self.outdir)
         done = False
         try:
             yield self
@@ -415,16 +451,13 @@ class _Outputs:
         except OSError as err:
             raise CompareError(_os_message(err, "cannot write the report")) from None
         finally:
-            if not done:
-                for tmp, _ in self._pending:
-                    with contextlib.suppress(OSError):
-                        tmp.unlink()
-                for d in reversed(created):  # only directories this run made, if empty
-                    with contextlib.suppress(OSError):
-                        d.rmdir()
-            self._pending.clear()
+            if done:
+                self._pending.clear()
+                self._created.clear()
+            else:
+                self.abandon()
 
-    def _make_dirs(self, path: Path) -> list[Path]:
+    def _make_dirs(self, path: Path) -> None:
         missing = []
         while not path.exists():
             missing.append(path)
@@ -433,12 +466,14 @@ class _Outputs:
             try:
                 d.mkdir()
             except OSError as err:
-                raise CompareError(_os_message(err, f"cannot make report directory {d}")
-                                   ) from None
-        return list(reversed(missing))
+                self.abandon()
+                raise CompareError(_os_message(err, "cannot make report directory")) from None
+            self._created.append(d)
 
     def file(self, name: str, write: Callable[[Path], None]) -> None:
         target = self.outdir / name
+        if target.is_dir():  # found now, before any file is replaced
+            raise CompareError(f"cannot write the report: {target} is a directory")
         self._make_dirs(target.parent)
         fd, tmp = yoda.create_beside(target)
         os.close(fd)
@@ -457,8 +492,8 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _os_message(err: OSError, what: str) -> str:
-    where = f" {err.filename}" if err.filename else ""
-    return f"{what}:{where}: {err.strerror or err}"
+    where = f" {err.filename}:" if err.filename else ":"
+    return f"{what}{where} {err.strerror or err}"
 
 
 def _safe(label: str) -> str:

@@ -36,6 +36,7 @@ import contextlib
 import gzip
 import io
 import lzma
+import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -104,6 +105,13 @@ _COMPRESSION = (
 )
 _SUFFIX_KIND = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
 _DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+# A HepMC3 particle line: P id parent pid px py pz e m status. HepMC3's reader converts
+# numbers with atof and does not check them ('1.2.3' reads as 1.2, 'abc' as 0), so the
+# shape of each particle line is checked here; the first line that does not fit is found
+# by one regular-expression search per record.
+_NUM = rb"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+_BAD_PARTICLE_V3 = re.compile(
+    rb"^P (?!\d+ -?\d+ -?\d+(?: (?:" + _NUM + rb")){5} -?\d+[ \t]*\r?$)", re.M | re.I)
 
 
 @dataclass
@@ -350,31 +358,41 @@ class HepMCEvents:
         if not ended:
             stats.unterminated = True
 
-    def _declared_count_problem(self, fmt: str, rec: _Record) -> str:
-        """Compare the counts the E line declares with the lines present (truncation)."""
+    @staticmethod
+    def _structure_problem(fmt: str, rec: _Record, blob: bytes) -> str:
+        """Lines present vs. the counts the E line declares (truncation, lost lines), and
+        the shape of HepMC3 particle lines."""
         words = rec.lines[0].split()
         try:
             if fmt == _V3:  # E number n_vertices n_particles ...
                 declared = int(words[3])
-                found = sum(1 for line in rec.lines if line[:2] == b"P ")
+                found = blob.count(b"\nP ")
                 what = "particle"
             else:  # E number n_mpi scale aQCD aQED process signal_vertex n_vertices ...
                 declared = int(words[8])
-                found = sum(1 for line in rec.lines if line[:2] == b"V ")
+                found = blob.count(b"\nV ")
                 what = "vertex"
         except (IndexError, ValueError):
             return f"malformed event line {_printable(rec.lines[0])}"
         if found != declared:
             return (f"{found} {what} lines but its event line declares {declared} "
                     "(record cut short or lines lost)")
+        if fmt == _V3:
+            bad = _BAD_PARTICLE_V3.search(blob)
+            if bad is not None:
+                start = bad.start()
+                lineno = rec.line + blob.count(b"\n", 0, start)
+                end = blob.find(b"\n", start)
+                return f"malformed particle line {lineno}: {_printable(blob[start:end])}"
         return ""
 
-    def _parse(self, fmt: str, header: list[bytes], rec: _Record):
+    @staticmethod
+    def _parse(fmt: str, header: list[bytes], blob: bytes):
         import pyhepmc
         from pyhepmc.io import ReaderAscii, ReaderAsciiHepMC2, pyiostream
 
         reader_cls = ReaderAscii if fmt == _V3 else ReaderAsciiHepMC2
-        buf = io.BytesIO(b"".join(header) + b"".join(rec.lines))
+        buf = io.BytesIO(b"".join(header) + blob)
         with _quiet_hepmc():
             reader = reader_cls(pyiostream(buf))
             gen = pyhepmc.GenEvent()
@@ -423,10 +441,11 @@ class HepMCEvents:
                 for fmt, header, rec in self._records(stream):
                     if self.max_events is not None and self.stats.events >= self.max_events:
                         return
-                    problem = rec.problem or self._declared_count_problem(fmt, rec)
+                    blob = b"".join(rec.lines)
+                    problem = rec.problem or self._structure_problem(fmt, rec, blob)
                     event = None
                     if not problem:
-                        gen, problem = self._parse(fmt, header, rec)
+                        gen, problem = self._parse(fmt, header, blob)
                         if gen is not None:
                             event, problem = self._to_event(gen)
                     if event is None:
