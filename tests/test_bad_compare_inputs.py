@@ -177,8 +177,22 @@ def _nan_momentum(text):
     return edit_line(text, k, " ".join(words) + "\n"), 30, "non-finite momentum component"
 
 
+def _vertex_beyond_particles(text):
+    """A vertex naming particle n + 1 of an n-particle event: pyhepmc itself would crash
+    the process (SIGSEGV) on this record."""
+    lines = text.splitlines()
+    k0 = event_lines(text)[8]
+    n = int(lines[k0].split()[3])
+    k = next(i for i in range(k0, len(lines)) if lines[i].startswith("V "))
+    words = lines[k].split()
+    words[3] = f"[{n + 1}]"
+    return (edit_line(text, k, " ".join(words) + "\n"), 9,
+            f"vertex line {k + 1} names particle {n + 1} of an event with {n} particles")
+
+
 @pytest.mark.parametrize("corrupt", [_truncated_mid_line, _truncated_at_line, _garbage_line,
-                                     _bad_particle, _lost_line, _nan_momentum],
+                                     _bad_particle, _lost_line, _nan_momentum,
+                                     _vertex_beyond_particles],
                          ids=lambda f: f.__name__.strip("_"))
 def test_corrupt_record_is_named(good_text, tmp_path, report, capsys, corrupt):
     """Without --skip-bad a corrupt record stops the run, naming file and record; with it,
@@ -232,6 +246,32 @@ def test_compressed_inputs(good_text, tmp_path, report, capsys, kind):
     # bzip2 decompresses whole 900 kB blocks: nothing of this file can be read.
     assert ("the compressed data end or break inside it" in err if kind != "bzip2"
             else "cannot decompress" in err), err
+
+
+def test_hepmc2_input(good_text, tmp_path, report, capsys):
+    """HepMC2 (IO_GenEvent) files are read with the same checks; a vertex with barcode 0
+    (which crashes pyhepmc's HepMC2 reader) is a bad record."""
+    import pyhepmc
+
+    v3 = write(tmp_path, "v3.hepmc", good_text)
+    v2 = tmp_path / "v2.hepmc"
+    with pyhepmc.open(v3) as src, pyhepmc.open(v2, "w", format="hepmc2") as dst:
+        for ev in src:
+            dst.write(ev)
+    rc, out, err = run([str(v3), str(v2), "-o", str(report), "--no-plots"], capsys)
+    assert rc == 0, err
+    data = json.loads((report / "report.json").read_text())["inputs"]
+    assert data["v2"]["format"] == "HepMC2 ASCII" and data["v3"]["format"] == "HepMC3 ASCII"
+    assert data["v2"]["events"] == data["v3"]["events"] == N_EVENTS
+    assert data["v2"]["chi2"] == pytest.approx(data["v3"]["chi2"], rel=1e-12)
+    text = v2.read_text()
+    k = [i for i, line in enumerate(text.splitlines()) if line.startswith("V ")][40]
+    words = text.splitlines()[k].split()
+    words[1] = "0"
+    bad = write(tmp_path, "bad2.hepmc", edit_line(text, k, " ".join(words) + "\n"))
+    rc, _, err = run([str(bad), "-o", str(report), "--no-plots"], capsys)
+    assert_error(rc, err, f"{bad}: bad record ", f"malformed vertex line {k + 1}: "
+                                                  f"'{' '.join(words)}'")
 
 
 def test_skip_bad_counts_several_records(good_text, tmp_path, report, capsys):
