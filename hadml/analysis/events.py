@@ -19,10 +19,13 @@ itself (an ASCII HepMC event starts at a line ``E ...``; the listing ends with
 ``HepMC::...-END_EVENT_LISTING``) and hands pyhepmc one record at a time, so that a bad
 record is found, named (file, record number, event number, line) and either stops the
 run (default) or is skipped and counted (``skip_bad``). The framing reads no physics:
-pyhepmc parses every record. Checks per record: only HepMC record lines, the particle
-(HepMC3) or vertex (HepMC2) count its ``E`` line declares, a parse that pyhepmc accepts,
-finite momenta, and a complete last line. A file without the end-of-listing line was
-cut (a killed writer, a full disk) and is an error unless ``skip_bad``.
+pyhepmc parses every record. Checks per record: only HepMC record lines; the particle
+(HepMC3) or vertex (HepMC2) count its ``E`` line declares; the shape of every line whose
+numbers the reader uses (HepMC3's reader takes '1.2.3' for 1.2, and crashes the process
+on some bad cross-references, see _check_v3 / _check_v2); a parse that pyhepmc accepts;
+finite momenta; at least one final-state particle; a complete last line. A file without
+the end-of-listing line was cut (a killed writer, a full disk) and is an error unless
+``skip_bad``.
 
 Formats: HepMC3 ASCII (Asciiv3) and HepMC2 ASCII (IO_GenEvent), plain or compressed with
 gzip, bzip2 or xz (recognised from the content, not the name). LHEF (parton level) and
@@ -125,10 +128,14 @@ _V3_SHAPES = (
     ("vertex", re.compile(rb"\nV (?!-\d{1,9} " + _INT + rb" \[\d{1,9}(?:,\d{1,9})*\]" + _POS
                           + _END + rb")", re.M | re.I)),
     ("units", re.compile(rb"\nU (?!(?:GEV|MEV) (?:MM|CM)" + _END + rb")", re.M)),
+    ("weights", re.compile(rb"\nW (?!(?:" + _NUM + rb")(?: (?:" + _NUM + rb"))*" + _END + rb")",
+                           re.M | re.I)),
+    ("attribute", re.compile(rb"\nA (?!" + _INT + rb" \S+ )", re.M)),
 )
 _V3_EVENT = re.compile(rb"E -?\d{1,10} (\d{1,9}) (\d{1,9})" + _POS + _END, re.I)
 _V3_VERTEX_REFS = re.compile(rb"\nV \S+ \S+ \[([\d,]+)\]")
 _NUMBER = re.compile(_NUM, re.I)
+_V2_WEIGHT_NAMES = re.compile(rb'N (\d{1,6})((?: "[^"\n]*")*)[ \t]*')
 
 
 def _is_int(word: bytes) -> bool:
@@ -224,10 +231,12 @@ def _check_v2(rec_line: int, lines: list[bytes]) -> str:
         elif tag == b"U":
             if len(w) != 3 or w[1] not in (b"GEV", b"MEV") or w[2] not in (b"MM", b"CM"):
                 return bad(k, "units")
-        elif tag in (b"N", b"C", b"H", b"F"):
-            # Weight names, cross section, heavy-ion and PDF lines: numbers only after
-            # the tag, except the quoted weight names.
-            if tag != b"N" and not numbers(w[1:]):
+        elif tag == b"N":  # N count "name" "name" ...
+            names = _V2_WEIGHT_NAMES.fullmatch(line.rstrip(b"\r\n"))
+            if names is None or int(names.group(1)) != names.group(2).count(b'"') // 2:
+                return bad(k, "weight-names")
+        elif tag in (b"C", b"H", b"F"):  # cross section, heavy ion, PDF: numbers only
+            if not numbers(w[1:]):
                 return bad(k, {b"C": "cross-section", b"H": "heavy-ion", b"F": "PDF"}[tag])
     if expected:
         return f"last vertex has {expected} particles too few (record cut short?)"
@@ -496,8 +505,12 @@ class HepMCEvents:
         with _quiet_hepmc():
             reader = reader_cls(pyiostream(buf))
             gen = pyhepmc.GenEvent()
-            ok = reader.read_event(gen)
-            reader.close()
+            try:
+                ok = reader.read_event(gen)
+            except (RuntimeError, ValueError) as err:  # e.g. weights vs. weight names
+                return None, f"pyhepmc refuses it: {str(err).strip()[:200]}"
+            finally:
+                reader.close()
         if not ok:
             return None, "pyhepmc cannot parse it (a malformed particle or vertex line)"
         return gen, ""
