@@ -108,6 +108,9 @@ _COMPRESSION = (
 )
 _SUFFIX_KIND = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zstd": "zstd"}
 _DECOMPRESS_ERRORS = (EOFError, OSError, lzma.LZMAError, zlib.error)
+# Longer lines than any HepMC writer makes (a particle line is ~150 bytes; a weight line
+# with thousands of weights stays far below).
+_MAX_LINE = 1 << 20
 # Record checks before pyhepmc sees a record. HepMC3's readers convert numbers with
 # atof/atoi and do not check them ('1.2.3' reads as 1.2, 'abc' as 0), and they index
 # their particle and vertex tables with the numbers read: a vertex line naming particle
@@ -379,13 +382,26 @@ class HepMCEvents:
     def _fail(self, msg: str) -> HepMCFormatError:
         return HepMCFormatError(f"{self.path}: {msg}")
 
+    def _lines(self, stream: IO[bytes], lineno: int) -> Iterator[bytes]:
+        """The lines of ``stream`` (after line ``lineno``), refusing any longer than
+        _MAX_LINE: a binary file given by mistake has no newlines to stop a reader."""
+        while True:
+            line = stream.readline(_MAX_LINE)
+            if not line:
+                return
+            lineno += 1
+            if len(line) == _MAX_LINE and not line.endswith(b"\n"):
+                raise self._fail(f"line {lineno} is longer than {_MAX_LINE // 1024} kB: not a "
+                                 "HepMC ASCII file")
+            yield line
+
     def _read_header(self, stream: IO[bytes]) -> tuple[str, list[bytes], bytes | None, int]:
         """(format, header lines, first line after the header, its line number)."""
         lineno = 0
         fmt = ""
         header: list[bytes] = []
         try:
-            for line in stream:
+            for line in self._lines(stream, lineno):
                 lineno += 1
                 text = line.strip()
                 if not fmt:
@@ -430,7 +446,7 @@ class HepMCEvents:
         pending = [] if first is None else [first]
         last = b"\n"
         try:
-            lines: Iterator[bytes] = iter(stream)
+            lines: Iterator[bytes] = self._lines(stream, lineno)
             while True:
                 if pending:
                     line = pending.pop()
