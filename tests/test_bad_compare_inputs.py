@@ -129,6 +129,8 @@ def test_directory_as_input(tmp_path, report, capsys):
          ["plain.hepmc.gz: the name ends in .gz but the file is not gzip-compressed"]),
         ("events.lhe", b'<LesHouchesEvents version="3.0">\n<init>\n',
          ["events.lhe: a Les Houches (LHEF) parton-level file"]),
+        ("noline.hepmc", b"HepMC::Version 3.02.05\n" + b"7" * (3 << 20),
+         ["noline.hepmc: line 2 is longer than 1024 kB: not a HepMC ASCII file"]),
     ],
 )
 def test_not_a_hepmc_file(tmp_path, report, capsys, name, data, words):
