@@ -1,31 +1,25 @@
-"""Where the LEP reference data live, for the analysis tests."""
+"""Where the LEP reference data live, for the analysis tests: the files shipped with the
+package (hadml/analysis/refdata), so that the tests run on a fresh clone."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import pytest
+from hadml.analysis.compare import SHIPPED_REFDIR
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def find_refdir() -> Path | None:
-    """$HADML_REFDIR, else ../shared/refdata beside the checkout, else $HADML_SHARED/refdata."""
-    cands = []
-    if os.environ.get("HADML_REFDIR"):
-        cands.append(Path(os.environ["HADML_REFDIR"]))
-    cands.append(REPO.parent / "shared" / "refdata")
+def shared_refdata() -> Path | None:
+    """The project's ../shared/refdata (or $HADML_SHARED/refdata), if present: the master
+    copy that the shipped files must equal."""
+    cands = [REPO.parent / "shared" / "refdata"]
     if os.environ.get("HADML_SHARED"):
-        cands.append(Path(os.environ["HADML_SHARED"]) / "refdata")
-    for cand in cands:
-        if (cand / "ALEPH_1996_S3486095.yoda").is_file():
-            return cand
-    return None
+        cands.insert(0, Path(os.environ["HADML_SHARED"]) / "refdata")
+    return next((c for c in cands if c.is_dir()), None)
 
 
 def require_refdir() -> Path:
-    d = find_refdir()
-    if d is None:
-        pytest.fail("LEP reference data not found: set HADML_REFDIR (e.g. ../shared/refdata)")
-    return d
+    """The shipped reference data (always present in a checkout or an installed wheel)."""
+    return SHIPPED_REFDIR

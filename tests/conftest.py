@@ -27,8 +27,11 @@ def shared() -> Path:
 
 
 @pytest.fixture(scope="session")
-def refdir(shared: Path) -> Path:
-    return shared / "refdata"
+def refdir() -> Path:
+    """The LEP reference data shipped with the package (no ../shared needed)."""
+    from hadml.analysis.compare import SHIPPED_REFDIR
+
+    return SHIPPED_REFDIR
 
 
 @pytest.fixture(scope="session")

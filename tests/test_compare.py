@@ -10,7 +10,14 @@ from _refdata import require_refdir
 
 from hadml.analysis import yoda
 from hadml.analysis.analyses import ALEPH, PDG, book
-from hadml.analysis.compare import RefDataError, chi2, compare_events, compare_files
+from hadml.analysis.compare import (
+    SHIPPED_REFDIR,
+    RefDataError,
+    chi2,
+    compare_events,
+    compare_files,
+    resolve_refdir,
+)
 
 N_EVENTS = 300
 
@@ -110,12 +117,12 @@ def test_end_to_end_physics(report):
     assert pi0.y[0] == pytest.approx(9.42, rel=0.1)
 
 
-def test_hepmc_file_and_cli_match_in_memory(pythia_events, report, tmp_path):
+def _write_hepmc(path, events) -> None:
+    """Events {'pid', 'p', 'decayed_pid'} as a HepMC3 file (decayed hadrons: status 2)."""
     import pyhepmc
 
-    path = tmp_path / "ev.hepmc"
     with pyhepmc.open(path, "w") as f:
-        for k, ev in enumerate(pythia_events[:100]):
+        for k, ev in enumerate(events):
             dec = ev["decayed_pid"]
             pid = np.concatenate([ev["pid"], dec]).astype(np.int32)
             p = np.concatenate([ev["p"], np.zeros((len(dec), 4))])
@@ -125,6 +132,11 @@ def test_hepmc_file_and_cli_match_in_memory(pythia_events, report, tmp_path):
                             pz=p[:, 2].copy(), en=p[:, 3].copy(), m=np.zeros(len(pid)),
                             pid=pid, status=status.astype(np.int32))
             f.write(gen)
+
+
+def test_hepmc_file_and_cli_match_in_memory(pythia_events, report, tmp_path):
+    path = tmp_path / "ev.hepmc"
+    _write_hepmc(path, pythia_events[:100])
     refdir = require_refdir()
     mem = compare_events({"a": pythia_events[:100]}, [ALEPH, PDG], refdir=refdir, plots=False)
     fil = compare_files([path], ["a"], [ALEPH, PDG], refdir=refdir, plots=False)
@@ -143,15 +155,85 @@ def test_hepmc_file_and_cli_match_in_memory(pythia_events, report, tmp_path):
     assert data["inputs"]["x"]["chi2"] == data["inputs"]["y"]["chi2"]
 
 
-def test_errors(tmp_path, monkeypatch):
-    refdir = require_refdir()
-    monkeypatch.delenv("HADML_REFDIR", raising=False)
+def test_refdir_precedence(tmp_path, monkeypatch):
+    """--refdir, else $HADML_REFDIR, else the shipped data; the shipped data are found
+    without any setting."""
     ev = [{"pid": np.array([211, -211]), "p": np.array([[0, 0, 1, 1.01], [0, 0, -1, 1.01]])}]
-    with pytest.raises(RefDataError, match="shared/refdata"):
-        compare_events({"a": ev}, [ALEPH])
+    monkeypatch.delenv("HADML_REFDIR", raising=False)
+    assert resolve_refdir(None) == SHIPPED_REFDIR
+    shipped = compare_events({"a": ev}, [ALEPH])
+    assert len(shipped.histos) == 20
+    # $HADML_REFDIR wins over the shipped data (here: a directory without the file) ...
+    monkeypatch.setenv("HADML_REFDIR", str(tmp_path))
     with pytest.raises(RefDataError, match=str(tmp_path / f"{ALEPH}.yoda")):
-        compare_events({"a": ev}, [ALEPH], refdir=tmp_path)
+        compare_events({"a": ev}, [ALEPH])
+    # ... and refdir wins over $HADML_REFDIR.
+    again = compare_events({"a": ev}, [ALEPH], refdir=SHIPPED_REFDIR)
+    assert again.total("a") == shipped.total("a")
     with pytest.raises(RefDataError, match="not implemented"):
-        compare_events({"a": ev}, ["NOPE"], refdir=refdir)
+        compare_events({"a": ev}, ["NOPE"], refdir=SHIPPED_REFDIR)
     with pytest.raises(FileNotFoundError, match="missing.hepmc"):
-        compare_files([tmp_path / "missing.hepmc"], None, [ALEPH], refdir=refdir)
+        compare_files([tmp_path / "missing.hepmc"], None, [ALEPH])
+
+
+# The optional extras of pyproject.toml ([analysis], [train], [test]): a base install has
+# none of them.
+_EXTRAS = ("matplotlib", "fastjet", "torch", "lightning", "onnx", "onnxscript", "tensorboard")
+_BLOCKER = f'''
+"""sitecustomize for the base-install test: the optional extras cannot be imported."""
+import sys
+
+BLOCKED = {set(_EXTRAS)!r}
+
+
+class BlockExtras:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (base install)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, BlockExtras())
+'''
+
+
+def test_base_install_runs_compare(pythia_events, tmp_path):
+    """`hadml compare` with only the base dependencies (no matplotlib, no fastjet), in a
+    real subprocess whose imports of the extras fail: plots are off with a one-line note
+    saying how to enable them, and every histogram, the Durham-y23 one included (numpy
+    clustering instead of fastjet), has the chi2 of a full install."""
+    import os
+    import subprocess
+    import sys
+
+    from _refdata import REPO
+
+    path = tmp_path / "ev.hepmc"
+    _write_hepmc(path, pythia_events[:60])
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(_BLOCKER)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    env.pop("HADML_REFDIR", None)
+    probe = subprocess.run([sys.executable, "-c", "import matplotlib"], env=env,
+                           capture_output=True, text=True)
+    assert probe.returncode == 1 and "base install" in probe.stderr
+    out = tmp_path / "rep"
+    proc = subprocess.run([sys.executable, "-m", "hadml", "compare", str(path), "-o", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    notes = [line for line in proc.stderr.splitlines() if "note:" in line]
+    assert notes == ["hadml compare: note: plots off: matplotlib is not installed "
+                     "(pip install 'hadml[analysis]' to enable plots)"]
+    assert "ev: chi2/ndf = " in proc.stdout and "(60 events)" in proc.stdout
+    assert "FastJet" not in proc.stdout  # fastjet prints its banner when it clusters
+    assert not (out / "plots").exists()
+    base = json.loads((out / "report.json").read_text())
+    assert base["skipped_analyses"] == {}
+    full = compare_files([path], None, [ALEPH, PDG], plots=False)
+    assert len(base["histograms"]) == len(full.histos) == 20 + 34
+    for entry, h in zip(base["histograms"], full.histos, strict=True):
+        assert entry["id"] == h.id
+        assert entry["results"]["ev"]["chi2"] == pytest.approx(h.chi2["ev"], rel=1e-9,
+                                                               abs=1e-12)

@@ -92,3 +92,60 @@ def test_corrupt_file_error_names_file_and_line(tmp_path, text, line, words):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.yoda"):
         yoda.read(tmp_path / "nope.yoda")
+
+
+def test_shipped_reference_data_and_provenance():
+    """Every Rivet file ships with the package (all 19), each listed in PROVENANCE.md, and
+    every implemented analysis finds its file there."""
+    from hadml.analysis.analyses import ANALYSES
+    from hadml.analysis.compare import SHIPPED_REFDIR
+
+    files = sorted(p.name for p in SHIPPED_REFDIR.glob("*.yoda"))
+    assert len(files) == 19
+    provenance = (SHIPPED_REFDIR / "PROVENANCE.md").read_text()
+    assert "Rivet" in provenance and "3.1.6" in provenance
+    for name in files:
+        assert f"| {name} |" in provenance
+        assert yoda.read(SHIPPED_REFDIR / name)  # parses, not empty
+    for name in ANALYSES:
+        assert f"{name}.yoda" in files
+
+
+def test_shipped_files_equal_shared_refdata():
+    """The shipped copies are byte-identical to the project's ../shared/refdata."""
+    from _refdata import shared_refdata
+
+    from hadml.analysis.compare import SHIPPED_REFDIR
+
+    shared = shared_refdata()
+    if shared is None:
+        pytest.skip("../shared/refdata not present (fresh clone)")
+    names = sorted(p.name for p in shared.glob("*.yoda"))
+    assert names == sorted(p.name for p in SHIPPED_REFDIR.glob("*.yoda"))
+    for name in names:
+        assert (SHIPPED_REFDIR / name).read_bytes() == (shared / name).read_bytes(), name
+
+
+def test_duplicate_object_path_is_an_error(tmp_path):
+    block = "BEGIN YODA_SCATTER2D_V2 /A\n---\n1 0.5 0.5 2 0.1 0.1\nEND YODA_SCATTER2D_V2\n"
+    bad = tmp_path / "dup.yoda"
+    bad.write_text(block + block)
+    with pytest.raises(yoda.YodaError, match=f"{bad}:5: second object with path /A"):
+        yoda.read(bad)
+
+
+def test_write_replaces_only_when_complete(tmp_path):
+    """write() goes through a temporary file: an object that cannot be formatted leaves
+    the old file as it was, and no temporary behind."""
+    out = tmp_path / "mc.yoda"
+    out.write_text("old\n")
+    good = yoda.Scatter2D("/HADML/T/d01", *np.ones((6, 2)))
+    broken = yoda.Scatter2D("/HADML/T/d02", *np.ones((6, 2)))
+    broken.y = None  # not iterable: formatting fails
+    with pytest.raises(TypeError):
+        yoda.write(out, [good, broken])
+    assert out.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["mc.yoda"]
+    yoda.write(out, [good])
+    assert list(yoda.read(out)) == ["/HADML/T/d01"]
+    assert [p.name for p in tmp_path.iterdir()] == ["mc.yoda"]

@@ -6,45 +6,73 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+DEFAULT_REFS = ("ALEPH_1996_S3486095", "PDG_HADRON_MULTIPLICITIES")
+
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "compare",
         help="compare HepMC3 events with LEP data (chi2/ndf, ratio plots, report)",
         description=(
-            "Analyse HepMC3 files with the LEP analyses named by --ref and compare with "
-            "the reference YODA files: per-histogram chi2/ndf (data and MC errors), "
-            "report.md, report.json, <label>.yoda and ratio plots in REPORT_DIR."
+            "Analyse HepMC files with the LEP analyses named by --ref and compare with "
+            "the reference YODA files shipped with hadml (Rivet 3.1.6 reference data, see "
+            "hadml/analysis/refdata/PROVENANCE.md): per-histogram chi2/ndf (data and MC "
+            "errors), report.md, report.json, <label>.yoda and ratio plots in REPORT_DIR. "
+            "The report files replace older ones only when the run succeeds."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("files", nargs="+", metavar="FILE.hepmc", help="HepMC3 event files")
+    p.add_argument("files", nargs="+", metavar="FILE.hepmc",
+                   help="HepMC3 or HepMC2 ASCII event files (plain, .gz, .bz2 or .xz)")
     p.add_argument("--label", action="append", default=None,
-                   help="label per file, in order (default: file stem)")
+                   help="label per file, in order (default: file name without suffixes)")
     p.add_argument("--ref", action="append", default=None,
-                   help="reference analysis (repeatable): ALEPH_1996_S3486095, "
-                        "PDG_HADRON_MULTIPLICITIES (default: both)")
+                   help="reference analysis (repeatable): " + ", ".join(DEFAULT_REFS)
+                        + " (default: both)")
     p.add_argument("--refdir", default=None,
-                   help="directory of <analysis>.yoda files (default: $HADML_REFDIR)")
+                   help="directory of <analysis>.yoda files (default: $HADML_REFDIR, else the "
+                        "reference data shipped with hadml)")
     p.add_argument("-o", "--output", required=True, metavar="REPORT_DIR", help="report directory")
     p.add_argument("--max-events", type=int, default=None, help="read at most N events per file")
     p.add_argument("--ecm", type=float, default=None,
                    help="sqrt(s) in GeV for x_p (default: invariant mass of each event)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG ratio plots")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip corrupt event records (and accept a truncated file), counting "
+                        "them in the report, instead of stopping with an error")
     p.set_defaults(func=run)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
-    from .compare import compare_files
+    from .compare import CompareError, compare_files
 
-    refs = args.ref or ["ALEPH_1996_S3486095", "PDG_HADRON_MULTIPLICITIES"]
-    res = compare_files(args.files, args.label, refs, refdir=args.refdir, outdir=args.output,
-                        max_events=args.max_events, ecm=args.ecm, plots=not args.no_plots)
+    refs = args.ref or list(DEFAULT_REFS)
+    try:
+        res = compare_files(args.files, args.label, refs, refdir=args.refdir,
+                            outdir=args.output, max_events=args.max_events, ecm=args.ecm,
+                            plots=not args.no_plots, skip_bad=args.skip_bad)
+    except KeyboardInterrupt:
+        print("hadml compare: interrupted; no report written (existing report files are "
+              "unchanged)", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if isinstance(err, FileNotFoundError) and err.filename is None:
+            raise  # our own message (missing file or reference data)
+        where = f"{err.filename}: " if err.filename else ""
+        raise CompareError(f"{where}{err.strerror or err}") from None
+    for note in res.notes:
+        if note.startswith(("plots off", "analysis ")):
+            print(f"hadml compare: note: {note}", file=sys.stderr)
     for lab in res.labels:
         c, n = res.total(lab)
+        skipped = res.skipped_records(lab)
+        extra = f"; {skipped} bad records skipped" if skipped else ""
+        stats = res.read_stats.get(lab)
+        if stats is not None and stats.unterminated:
+            extra += "; file truncated"
         print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f} "
-              f"({res.n_events[lab]} events)")
+              f"({res.n_events[lab]} events{extra})")
     print(f"report: {args.output}/report.md")
     return 0
 

@@ -8,44 +8,67 @@ skipped; ndf = number of bins used (no fitted parameters).
 
 from __future__ import annotations
 
+import contextlib
+import fnmatch
 import json
+import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import yoda
-from .analyses import ANALYSES, HistoDef
-from .events import iter_events, read_hepmc
+from .analyses import ANALYSES, Analysis, HistoDef
+from .events import HepMCEvents, ReadStats, iter_events
 from .yoda import Scatter2D
 
 REFDIR_ENV = "HADML_REFDIR"
+# The Rivet reference files shipped with the package (provenance: refdata/PROVENANCE.md).
+SHIPPED_REFDIR = Path(__file__).resolve().with_name("refdata")
+ANALYSIS_EXTRA = "pip install 'hadml[analysis]'"
 
 
 class RefDataError(FileNotFoundError):
-    """Reference data missing or unknown analysis."""
+    """Reference data missing, empty or incomplete, or an unknown analysis."""
+
+
+class CompareError(ValueError):
+    """Bad options or an output that cannot be written; the message says what to fix."""
 
 
 def resolve_refdir(refdir: str | Path | None) -> Path:
+    """--refdir (``refdir``), else $HADML_REFDIR, else the data shipped with hadml."""
     if refdir is None:
         env = os.environ.get(REFDIR_ENV)
-        if not env:
-            raise RefDataError(
-                f"no reference-data directory: pass --refdir DIR (refdir=...) or set "
-                f"{REFDIR_ENV} (in this project the files are in ../shared/refdata)"
-            )
-        refdir = env
+        if env:
+            path = Path(env)
+            if not path.is_dir():
+                raise RefDataError(f"reference-data directory not found: {path} "
+                                   f"(from ${REFDIR_ENV})")
+            return path
+        return SHIPPED_REFDIR
     path = Path(refdir)
     if not path.is_dir():
         raise RefDataError(f"reference-data directory not found: {path}")
     return path
 
 
+def required_histograms(name: str, analysis: Analysis | None = None) -> list[str]:
+    """Path patterns (``fnmatch``) of the reference histograms analysis ``name`` books."""
+    a = analysis if analysis is not None else ANALYSES[name]()
+    return [f"/REF/{name}/{h.name}" for h in a.histos]
+
+
 def load_refs(names: Sequence[str], refdir: str | Path | None) -> dict[str, dict[str, Scatter2D]]:
-    """{analysis: {path: Scatter2D}} read from REFDIR/<analysis>.yoda."""
+    """{analysis: {path: Scatter2D}} read from REFDIR/<analysis>.yoda.
+
+    An unknown analysis, a missing, empty or malformed file, or a file that lacks (or has
+    an empty) histogram the analysis books is an error naming the file and histogram: a
+    comparison with part of the data missing would look like a perfect or partial match.
+    """
     base = resolve_refdir(refdir)
     out = {}
     for name in names:
@@ -54,9 +77,26 @@ def load_refs(names: Sequence[str], refdir: str | Path | None) -> dict[str, dict
                 f"analysis {name!r} is not implemented; available: {', '.join(ANALYSES)}"
             )
         path = base / f"{name}.yoda"
-        if not path.is_file():
+        if not path.exists():
             raise RefDataError(f"reference file not found: {path}")
-        out[name] = yoda.read(path)
+        if not path.is_file():
+            raise RefDataError(f"reference file {path} is not a regular file")
+        try:
+            objs = yoda.read(path)
+        except PermissionError as err:
+            raise RefDataError(f"cannot read reference file {path}: {err.strerror}") from None
+        if not objs:
+            raise RefDataError(f"reference file {path} holds no histograms (empty or not a "
+                               "YODA file)")
+        for pattern in required_histograms(name):
+            found = [p for p in objs if fnmatch.fnmatchcase(p, pattern)]
+            if not found:
+                raise RefDataError(f"reference file {path} lacks {pattern}, which analysis "
+                                   f"{name} compares with")
+            for p in found:
+                if len(objs[p]) == 0:
+                    raise RefDataError(f"reference histogram {p} in {path} has no points")
+        out[name] = objs
     return out
 
 
@@ -94,49 +134,154 @@ class CompareResult:
     histos: list[HistoResult]
     n_events: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    # label -> what reading its HepMC file found (files only): bad records skipped, ...
+    read_stats: dict[str, ReadStats] = field(default_factory=dict)
+    # analysis -> why it was not run (a missing optional package)
+    skipped_analyses: dict[str, str] = field(default_factory=dict)
+    plots: bool = False  # whether plots were written
 
     def total(self, label: str, analysis: str | None = None) -> tuple[float, int]:
         c = sum(h.chi2[label] for h in self.histos if analysis in (None, h.analysis))
         n = sum(h.ndf[label] for h in self.histos if analysis in (None, h.analysis))
         return c, n
 
+    def skipped_records(self, label: str) -> int:
+        stats = self.read_stats.get(label)
+        return len(stats.bad) if stats is not None else 0
+
+
+def plots_unavailable() -> str | None:
+    """Why plots cannot be drawn (matplotlib missing), or None.
+
+    matplotlib is an optional extra, not a base dependency: the comparison itself (chi2,
+    report.md/json, YODA) needs only numpy, and a batch or tuning job should not pull in a
+    plotting stack. Without it plots are off and the report says how to turn them on.
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return f"matplotlib is not installed ({ANALYSIS_EXTRA} to enable plots)"
+    return None
+
 
 def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
-            max_events: int | None = None, ecm: float | None = None):
-    """Run the analyses named in refs over events; return {analysis: {name: (def, mc)}}
-    and the number of events read."""
-    analyses = {name: ANALYSES[name]() for name in refs}
+            max_events: int | None = None, ecm: float | None = None,
+            skipped: dict[str, str] | None = None):
+    """Run the analyses named in refs over events; return {analysis: {name: (def, mc)}},
+    the number of events read and the analysis objects.
+
+    An analysis that needs an optional package which is missing (ImportError) is dropped
+    and its reason put in ``skipped`` instead of stopping the others. (The Durham y23 of
+    ALEPH_1996 does not need fastjet: observables.durham_y23 falls back to the same E-scheme
+    clustering in numpy, checked equal to fastjet in tests/test_observables.py, so a base
+    install computes every histogram.)
+    """
+    skipped = {} if skipped is None else skipped
+    analyses: dict[str, Analysis] = {}
+    for name in refs:
+        if name in skipped:
+            continue
+        try:
+            analyses[name] = ANALYSES[name]()
+        except ImportError as err:
+            skipped[name] = _import_reason(err)
     n = 0
-    for ev in events if isinstance(events, Iterable) else []:
+    for ev in events:
         if max_events is not None and n >= max_events:
             break
-        for a in analyses.values():
-            a.fill(ev, ecm)
+        for name, a in list(analyses.items()):
+            try:
+                a.fill(ev, ecm)
+            except ImportError as err:
+                skipped[name] = _import_reason(err)
+                del analyses[name]
         n += 1
     booked = {name: a.finalize(dict(refs[name])) for name, a in analyses.items()}
-    extra = {name: a for name, a in analyses.items()}
-    return booked, n, extra
+    return booked, n, analyses
+
+
+def _import_reason(err: ImportError) -> str:
+    return f"needs {err.name or err}, which is not installed ({ANALYSIS_EXTRA})"
+
+
+def _check_label(label: str) -> None:
+    if not label.strip():
+        raise CompareError("a label must not be empty")
+
+
+def _check_options(max_events: int | None, ecm: float | None) -> None:
+    if max_events is not None and max_events < 1:
+        raise CompareError(f"--max-events must be at least 1, got {max_events}")
+    if ecm is not None and not (math.isfinite(ecm) and ecm > 0):
+        raise CompareError(f"--ecm must be a positive energy in GeV, got {ecm}")
 
 
 def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, outdir,
-             max_events: int | None, ecm: float | None, plots: bool) -> CompareResult:
-    ref_data = load_refs(refs, refdir)
+             max_events: int | None, ecm: float | None, plots: bool,
+             describe: Mapping[str, str] | None = None,
+             read_stats: Mapping[str, ReadStats] | None = None) -> CompareResult:
+    """Validate everything that needs no event, analyse every source, then write the
+    report in one go (each file to a temporary beside it, renamed at the end): a run that
+    fails, or is interrupted, at any point leaves an existing report as it was."""
+    _check_options(max_events, ecm)
+    refs = list(dict.fromkeys(refs))  # a repeated --ref is the same analysis
+    if not refs:
+        raise CompareError("no reference analysis given")
     labels = list(sources)
+    for label in labels:
+        _check_label(label)
+    safe = [_safe(label) for label in labels]
+    if len(set(safe)) != len(safe):
+        raise CompareError(f"labels {labels} give clashing output file names {safe}; "
+                           "choose labels that differ in letters or digits")
+    ref_data = load_refs(refs, refdir)
+    notes: list[str] = []
+    if plots and outdir is not None:
+        reason = plots_unavailable()
+        if reason is not None:
+            plots = False
+            notes.append(f"plots off: {reason}")
+    out = _Outputs(Path(outdir)) if outdir is not None else None
+    if out is not None:
+        out.prepare()
+    try:
+        return _analyse_and_write(sources, ref_data, out, labels, notes, max_events, ecm,
+                                  plots, describe or {}, read_stats or {})
+    except BaseException:
+        if out is not None:
+            out.abandon()
+        raise
+
+
+def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
+                       ref_data: dict[str, dict[str, Scatter2D]], out: _Outputs | None,
+                       labels: list[str], notes: list[str], max_events: int | None,
+                       ecm: float | None, plots: bool, describe: Mapping[str, str],
+                       read_stats: Mapping[str, ReadStats]) -> CompareResult:
     results: dict[str, HistoResult] = {}
     n_events: dict[str, int] = {}
-    notes: list[str] = []
-    outdir = Path(outdir) if outdir is not None else None
-    if outdir is not None:
-        outdir.mkdir(parents=True, exist_ok=True)
+    skipped: dict[str, str] = {}
+    mc_by_label: dict[str, list[Scatter2D]] = {}
     for label, events in sources.items():
         t0 = time.perf_counter()
-        booked, n, analyses = analyse(events, ref_data, max_events, ecm)
+        booked, n, analyses = analyse(events, ref_data, max_events, ecm, skipped)
         dt = time.perf_counter() - t0
         n_events[label] = n
+        what = describe.get(label, f"input {label!r}")
+        stats = read_stats.get(label)
         if n == 0:
-            raise ValueError(f"input {label!r} has no events")
+            extra = f" ({len(stats.bad)} bad records skipped)" if stats and stats.bad else ""
+            raise CompareError(f"{what} has no events{extra}")
+        if not booked:
+            raise CompareError("no analysis could run: " + "; ".join(
+                f"{a} {why}" for a, why in skipped.items()))
         notes.append(f"{label}: {n} events analysed in {dt:.1f} s "
                      f"({1e3 * dt / n:.2f} ms/event including reading)")
+        if stats is not None:
+            if stats.bad:
+                notes.append(f"{label}: {len(stats.bad)} bad event records skipped "
+                             "(--skip-bad)")
+            notes += [f"{label}: {note}" for note in stats.notes()]
         pdg = analyses.get("PDG_HADRON_MULTIPLICITIES")
         if pdg is not None and not pdg.has_decayed:
             notes.append(f"{label}: no decayed-hadron record (decayed_pid): unstable species "
@@ -153,16 +298,24 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
                 r.mc[label] = mc
                 r.chi2[label], r.ndf[label], _ = chi2(mc, ref)
                 mc_all.append(mc)
-        if outdir is not None:
-            yoda.write(outdir / f"{_safe(label)}.yoda", mc_all)
-    histos = sorted(results.values(), key=lambda h: h.id)
-    res = CompareResult(labels, histos, n_events, notes)
-    if outdir is not None:
-        write_json(res, outdir / "report.json")
-        if plots:
-            for h in histos:
-                plot(h, labels, outdir / "plots" / f"{h.analysis}_{h.name}.png")
-        write_markdown(res, outdir / "report.md", plots)
+        mc_by_label[label] = mc_all
+    for aname, why in skipped.items():
+        notes.append(f"analysis {aname} skipped: {why}")
+    # Histograms of an analysis dropped part-way (skipped) are not compared at all.
+    histos = sorted((h for h in results.values() if h.analysis not in skipped),
+                    key=lambda h: h.id)
+    res = CompareResult(labels, histos, n_events, notes, dict(read_stats), skipped,
+                        plots=plots and out is not None)
+    if out is not None:
+        with out.transaction():
+            for label, mc_all in mc_by_label.items():
+                out.text(f"{_safe(label)}.yoda", yoda.format_scatters(mc_all))
+            out.text("report.json", json.dumps(_json(res), indent=1))
+            if res.plots:
+                for h in histos:
+                    out.file(f"plots/{h.analysis}_{h.name}.png",
+                             lambda path, h=h: plot(h, labels, path))
+            out.text("report.md", _markdown(res))
     return res
 
 
@@ -171,7 +324,10 @@ def compare_events(sources: Mapping[str, Iterable[dict]], refs: Sequence[str],
                    max_events: int | None = None, ecm: float | None = None,
                    plots: bool = True) -> CompareResult:
     """Compare in-memory events {label: [{'pid', 'p'[, 'decayed_pid']}, ...]} with the
-    reference analyses ``refs``; writes the report to outdir when given."""
+    reference analyses ``refs``; writes the report to outdir when given. Reference data:
+    ``refdir``, else $HADML_REFDIR, else the files shipped with hadml."""
+    if outdir is not None:
+        check_outdir(outdir)
     wrapped = {label: iter_events(evs, max_events) for label, evs in sources.items()}
     return _compare(wrapped, list(refs), refdir, outdir, max_events, ecm, plots)
 
@@ -179,18 +335,165 @@ def compare_events(sources: Mapping[str, Iterable[dict]], refs: Sequence[str],
 def compare_files(files: Sequence[str | Path], labels: Sequence[str] | None, refs: Sequence[str],
                   refdir: str | Path | None = None, outdir: str | Path | None = None,
                   max_events: int | None = None, ecm: float | None = None,
-                  plots: bool = True) -> CompareResult:
-    """Compare HepMC3 files (one label each, default the file stem)."""
+                  plots: bool = True, skip_bad: bool = False) -> CompareResult:
+    """Compare HepMC files (one label each, default the file stem).
+
+    Every input is checked before the first event is read (files exist and are HepMC,
+    labels, reference data, output directory). A corrupt event record is an error naming
+    the file and record unless ``skip_bad``, which skips such records and reports them.
+    """
+    if not files:
+        raise CompareError("no input file given")
     if labels and len(labels) != len(files):
-        raise ValueError(f"{len(labels)} labels for {len(files)} files")
-    labels = list(labels) if labels else [Path(f).stem for f in files]
+        raise CompareError(f"{len(labels)} labels for {len(files)} files: give one --label "
+                           "per input file, in order, or none")
+    labels = list(labels) if labels else [_default_label(f) for f in files]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"labels must be unique: {labels}")
-    for f in files:
-        if not Path(f).is_file():
-            raise FileNotFoundError(f"HepMC file not found: {f}")
-    sources = {lab: read_hepmc(f, max_events) for lab, f in zip(labels, files, strict=True)}
-    return _compare(sources, list(refs), refdir, outdir, max_events, ecm, plots)
+        raise CompareError(f"labels must be unique: {labels}" + (
+            "" if len(set(map(str, files))) == len(files) else
+            " (the same file is given twice; use --label to name each)"))
+    sources = {lab: HepMCEvents(f, max_events, skip_bad)
+               for lab, f in zip(labels, files, strict=True)}
+    for src in sources.values():
+        src.check()
+    if outdir is not None:
+        check_outdir(outdir)
+    describe = {lab: str(src.path) for lab, src in sources.items()}
+    stats = _LiveStats(sources)
+    return _compare(sources, list(refs), refdir, outdir, max_events, ecm, plots,
+                    describe=describe, read_stats=stats)
+
+
+def _default_label(path: str | Path) -> str:
+    """The file name without compression and HepMC suffixes: run.hepmc.gz -> run."""
+    name = Path(path).name
+    for suffix in (".gz", ".bz2", ".xz", ".zst", ".zstd"):
+        name = name.removesuffix(suffix)
+    return Path(name).stem or name
+
+
+class _LiveStats(Mapping[str, ReadStats]):
+    """label -> the ReadStats of its source, read when asked (they fill while reading)."""
+
+    def __init__(self, sources: Mapping[str, HepMCEvents]) -> None:
+        self._sources = sources
+
+    def __getitem__(self, label: str) -> ReadStats:
+        return self._sources[label].stats
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+
+# ---------------------------------------------------------------------------------------
+# Output
+
+
+def check_outdir(outdir: str | Path) -> None:
+    """Fail before any work if the report directory cannot be made or written."""
+    path = Path(outdir)
+    if path.exists() and not path.is_dir():
+        raise CompareError(f"report directory {path} exists and is not a directory")
+    existing = path
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CompareError(f"cannot make report directory {path}: {existing} is not a "
+                           "directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CompareError(f"cannot write report directory {path}: no write permission in "
+                           f"{existing}")
+
+
+class _Outputs:
+    """The report files of one run: each is written to a temporary file beside its target
+    and all are renamed into place only after every one was written. A failure or an
+    interrupt before that removes the temporaries (and the directories this run made, if
+    empty) and leaves existing files untouched."""
+
+    def __init__(self, outdir: Path) -> None:
+        self.outdir = outdir
+        self._pending: list[tuple[Path, Path]] = []  # (temporary, target)
+        self._created: list[Path] = []
+
+    def prepare(self) -> None:
+        """Make the directory and prove it writable (a temporary file), before any work."""
+        self._make_dirs(self.outdir)
+        try:
+            fd, probe = yoda.create_beside(self.outdir / "report.md")
+            os.close(fd)
+            probe.unlink()
+        except OSError as err:
+            self.abandon()
+            raise CompareError(_os_message(err, "cannot write in report directory")) from None
+
+    def abandon(self) -> None:
+        for tmp, _ in self._pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._pending.clear()
+        for d in reversed(self._created):  # only directories this run made, if empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        self._created.clear()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        done = False
+        try:
+            yield self
+            for tmp, target in self._pending:
+                os.replace(tmp, target)
+            done = True
+        except OSError as err:
+            raise CompareError(_os_message(err, "cannot write the report")) from None
+        finally:
+            if done:
+                self._pending.clear()
+                self._created.clear()
+            else:
+                self.abandon()
+
+    def _make_dirs(self, path: Path) -> None:
+        missing = []
+        while not path.exists():
+            missing.append(path)
+            path = path.parent
+        for d in reversed(missing):
+            try:
+                d.mkdir()
+            except OSError as err:
+                self.abandon()
+                raise CompareError(_os_message(err, "cannot make report directory")) from None
+            self._created.append(d)
+
+    def file(self, name: str, write: Callable[[Path], None]) -> None:
+        target = self.outdir / name
+        if target.is_dir():  # found now, before any file is replaced
+            raise CompareError(f"cannot write the report: {target} is a directory")
+        self._make_dirs(target.parent)
+        fd, tmp = yoda.create_beside(target)
+        os.close(fd)
+        self._pending.append((tmp, target))
+        write(tmp)
+
+    def text(self, name: str, text: str) -> None:
+        self.file(name, lambda path: _write_text(path, text))
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _os_message(err: OSError, what: str) -> str:
+    where = f" {err.filename}:" if err.filename else ":"
+    return f"{what}{where} {err.strerror or err}"
 
 
 def _safe(label: str) -> str:
@@ -206,7 +509,8 @@ def _fmt(c: float, n: int) -> str:
     return f"{c / n:.2f}" if n else "-"
 
 
-def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
+def _markdown(res: CompareResult) -> str:
+    plots = res.plots
     lines = ["# hadml comparison with LEP data", ""]
     lines += [f"- {note}" for note in res.notes]
     lines += ["", "## Summary (total chi2/ndf)", ""]
@@ -243,13 +547,24 @@ def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
             cells = [f"{h.mc[lab].y[0]:.4g} ± {h.mc[lab].yerr_plus[0]:.2g}"
                      if lab in h.mc else "-" for lab in res.labels]
             lines.append(f"| {h.id} | {_md(h.observable)} | {data} | " + " | ".join(cells) + " |")
-    path.write_text("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
-def write_json(res: CompareResult, path: Path) -> None:
-    out = {
-        "inputs": {lab: {"events": res.n_events[lab], "chi2": res.total(lab)[0],
-                         "ndf": res.total(lab)[1]} for lab in res.labels},
+def _input_json(res: CompareResult, label: str) -> dict:
+    out = {"events": res.n_events[label], "chi2": res.total(label)[0],
+           "ndf": res.total(label)[1]}
+    stats = res.read_stats.get(label)
+    if stats is not None:
+        out.update(file=str(stats.path), format=stats.format,
+                   skipped_records=len(stats.bad), truncated=stats.unterminated,
+                   bad_records=[b.describe() for b in stats.bad[:100]])
+    return out
+
+
+def _json(res: CompareResult) -> dict:
+    return {
+        "inputs": {lab: _input_json(res, lab) for lab in res.labels},
+        "skipped_analyses": res.skipped_analyses,
         "histograms": [
             {
                 "id": h.id,
@@ -263,7 +578,6 @@ def write_json(res: CompareResult, path: Path) -> None:
         ],
         "notes": res.notes,
     }
-    path.write_text(json.dumps(out, indent=1))
 
 
 def plot(h: HistoResult, labels: list[str], path: Path) -> None:
@@ -273,7 +587,6 @@ def plot(h: HistoResult, labels: list[str], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax, rax) = plt.subplots(2, 1, sharex=True, figsize=(6, 5.5),
                                   gridspec_kw={"height_ratios": [3, 1], "hspace": 0.05})
     ref = h.ref
@@ -312,5 +625,5 @@ def plot(h: HistoResult, labels: list[str], path: Path) -> None:
     rax.set_ylim(0.5, 1.5)
     rax.set_ylabel("MC / data")
     rax.set_xlabel(h.observable)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
+    fig.savefig(path, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)

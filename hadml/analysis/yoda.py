@@ -13,7 +13,10 @@ Layout of a block, as in the Rivet reference files::
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +123,8 @@ def parse(text: str, source: str = "<string>") -> dict[str, Scatter2D]:
             rows.append((i, values))
         if not closed:
             raise _fail(source, start, f"block {path} has no '{end_tag}'")
+        if path in out:
+            raise _fail(source, start, f"second object with path {path}")
         if kind.startswith(_SCATTER):
             for lineno, v in rows:
                 if len(v) != 6:
@@ -171,7 +176,36 @@ def format_scatter(s: Scatter2D) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(path: str | Path, scatters: list[Scatter2D] | dict[str, Scatter2D]) -> None:
-    """Write scatters to a YODA text file."""
+def create_beside(path: Path) -> tuple[int, Path]:
+    """Create a new temporary file in the directory of ``path`` (same file system, so it can
+    be renamed onto ``path``), with the permissions a plain open() would give (umask).
+    Returns (file descriptor, temporary path)."""
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {path}")
+
+
+def format_scatters(scatters: list[Scatter2D] | dict[str, Scatter2D]) -> str:
+    """YODA text of several scatters."""
     items = list(scatters.values()) if isinstance(scatters, dict) else list(scatters)
-    Path(path).write_text("\n".join(format_scatter(s) for s in items))
+    return "\n".join(format_scatter(s) for s in items)
+
+
+def write(path: str | Path, scatters: list[Scatter2D] | dict[str, Scatter2D]) -> None:
+    """Write scatters to a YODA text file: to a temporary file beside it, renamed when
+    complete, so that a failed write leaves an existing file as it was."""
+    path = Path(path)
+    text = format_scatters(scatters)
+    fd, tmp = create_beside(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

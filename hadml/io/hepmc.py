@@ -56,17 +56,15 @@ class HepMCWriter:
         self.close()
 
 
-def read_final_states(path: str | Path, max_events: int | None = None):
-    """Yield {'pid', 'p'} of the final-state particles of each event in a HepMC3 file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"HepMC file {path} does not exist")
-    with pyhepmc.open(str(path)) as f:
-        for k, gen in enumerate(f):
-            if max_events is not None and k >= max_events:
-                break
-            numbers = gen.numpy.particles
-            mask = numbers.status == 1
-            pid = numbers.pid[mask]
-            mom = np.stack([numbers.px, numbers.py, numbers.pz, numbers.e], axis=1)[mask]
-            yield {"pid": pid, "p": mom}
+def read_final_states(path: str | Path, max_events: int | None = None,
+                      skip_bad: bool = False):
+    """Yield {'pid', 'p'} (GeV) of the final-state particles of each event in a HepMC file.
+
+    The same validated reader as ``hadml compare`` (hadml.analysis.events): a corrupt or
+    truncated record raises HepMCFormatError naming the file and record, where pyhepmc
+    alone would end the iteration early without a word; ``skip_bad`` skips such records.
+    """
+    from hadml.analysis.events import read_hepmc
+
+    for event in read_hepmc(path, max_events=max_events, skip_bad=skip_bad):
+        yield {"pid": event["pid"], "p": event["p"]}
