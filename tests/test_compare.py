@@ -9,7 +9,7 @@ import pytest
 from _refdata import require_refdir
 
 from hadml.analysis import yoda
-from hadml.analysis.analyses import ALEPH, PDG, book
+from hadml.analysis.analyses import ALEPH, ANALYSES, PDG, book
 from hadml.analysis.compare import (
     SHIPPED_REFDIR,
     RefDataError,
@@ -231,8 +231,10 @@ def test_base_install_runs_compare(pythia_events, tmp_path):
     assert not (out / "plots").exists()
     base = json.loads((out / "report.json").read_text())
     assert base["skipped_analyses"] == {}
-    full = compare_files([path], None, [ALEPH, PDG], plots=False)
-    assert len(base["histograms"]) == len(full.histos) == 20 + 34
+    # The default is every implemented analysis (ALEPH 1996 alone books 20, PDG 34).
+    full = compare_files([path], None, list(ANALYSES), plots=False)
+    assert len(base["histograms"]) == len(full.histos) > 20 + 34
+    assert {h.analysis for h in full.histos} == set(ANALYSES)
     for entry, h in zip(base["histograms"], full.histos, strict=True):
         assert entry["id"] == h.id
         assert entry["results"]["ev"]["chi2"] == pytest.approx(h.chi2["ev"], rel=1e-9,

@@ -6,7 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-DEFAULT_REFS = ("ALEPH_1996_S3486095", "PDG_HADRON_MULTIPLICITIES")
+from .analyses import ANALYSES
+
+#: Every implemented analysis runs unless --ref picks some.
+DEFAULT_REFS = tuple(ANALYSES)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -28,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="label per file, in order (default: file name without suffixes)")
     p.add_argument("--ref", action="append", default=None,
                    help="reference analysis (repeatable): " + ", ".join(DEFAULT_REFS)
-                        + " (default: both)")
+                        + " (default: all)")
     p.add_argument("--refdir", default=None,
                    help="directory of <analysis>.yoda files (default: $HADML_REFDIR, else the "
                         "reference data shipped with hadml)")
