@@ -56,17 +56,6 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_generate)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that a run stops like on Ctrl-C: outputs
-    are not renamed, what was written is kept as .partial."""
-
-    signum = signal.SIGTERM
-
-
-def _raise_terminated(signum: int, frame: object) -> None:
-    raise Terminated()
-
-
 def _effective_jobs(requested: int, force: bool) -> int:
     cores = os.cpu_count() or 1
     if requested > cores and not force:
@@ -101,14 +90,11 @@ def _run_generate(args: argparse.Namespace) -> int:
     if args.events < 1:
         raise ConfigError(f"-n/--events must be at least 1, got {args.events}")
     jobs = _effective_jobs(args.jobs, args.force_jobs)
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    try:
-        result = generate(
-            args.events, config=config, jobs=jobs, keep_events=False,
-            hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
-        )
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
+    result = generate(
+        args.events, config=config, jobs=jobs, keep_events=False,
+        hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
+    )
     print(result.summary.text())
     if args.out:
         print(f"events written to     : {args.out}")
@@ -166,16 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunStopped as err:
         cause = err.__cause__
         if isinstance(cause, KeyboardInterrupt):
-            name = "SIGTERM" if isinstance(cause, Terminated) else "SIGINT"
-            print(f"{prog}: interrupted ({name}): {err}", file=sys.stderr)
-            return 128 + (signal.SIGTERM if isinstance(cause, Terminated) else signal.SIGINT)
+            signum = getattr(cause, "signum", signal.SIGINT)
+            print(f"{prog}: interrupted ({signal.Signals(signum).name}): {err}",
+                  file=sys.stderr)
+            return 128 + int(signum)
         print(f"{prog}: failed: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as err:
-        name = "SIGTERM" if isinstance(err, Terminated) else "SIGINT"
-        print(f"{prog}: interrupted ({name}) before the first event; no output written",
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"{prog}: interrupted ({signal.Signals(signum).name}); no output written",
               file=sys.stderr)
-        return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
+        return 128 + int(signum)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         # Bad input (options, files, a model that breaks the contract, an output path):
         # the message says what to fix; a traceback would only hide it.

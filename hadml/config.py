@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import reprlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,14 @@ def _integer(value: Any) -> int:
     raise ValueError(value)
 
 
+def _shown(value: Any) -> str:
+    """A short repr, bounded in depth and length (a YAML alias bomb would take minutes
+    to print whole)."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 2, 4, 4, 60
+    return short.repr(value)
+
+
 def _coerce(name: str, value: Any) -> Any:
     """Convert a value from a YAML file or ``--set`` to the field's type (strict: no bool
     as a number, no float as an integer, no list as a string)."""
@@ -297,7 +306,9 @@ def _coerce(name: str, value: Any) -> Any:
         if name == "cluster":
             if not isinstance(value, dict):
                 raise ValueError(value)
-            return {str(k): _number(v) for k, v in value.items()}
+            if not all(isinstance(k, str) for k in value):
+                raise ValueError(value)
+            return {k: _number(v) for k, v in value.items()}
         if name == "pythia":
             items = [value] if isinstance(value, str) else value
             if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
@@ -321,8 +332,8 @@ def _coerce(name: str, value: Any) -> Any:
             raise ValueError(value)
         return value
     except (TypeError, ValueError, OverflowError) as err:
-        shown = repr(value) if len(repr(value)) < 80 else repr(value)[:77] + "..."
-        raise ConfigError(f"option {name!r}: cannot use value {shown} (needs {kind})") from err
+        raise ConfigError(
+            f"option {name!r}: cannot use value {_shown(value)} (needs {kind})") from err
 
 
 def _check_value(name: str, value: Any) -> str | None:
@@ -343,11 +354,11 @@ def _check_value(name: str, value: Any) -> str | None:
                                or any(f not in (1, 2, 3, 4, 5) for f in value)):
         return f"must be a non-empty subset of 1..5 without repeats, got {list(value)}"
     if name == "hadronization" and value not in HADRONIZATION_MODES:
-        return f"hadronization must be one of {HADRONIZATION_MODES}, got {value!r}"
+        return f"hadronization must be one of {HADRONIZATION_MODES}, got {_shown(value)}"
     if name == "device" and value not in DEVICES:
-        return f"device must be one of {DEVICES}, got {value!r}"
+        return f"device must be one of {DEVICES}, got {_shown(value)}"
     if name == "ml_policy" and value not in ML_POLICIES:
-        return f"ml_policy must be one of {ML_POLICIES}, got {value!r}"
+        return f"ml_policy must be one of {ML_POLICIES}, got {_shown(value)}"
     if name == "ml_threads" and not 1 <= value <= 256:
         return f"must lie in [1, 256], got {value}"
     if name == "ml_max_fallback_fraction" and not 0.0 <= value <= 1.0:
@@ -378,7 +389,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         key = loader.construct_object(key_node, deep=deep)
         if isinstance(key, (str, int, float, bool)) and key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"key {key!r} is given twice", key_node.start_mark)
+                None, None, f"key {_shown(key)} is given twice", key_node.start_mark)
         seen.add(key) if isinstance(key, (str, int, float, bool)) else None
     return loader.construct_mapping(node, deep=deep)
 
@@ -437,7 +448,7 @@ def load_tune(tune: str) -> dict[str, Any]:
     data = read_yaml_mapping(path, "tune file")
     out: dict[str, Any] = {}
     for key, value in data.items():
-        where = f"tune file {path}: key {key!r}"
+        where = f"tune file {path}: key {_shown(key)}"
         if key not in TUNE_KEYS:
             raise ConfigError(f"{where} is not allowed; a tune may only set "
                               f"{sorted(TUNE_KEYS)}")
@@ -474,9 +485,9 @@ def apply_overrides(config: GeneratorConfig, overrides: dict[str, Any],
     pythia = list(config.pythia)
     for key, value in overrides.items():
         if not isinstance(key, str):
-            raise ConfigError(f"{source}: key {key!r} is not an option name")
+            raise ConfigError(f"{source}: key {_shown(key)} is not an option name")
         name = key[len("cluster."):] if key.startswith("cluster.") else key
-        where = f"{source}: key {key!r}"
+        where = f"{source}: key {_shown(key)}"
         if name in _FIELDS and not key.startswith("cluster."):
             try:
                 coerced = _coerce(name, value)
@@ -506,13 +517,13 @@ def apply_overrides(config: GeneratorConfig, overrides: dict[str, Any],
                 x = _number(value)
             except (TypeError, ValueError) as err:
                 raise ConfigError(
-                    f"{where}: cluster parameter {name!r} needs a number, got {value!r}"
+                    f"{where}: cluster parameter {name!r} needs a number, got {_shown(value)}"
                 ) from err
             _check_param(name, x, known_params, where)
             cluster[name] = x
         else:
             raise ConfigError(
-                f"{where}: unknown option {key!r}. Options: {', '.join(sorted(_FIELDS))}; "
+                f"{where}: unknown option {_shown(key)}. Options: {', '.join(sorted(_FIELDS))}; "
                 f"cluster parameters: {', '.join(sorted(known_params))}"
             )
     return dataclasses.replace(config, cluster=cluster, pythia=pythia, **changes)

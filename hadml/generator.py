@@ -33,6 +33,7 @@ import hashlib
 import itertools
 import multiprocessing
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -86,6 +87,53 @@ class ConservationError(RuntimeError):
 
 class MLFallbackError(RuntimeError):
     """Too many ML cluster decays fell back to the classic decay: the model is broken."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM received during a run (raised between two events)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _DeferredSignals:
+    """While a run is in progress, SIGINT and SIGTERM only note that they came; the run
+    raises :class:`Interrupted` at the next event boundary (``check``). A Python handler
+    that raised inside a write (pyhepmc calls back into Python from C++) could leave the
+    writer in an endless retry; between events every output is consistent. A second
+    signal raises at once. Only the main thread can handle signals: elsewhere this does
+    nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            self._restore()
+            raise Interrupted(signum)
+        self.received = signum
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def __enter__(self) -> _DeferredSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
 
 
 def derive_seed(seed: int, block: int, stream: str, modulus: int = 2**63) -> int:
@@ -446,9 +494,10 @@ def _worker_init(config_dict: dict) -> None:
     global _WORKER_GENERATOR
     from hadml.config import load_config
 
-    # Ctrl-C reaches the whole process group: the parent stops the run and keeps what was
-    # written; the workers must not die with tracebacks of their own.
+    # Ctrl-C (or a SIGTERM to the process group) reaches every process: the parent stops
+    # the run and keeps what was written; the workers finish their block and are shut down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _WORKER_GENERATOR = Generator(load_config(overrides=config_dict))
 
 
@@ -615,12 +664,6 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
 
         model = str(cfg.model or default_model_path())
         summary.cluster_decays = f"ML ({model}, {cfg.run_device})"
-    # Building a generator initialises Pythia with the run's settings and loads the model:
-    # with jobs > 1 this one only checks them (the workers build their own).
-    generator: Generator | None = Generator(cfg)
-    if jobs > 1:
-        generator = None
-
     events: list[Event] = []
     tables: list = []
     hep_writer: HepMCWriter | None = None
@@ -629,7 +672,14 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     start = time.perf_counter()
     info = {"config": cfg.to_dict(), "n_events": n_events}
     blocks = None
+    signals = _DeferredSignals().__enter__()
     try:
+        # Building a generator initialises Pythia with the run's settings and loads the
+        # model: with jobs > 1 this one only checks them (the workers build their own).
+        generator: Generator | None = Generator(cfg)
+        if jobs > 1:
+            generator = None
+        signals.check()
         if hepmc is not None:
             hep_writer = HepMCWriter(hepmc)
         if clusters is not None:
@@ -642,13 +692,15 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         blocks = run_blocks(cfg, n_events, jobs, keep_events or hep_writer is not None,
                             want_clusters, bar.update if bar else None, generator)
         for block in blocks:
+            summary.add(block)
+            signals.check()
             if hep_writer is not None:
                 for ev in block.events:
                     hep_writer.write(ev)
+                    signals.check()
                 hep_writer.flush()
             if table_writer is not None:
                 table_writer.write(block.clusters)
-            summary.add(block)
             if keep_events:
                 events.extend(block.events)
             if collect_clusters:
@@ -657,13 +709,13 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
                 _check_ml_fallbacks(summary, cfg, model)
         _check_ml_fallbacks(summary, cfg, model)
         summary.seconds = time.perf_counter() - start
-        # Both outputs are renamed together; a signal in between would leave one old and
-        # one new file, so SIGINT/SIGTERM wait until both are in place.
-        with _signals_blocked():
-            if hep_writer is not None:
-                hep_writer.close()
-            if table_writer is not None:
-                table_writer.close(info)
+        signals.check()
+        # Both outputs are renamed together: a signal from here on is noted and not acted
+        # on, so that no run ends with one old and one new file.
+        if hep_writer is not None:
+            hep_writer.close()
+        if table_writer is not None:
+            table_writer.close(info)
     except BaseException as err:
         if blocks is not None:
             with contextlib.suppress(Exception):
@@ -695,6 +747,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         raise RunStopped(f"run {what} after {summary.n_events} of {n_events} events"
                          f"{kept_text}{existing}", summary.n_events, kept) from err
     finally:
+        signals.__exit__()
         if bar is not None:
             bar.close()
     table = None
@@ -702,18 +755,3 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         table = cluster_table.concat(tables).replace_schema_metadata(
             cluster_table.SCHEMA.metadata)
     return GenerationResult(cfg, events, summary, table)
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (delivered on exit) around a few quick steps."""
-    mask = {signal.SIGINT, signal.SIGTERM}
-    try:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, mask)
-    except (AttributeError, OSError, ValueError):  # pragma: no cover - no POSIX signals
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
