@@ -710,8 +710,13 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         _check_ml_fallbacks(summary, cfg, model)
         summary.seconds = time.perf_counter() - start
         signals.check()
-        # Both outputs are renamed together: a signal from here on is noted and not acted
-        # on, so that no run ends with one old and one new file.
+        # Both outputs are finished (footers written, synced) before either is renamed,
+        # and a signal from here on is noted, not acted on: no run ends with one old and
+        # one new file.
+        if hep_writer is not None:
+            hep_writer.finish()
+        if table_writer is not None:
+            table_writer.finish(info)
         if hep_writer is not None:
             hep_writer.close()
         if table_writer is not None:

@@ -92,24 +92,37 @@ class AtomicFile:
         self.tmp = tmp
         self.file: BinaryIO = os.fdopen(fd, "wb")
         self.done = False
+        self.partial: Path | None = None
 
-    def commit(self) -> None:
-        """Flush, sync and rename onto the target."""
+    def finish(self) -> None:
+        """Flush, sync and close the temporary file (everything but the rename)."""
+        if self.file.closed:
+            return
         try:
             self.file.flush()
             os.fsync(self.file.fileno())
             self.file.close()
+        except OSError as err:
+            self.abort(keep=True)
+            kept = f"; what was written is kept as {self.partial}" if self.partial else ""
+            raise OutputWriteError(
+                f"writing {self.target} failed: {err.strerror or err}{kept}") from err
+
+    def commit(self) -> None:
+        """finish() and rename onto the target."""
+        self.finish()
+        try:
             os.replace(self.tmp, self.target)
         except OSError as err:
-            self.abort(keep=False)
-            raise OutputWriteError(f"writing {self.target} failed: {err.strerror or err}") \
-                from err
+            self.abort(keep=True)
+            raise OutputWriteError(
+                f"cannot rename {self.tmp} onto {self.target}: {err.strerror or err}") from err
         self.done = True
 
     def abort(self, keep: bool) -> Path | None:
         """Close and keep the file under the partial name (returned) or delete it."""
         if self.done:
-            return None
+            return self.partial
         self.done = True
         try:
             self.file.close()
@@ -119,9 +132,10 @@ class AtomicFile:
             dest = partial_path(self.target)
             try:
                 os.replace(self.tmp, dest)
-                return dest
+                self.partial = dest
             except OSError:
-                return self.tmp if self.tmp.exists() else None
+                self.partial = self.tmp if self.tmp.exists() else None
+            return self.partial
         try:
             self.tmp.unlink()
         except FileNotFoundError:

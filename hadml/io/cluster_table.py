@@ -180,6 +180,7 @@ class ClusterTableWriter:
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
+        self._finished = False
         self.n_rows = 0
         self.partial: Path | None = None
         try:
@@ -221,24 +222,31 @@ class ClusterTableWriter:
                 {INFO_KEY: json.dumps(dict(info), sort_keys=True, default=str).encode()})
         writer, self._writer = self._writer, None
         writer.close()
+        self._finished = True
 
-    def close(self, info: Mapping[str, object] | None = None) -> None:
-        """Write the footer (with ``info`` as the table's run information) and rename the
-        file onto the target."""
+    def finish(self, info: Mapping[str, object] | None = None) -> None:
+        """Write the footer (with ``info`` as the table's run information) and sync the
+        file, under its temporary name."""
         if self._writer is None:
             return
         try:
             self._finish(info)
         except (OSError, pa.ArrowException) as err:
             self._writer = None
-            self._atomic.abort(keep=False)
+            self._atomic.abort(keep=False)  # no footer: not a readable table
             raise self._failed(err) from err
-        self._atomic.commit()
+        self._atomic.finish()
+
+    def close(self, info: Mapping[str, object] | None = None) -> None:
+        """finish(info) and rename the file onto the target."""
+        self.finish(info)
+        if not self._atomic.done:
+            self._atomic.commit()
 
     def abort(self, info: Mapping[str, object] | None = None) -> Path | None:
         """Stop; keep the rows written so far as ``<path>.partial`` (returned), with the
         queued rows and ``info`` when the disk still takes them."""
-        kept = False
+        kept = self._finished
         if self._writer is not None:
             try:
                 self._finish(info)

@@ -103,8 +103,8 @@ class HepMCWriter:
         except OSError as err:
             raise self._failed(err) from err
 
-    def close(self) -> None:
-        """Finish the file and rename it onto the target."""
+    def finish(self) -> None:
+        """Write the footer and sync the file, under its temporary name."""
         if self._writer is None:
             return
         try:
@@ -116,7 +116,13 @@ class HepMCWriter:
             self.abort()
             raise self._failed(err) from err
         self._writer = None
-        self._atomic.commit()
+        self._atomic.finish()
+
+    def close(self) -> None:
+        """Finish the file and rename it onto the target."""
+        self.finish()
+        if not self._atomic.done:
+            self._atomic.commit()
 
     def abort(self) -> Path | None:
         """Stop writing; keep the events written as ``<path>.partial`` (returned)."""
