@@ -76,9 +76,11 @@ HADML_STAGE_TOLERANCE = 1e-9
 PYTHIA_STAGE_TOLERANCE = 1e-6
 #: Attempts allowed per requested event before a run is declared broken.
 MAX_ATTEMPTS_PER_EVENT = 10
-#: ML cluster decays after which the fallback fraction is checked during the run (a model
-#: with invalid outputs stops early instead of at the end).
-ML_FALLBACK_CHECK_AFTER = 10_000
+#: During a run, after this many ML cluster decays, a fallback fraction above
+#: ML_FALLBACK_EARLY_FACTOR x the limit stops the run at once (a broken model does not run
+#: to the end); the limit itself is applied to the whole run at its end.
+ML_FALLBACK_CHECK_AFTER = 1_000
+ML_FALLBACK_EARLY_FACTOR = 10.0
 
 
 class ConservationError(RuntimeError):
@@ -599,9 +601,10 @@ class RunStopped(Exception):
         self.partial = partial
 
 
-def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str) -> None:
+def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str,
+                        factor: float = 1.0) -> None:
     limit = cfg.run_ml_max_fallback_fraction
-    if summary.ml_decays and summary.ml_fallback_fraction > limit:
+    if summary.ml_decays and summary.ml_fallback_fraction > factor * limit:
         raise MLFallbackError(
             f"ONNX cluster-decay model '{model}': {summary.ml_fallbacks} of "
             f"{summary.ml_decays} cluster decays ({100 * summary.ml_fallback_fraction:.3g}%) "
@@ -672,6 +675,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     start = time.perf_counter()
     info = {"config": cfg.to_dict(), "n_events": n_events}
     blocks = None
+    events_in_table = 0
     signals = _DeferredSignals().__enter__()
     try:
         # Building a generator initialises Pythia with the run's settings and loads the
@@ -701,12 +705,13 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
                 hep_writer.flush()
             if table_writer is not None:
                 table_writer.write(block.clusters)
+                events_in_table += len(block.n_charged)
             if keep_events:
                 events.extend(block.events)
             if collect_clusters:
                 tables.append(block.clusters)
             if summary.ml_decays >= ML_FALLBACK_CHECK_AFTER:
-                _check_ml_fallbacks(summary, cfg, model)
+                _check_ml_fallbacks(summary, cfg, model, ML_FALLBACK_EARLY_FACTOR)
         _check_ml_fallbacks(summary, cfg, model)
         summary.seconds = time.perf_counter() - start
         signals.check()
@@ -733,24 +738,21 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
                 kept.append(path)
                 notes.append(f"{path} ({hep_writer.n_written} events)")
         if table_writer is not None:
-            info["n_events"] = summary.n_events
+            info["n_events"] = events_in_table
             info["complete"] = False
             path = table_writer.abort(info)
             if path is not None:
                 kept.append(path)
                 notes.append(f"{path} ({table_writer.n_rows} clusters)")
-        if isinstance(err, (ConfigError, ValueError)) and summary.n_events == 0 and not kept:
-            raise
         if summary.n_events == 0 and not kept and not isinstance(err, KeyboardInterrupt):
             raise
-        what = ("interrupted" if isinstance(err, KeyboardInterrupt)
-                else f"stopped by an error: {err}")
-        existing = " (existing files with the final names are untouched)" if (
-            hepmc is not None or clusters is not None) else ""
-        kept_text = ("; unfinished output kept: " + ", ".join(notes)) if notes else \
-            "; no output kept"
+        reason = "" if isinstance(err, KeyboardInterrupt) else f": {err}"
+        what = "interrupted" if isinstance(err, KeyboardInterrupt) else "stopped"
+        existing = ("; existing files under the final names are untouched"
+                    if hepmc is not None or clusters is not None else "")
+        kept_text = ("; unfinished output kept: " + ", ".join(notes)) if notes else ""
         raise RunStopped(f"run {what} after {summary.n_events} of {n_events} events"
-                         f"{kept_text}{existing}", summary.n_events, kept) from err
+                         f"{reason}{kept_text}{existing}", summary.n_events, kept) from err
     finally:
         signals.__exit__()
         if bar is not None:

@@ -84,7 +84,7 @@ class AtomicFile:
             except FileExistsError:
                 continue
             except OSError as err:
-                raise OutputWriteError(
+                raise OutputPathError(
                     f"cannot create a file in {target.parent} for {target}: "
                     f"{err.strerror or err}") from err
         else:  # pragma: no cover - 100 random collisions
