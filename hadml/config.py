@@ -150,7 +150,9 @@ class GeneratorConfig:
                     "hadronization: ml) or drop them"
                 )
         if self.model is not None and not Path(self.model).is_file():
-            what = "is a directory" if Path(self.model).is_dir() else "does not exist"
+            path = Path(self.model)
+            what = ("does not exist" if not path.exists() else
+                    "is a directory" if path.is_dir() else "is not a regular file")
             raise ConfigError(f"model file {self.model} {what}")
         try:
             _core.validate_params(self.cluster_params())
@@ -363,8 +365,9 @@ def _check_value(name: str, value: Any) -> str | None:
         return f"must lie in [1, 256], got {value}"
     if name == "ml_max_fallback_fraction" and not 0.0 <= value <= 1.0:
         return f"must lie in [0, 1], got {value}"
-    if name == "block_size" and not 1 <= value <= 100_000:
-        return f"block_size must lie in [1, 100000], got {value}"
+    if name == "block_size" and not 1 <= value <= 10_000:
+        # A block's events are held in memory until written (about 15 kB each).
+        return f"block_size must lie in [1, 10000], got {value}"
     if name == "model" and not value:
         return "must name a file"
     if name == "tune" and not value:

@@ -532,6 +532,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     config.validate()
     plan = block_plan(n_events, config.block_size)
     tasks = [(b, n, first, keep_events, keep_clusters) for b, n, first in plan]
+    jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
         gen = generator or Generator(config)
         for task in tasks:
@@ -681,7 +682,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         # Building a generator initialises Pythia with the run's settings and loads the
         # model: with jobs > 1 this one only checks them (the workers build their own).
         generator: Generator | None = Generator(cfg)
-        if jobs > 1:
+        if min(jobs, len(block_plan(n_events, cfg.block_size))) > 1:
             generator = None
         signals.check()
         if hepmc is not None:
