@@ -67,10 +67,24 @@ def make_pythia(settings: list[str]):
         raise ValueError(f"Pythia rejected the setting {rejected[0]!r}"
                          + (f": {reason}" if reason else ""))
     if not ok:
-        reason = _pythia_messages(lines) or "no reason given"
+        reason = _pythia_messages(lines) or _init_failure_reason(settings)
         raise RuntimeError(f"Pythia initialisation failed ({reason}); settings: "
                            + "; ".join(settings))
     return pythia
+
+
+def _init_failure_reason(settings: list[str]) -> str:
+    """Pythia's own messages for a failed initialisation: Print:quiet silences them, so the
+    initialisation is repeated once without it (only after a failure)."""
+    import pythia8mc
+
+    loud = [s for s in settings if not s.replace(" ", "").lower().startswith("print:quiet")]
+    with _captured_stdout() as lines:
+        pythia = pythia8mc.Pythia("", False)
+        for s in [*loud, "Print:quiet = off"]:
+            pythia.readString(s)
+        pythia.init()
+    return _pythia_messages(lines) or "Pythia gave no reason"
 
 
 _QUIET = [

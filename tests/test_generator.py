@@ -307,3 +307,17 @@ def test_the_fallback_fraction_is_reported_and_configurable(tmp_path):
     assert s.ml_decays <= n_decays
     assert f"ML outputs replaced   : {s.ml_fallbacks} of {s.ml_decays} cluster decays" \
         in s.text()
+
+
+def test_pythia_initialisation_failure_gives_pythia_s_reason():
+    import dataclasses
+
+    from hadml.config import GeneratorConfig
+    from hadml.pythia_stage import make_pythia, perturbative_settings
+
+    # 10 GeV is below the supported range (the config refuses it); Pythia itself says why.
+    below = dataclasses.replace(GeneratorConfig(), ecm=10.0)
+    with pytest.raises(RuntimeError, match="vanishing cross sections"):
+        make_pythia(perturbative_settings(below))
+    with pytest.raises(ValueError, match="Pythia rejected the setting 'TimeShower:noSuch = 1'"):
+        make_pythia(["TimeShower:noSuch = 1"])
