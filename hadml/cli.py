@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,8 +26,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
         ),
     )
     p.add_argument("-n", "--events", type=int, required=True, help="number of events")
-    p.add_argument("--seed", type=int, default=1,
-                   help="random seed (same seed, same events; default 1)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="random seed (same seed, same events). It may also come from --set "
+                        "seed=N or the config file's seed:, but two different values are an "
+                        "error; none given: 1")
     p.add_argument("--ecm", type=float, default=None, help="sqrt(s) in GeV (default 91.188)")
     p.add_argument("--out", default=None, help="HepMC3 output file")
     p.add_argument("--clusters", default=None, help="Parquet cluster-table output file")
@@ -43,30 +47,53 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=("cpu", "cuda"), default=None,
                    help="ONNX Runtime device for --hadronization ml (default cpu)")
     p.add_argument("--jobs", type=int, default=1,
-                   help="worker processes (derived seeds; output identical to --jobs 1)")
+                   help="worker processes (derived seeds; output identical to --jobs 1); "
+                        "at most the number of cores unless --force-jobs")
+    p.add_argument("--force-jobs", action="store_true",
+                   help="use --jobs as given even above the number of cores")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-params", action="store_true",
                    help="print the cluster parameters with their values and exit")
     p.set_defaults(func=_run_generate)
 
 
+def _effective_jobs(requested: int, force: bool) -> int:
+    cores = os.cpu_count() or 1
+    if requested > cores and not force:
+        print(f"hadml generate: note: --jobs {requested} is more than the {cores} cores of "
+              f"this machine; using {cores} (--force-jobs keeps {requested})",
+              file=sys.stderr)
+        return cores
+    return requested
+
+
 def _run_generate(args: argparse.Namespace) -> int:
-    from hadml.config import load_config, parse_set_options
-    from hadml.generator import generate
+    from hadml.config import ConfigError, load_config, parse_set_options
+    from hadml.generator import generate, resolve_seed
 
     overrides: dict[str, object] = parse_set_options(args.set)
     for name in ("ecm", "tune", "hadronization", "model", "device"):
         value = getattr(args, name)
         if value is not None:
+            if name in overrides:
+                raise ConfigError(f"--{name} and --set {name}= both given")
             overrides[name] = value
     config = load_config(args.config, overrides)
     if args.list_params:
+        config.validate()
         print(f"# tune {config.tune}; shower_pt_min {config.effective_shower_pt_min():g}")
         for key, value in sorted(config.cluster_params().items()):
             print(f"{key:28s} {value:g}")
         return 0
+    config = resolve_seed(args.seed, config, source="--seed")
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.events < 1:
+        raise ConfigError(f"-n/--events must be at least 1, got {args.events}")
+    jobs = _effective_jobs(args.jobs, args.force_jobs)
+    # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
     result = generate(
-        args.events, seed=args.seed, config=config, jobs=args.jobs, keep_events=False,
+        args.events, config=config, jobs=jobs, keep_events=False,
         hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
     )
     print(result.summary.text())
@@ -158,19 +185,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand. Exit status: 0 success; 2 bad input (options, files, models,
+    output paths: the message says what to fix); 1 a run that failed (a write error, a
+    conservation violation, a broken model); 130 / 143 interrupted by SIGINT / SIGTERM.
+    An unfinished run keeps its outputs as <name>.partial and says so."""
     parser = build_parser()
     args = parser.parse_args(argv)
     from hadml.config import ConfigError
+    from hadml.generator import RunStopped
 
+    prog = f"hadml {args.command}"
     try:
         return int(args.func(args) or 0)
+    except RunStopped as err:
+        cause = err.__cause__
+        if isinstance(cause, KeyboardInterrupt):
+            signum = getattr(cause, "signum", signal.SIGINT)
+            print(f"{prog}: interrupted ({signal.Signals(signum).name}): {err}",
+                  file=sys.stderr)
+            return 128 + int(signum)
+        print(f"{prog}: failed: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:
+        signum = getattr(err, "signum", signal.SIGINT)
+        print(f"{prog}: interrupted ({signal.Signals(signum).name}); no output written",
+              file=sys.stderr)
+        return 128 + int(signum)
     except (ConfigError, FileNotFoundError, ValueError) as err:
-        # Bad input (options, files, a model that breaks the contract): the message says
-        # what to fix; a traceback would only hide it.
-        print(f"hadml {args.command}: error: {err}", file=sys.stderr)
+        # Bad input (options, files, a model that breaks the contract, an output path):
+        # the message says what to fix; a traceback would only hide it.
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
-    except RuntimeError as err:
-        print(f"hadml {args.command}: failed: {err}", file=sys.stderr)
+    except (RuntimeError, OSError) as err:
+        print(f"{prog}: failed: {err}", file=sys.stderr)
+        return 1
+    except (MemoryError, RecursionError) as err:
+        print(f"{prog}: failed: out of resources ({type(err).__name__}: {err})",
+              file=sys.stderr)
+        return 1
+    except Exception as err:  # a bug: say so in one line; HADML_DEBUG=1 shows the traceback
+        if os.environ.get("HADML_DEBUG"):
+            raise
+        print(f"{prog}: internal error ({type(err).__name__}: {err}); please report it "
+              "(HADML_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 1
 
 

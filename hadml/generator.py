@@ -6,18 +6,34 @@ event depends only on the seed, the configuration and its number: the output is 
 identical for any ``jobs``. Within a block, events that fail in the cluster stage are
 replaced by new ones (counted with their reason in the summary).
 
-Invariants. Every event is checked in the code path, not only in tests: the final state
-carries the beams' 4-momentum (relative 1e-9 of sqrt(s)), zero charge and zero baryon
-number; the cluster stage checks the same between partons and primary hadrons. A
-violation raises :class:`ConservationError` naming the event and the seed.
+The seed rule (:func:`resolve_seed`). A run's seed can be given in four places: the
+``seed=`` argument of :func:`generate` / :func:`iter_events` (the CLI's ``--seed``),
+``--set seed=N`` (``apply_overrides``), ``seed:`` in a ``--config`` file, and
+``GeneratorConfig(seed=N)``. They are one setting: each may be given, and when several are
+they must agree (the same value twice is fine, two values are a ConfigError naming both).
+With none, the seed is ``hadml.config.DEFAULT_SEED`` (1).
+
+Invariants. Every event is checked in the code path, not only in tests, in two parts,
+each with the deviation Pythia uses (|dE| + |dpx| + |dpy| + |dpz| as a fraction of
+sqrt(s), Pythia's Check:epTolErr): hadml's own stages (cluster stage and hadron decays:
+final state against the partons and photons they start from) within
+HADML_STAGE_TOLERANCE, and Pythia's perturbative stage (those partons and photons against
+the beams) within Pythia's own warning threshold PYTHIA_STAGE_TOLERANCE. The final state
+also carries zero charge and zero baryon number. A violation raises
+:class:`ConservationError` naming the event and the seed.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
+import dataclasses
 import hashlib
+import itertools
 import multiprocessing
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hadml.config import GeneratorConfig
+from hadml.config import ConfigError, GeneratorConfig
 from hadml.event import (
     CLUSTER_PID,
     FATE_DECAYED,
@@ -47,13 +63,79 @@ from hadml.pythia_stage import (
     PartonGenerator,
 )
 
-CONSERVATION_TOLERANCE = 1e-9
+#: hadml's stages (cluster stage + hadron decays), summed 4-momentum deviation / sqrt(s).
+#: Measured maxima: 8.6e-13 in 10^5 events at 91.188 GeV, 1.3e-10 in 10^4 events at
+#: 1000 GeV (the top of the supported range, hadml.config.ECM_MAX); a lost or
+#: double-counted particle is >= 1e-5. (The C++ cluster stage checks its own part per
+#: component at 1e-9 of the incoming energy.)
+HADML_STAGE_TOLERANCE = 1e-9
+#: Pythia's perturbative stage: Pythia's Check:epTolWarn (1e-6; Pythia drops events above
+#: Check:epTolErr = 1e-4 itself). Its rounding has a long tail: 5.3e-9 in 10^5 events at
+#: 91.188 GeV (seed 21, event 6428: 1.8e-7 GeV, a photon splitting to e+e-), while the
+#: median is 6e-16.
+PYTHIA_STAGE_TOLERANCE = 1e-6
 #: Attempts allowed per requested event before a run is declared broken.
 MAX_ATTEMPTS_PER_EVENT = 10
+#: During a run, after this many ML cluster decays, a fallback fraction above
+#: ML_FALLBACK_EARLY_FACTOR x the limit stops the run at once (a broken model does not run
+#: to the end); the limit itself is applied to the whole run at its end.
+ML_FALLBACK_CHECK_AFTER = 1_000
+ML_FALLBACK_EARLY_FACTOR = 10.0
 
 
 class ConservationError(RuntimeError):
     """An event violates 4-momentum, charge or baryon-number conservation (a bug)."""
+
+
+class MLFallbackError(RuntimeError):
+    """Too many ML cluster decays fell back to the classic decay: the model is broken."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM received during a run (raised between two events)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _DeferredSignals:
+    """While a run is in progress, SIGINT and SIGTERM only note that they came; the run
+    raises :class:`Interrupted` at the next event boundary (``check``). A Python handler
+    that raised inside a write (pyhepmc calls back into Python from C++) could leave the
+    writer in an endless retry; between events every output is consistent. A second
+    signal raises at once. Only the main thread can handle signals: elsewhere this does
+    nothing."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _note(self, signum: int, frame: object) -> None:
+        if self.received is not None:
+            self._restore()
+            raise Interrupted(signum)
+        self.received = signum
+
+    def check(self) -> None:
+        if self.received is not None:
+            raise Interrupted(self.received)
+
+    def _restore(self) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
+
+    def __enter__(self) -> _DeferredSignals:
+        if threading.current_thread() is threading.main_thread():
+            for signum in self.SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._restore()
 
 
 def derive_seed(seed: int, block: int, stream: str, modulus: int = 2**63) -> int:
@@ -62,14 +144,40 @@ def derive_seed(seed: int, block: int, stream: str, modulus: int = 2**63) -> int
     return int.from_bytes(digest[:8], "little") % modulus
 
 
+def resolve_seed(seed: int | None, config: GeneratorConfig,
+                 source: str = "the seed argument") -> GeneratorConfig:
+    """Apply the seed rule (module docstring): a copy of ``config`` with its run seed set;
+    ConfigError if ``seed`` and the config's seed are both given and differ."""
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+                or not 0 <= int(seed) < 2**63:
+            raise ConfigError(f"{source}: the seed must be an integer in [0, 2^63), "
+                              f"got {seed!r}")
+        seed = int(seed)
+        if config.seed is not None and config.seed != seed:
+            raise ConfigError(
+                f"{source} gives seed {seed} but the configuration (config file seed:, "
+                f"--set seed= or GeneratorConfig) gives {config.seed}; give the seed in one "
+                "place (or the same value)"
+            )
+    return dataclasses.replace(config, seed=config.run_seed if seed is None else seed)
+
+
+def _check_count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 @dataclass
 class BlockResult:
     block: int
     events: list[Event]
-    cluster_events: list[dict[str, np.ndarray]]  # raw cluster-stage dicts (for the table)
+    clusters: object | None  # pyarrow.Table of the block's cluster decays (keep_clusters)
     n_charged: np.ndarray
     failures: dict[str, int]
     ml_fallbacks: int
+    ml_decays: int  # cluster decays asked of the ML decayer (fallbacks included)
     seconds: float
     stage_retries: int = 0  # extra tries of reconnection/fission/light clusters
 
@@ -82,8 +190,9 @@ class RunSummary:
     failures: collections.Counter = field(default_factory=collections.Counter)
     ml_fallbacks: int = 0
     stage_retries: int = 0
+    ml_decays: int = 0
     seconds: float = 0.0
-    cluster_decays: str = "classic"  # "classic" or "ML (<model file>)"
+    cluster_decays: str = "classic"  # "classic" or "ML (<model file>, <device>)"
 
     def add(self, block: BlockResult) -> None:
         self.n_events += len(block.n_charged)
@@ -92,6 +201,7 @@ class RunSummary:
         self.failures.update(block.failures)
         self.ml_fallbacks += block.ml_fallbacks
         self.stage_retries += block.stage_retries
+        self.ml_decays += block.ml_decays
 
     @property
     def mean_charged(self) -> float:
@@ -104,6 +214,10 @@ class RunSummary:
             return float("nan")
         var = (self.n_charged_sum2 - self.n_charged_sum**2 / n) / (n - 1)
         return float(np.sqrt(max(var, 0.0) / n))
+
+    @property
+    def ml_fallback_fraction(self) -> float:
+        return self.ml_fallbacks / self.ml_decays if self.ml_decays else 0.0
 
     def text(self) -> str:
         lines = [
@@ -119,8 +233,10 @@ class RunSummary:
         for reason, count in self.failures.most_common():
             lines.append(f"  {count:6d} x {reason}")
         if self.cluster_decays != "classic":
-            lines.append(f"ML outputs replaced   : {self.ml_fallbacks} (non-finite or out of "
-                         "range; classic decay used)")
+            lines.append(
+                f"ML outputs replaced   : {self.ml_fallbacks} of {self.ml_decays} cluster "
+                f"decays ({100 * self.ml_fallback_fraction:.4f}%; non-finite or out of "
+                "range, classic decay used)")
         return "\n".join(lines)
 
 
@@ -145,7 +261,8 @@ def _make_cluster_decayer(config: GeneratorConfig):
     model = config.model or str(default_model_path())
     try:
         return _core.OnnxClusterDecayer(
-            model, device=config.device, threads=config.ml_threads, policy=config.ml_policy,
+            model, device=config.run_device, threads=config.run_ml_threads,
+            policy=config.run_ml_policy,
             params=params,
         )
     except (RuntimeError, ValueError) as err:
@@ -161,6 +278,7 @@ class Generator:
         from hadml.hadrons import hadron_table
 
         config.validate()
+        config = resolve_seed(None, config)
         self.config = config
         self.partons = PartonGenerator(config)
         self.decayer = HadronDecayer() if config.decay_hadrons else None
@@ -179,12 +297,12 @@ class Generator:
     def run_block(self, block: int, n_events: int, first_number: int,
                   keep_events: bool = True, keep_clusters: bool = False) -> BlockResult:
         start = time.perf_counter()
-        seed = self.config.seed
+        seed = self.config.run_seed
         self.partons.reseed(1 + derive_seed(seed, block, "pythia-partons", PYTHIA_MAX_SEED))
         if self.decayer:
             self.decayer.reseed(1 + derive_seed(seed, block, "pythia-decays", PYTHIA_MAX_SEED))
         self.hadronizer.seed(derive_seed(seed, block, "cluster-stage"))
-        fallbacks_before = self.cluster_decayer.stats()["fallbacks"]
+        stats_before = self.cluster_decayer.stats()
 
         failures: collections.Counter = collections.Counter()
         retries = 0
@@ -213,7 +331,6 @@ class Generator:
                 good.append((pe, res))
 
         events: list[Event] = []
-        cluster_events: list[dict] = []
         n_charged = np.empty(n_events, dtype=np.int64)
         for k, (pe, res) in enumerate(good):
             number = first_number + k
@@ -223,11 +340,20 @@ class Generator:
             n_charged[k] = int(np.count_nonzero(self._charges(event.pid[fin]) != 0))
             if keep_events:
                 events.append(event)
-            if keep_clusters:
-                cluster_events.append(res)
-        fallbacks = self.cluster_decayer.stats()["fallbacks"] - fallbacks_before
-        return BlockResult(block, events, cluster_events, n_charged, dict(failures),
-                           int(fallbacks), time.perf_counter() - start, retries)
+        clusters = None
+        if keep_clusters:
+            from hadml.io import cluster_table
+
+            clusters = cluster_table.from_events(
+                [res for _, res in good], range(first_number, first_number + n_events))
+        stats = self.cluster_decayer.stats()
+        fallbacks = stats["fallbacks"] - stats_before["fallbacks"]
+        ml_decays = 0
+        if self.config.hadronization == "ml":
+            ml_decays = fallbacks + stats["decayed"] - stats_before["decayed"]
+        return BlockResult(block, events, clusters, n_charged, dict(failures),
+                           int(fallbacks), int(ml_decays), time.perf_counter() - start,
+                           retries)
 
     # -- event record ------------------------------------------------------------------------
     def _assemble(self, number: int, pe: PartonEvent, res: dict) -> Event:
@@ -340,16 +466,27 @@ class Generator:
                      par.astype(np.int32))
 
     def _check(self, event: Event, pe: PartonEvent, number: int, block: int) -> None:
+        """Conservation of 4-momentum (per stage, module docstring), charge and baryon
+        number in the final state."""
         fin = event.final
         total = event.p[fin].sum(axis=0)
-        expected = pe.beams.sum(axis=0)
-        tol = CONSERVATION_TOLERANCE * self.config.ecm
-        where = f"event {number} (seed {self.config.seed}, block {block})"
-        if np.any(np.abs(total - expected) > tol):
-            raise ConservationError(
-                f"{where}: final-state 4-momentum {total.tolist()} differs from the beams' "
-                f"{expected.tolist()} by more than {tol:.3g} GeV"
-            )
+        start = pe.p.sum(axis=0) + pe.other_p.sum(axis=0)
+        beams = pe.beams.sum(axis=0)
+        scale = float(beams[3])
+        where = f"event {number} (seed {self.config.run_seed}, block {block})"
+        for stage, got, expected, tol in (
+            ("hadml's cluster stage and hadron decays (final state - partons and photons)",
+             total, start, HADML_STAGE_TOLERANCE),
+            ("Pythia's perturbative stage (partons and photons - beams)", start, beams,
+             PYTHIA_STAGE_TOLERANCE),
+        ):
+            deviation = float(np.abs(got - expected).sum())
+            if not deviation <= tol * scale:
+                raise ConservationError(
+                    f"{where}: 4-momentum not conserved by {stage}: difference "
+                    f"{(got - expected).tolist()} GeV, |dE|+|dp| = {deviation:.3g} GeV > "
+                    f"{tol:g} x sqrt(s) = {tol * scale:.3g} GeV"
+                )
         charge = int(self._charges(event.pid[fin]).sum())
         if charge != 0:
             raise ConservationError(f"{where}: final-state charge is {charge}/3, not 0")
@@ -372,6 +509,10 @@ def _worker_init(config_dict: dict) -> None:
     global _WORKER_GENERATOR
     from hadml.config import load_config
 
+    # Ctrl-C (or a SIGTERM to the process group) reaches every process: the parent stops
+    # the run and keeps what was written; the workers finish their block and are shut down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _WORKER_GENERATOR = Generator(load_config(overrides=config_dict))
 
 
@@ -390,17 +531,23 @@ def block_plan(n_events: int, block_size: int) -> list[tuple[int, int, int]]:
 
 def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
                keep_events: bool = True, keep_clusters: bool = False,
-               progress: Callable[[int], None] | None = None) -> Iterator[BlockResult]:
-    """Yield the block results of a run in block order, using ``jobs`` processes."""
-    if n_events < 1:
-        raise ValueError(f"number of events must be positive, got {n_events}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
+               progress: Callable[[int], None] | None = None,
+               generator: Generator | None = None) -> Iterator[BlockResult]:
+    """Yield the block results of a run in block order, using ``jobs`` processes.
+
+    With jobs > 1 at most 2 x jobs blocks are in flight, so memory does not grow with the
+    run when the consumer (the writers) is slower than the workers; closing the iterator
+    (an error or an interrupt in the consumer) cancels the blocks not started.
+    ``generator`` (jobs == 1) reuses an instance built and checked by the caller."""
+    n_events = _check_count(n_events, "the number of events")
+    jobs = _check_count(jobs, "jobs")
+    config = resolve_seed(None, config)
     config.validate()
     plan = block_plan(n_events, config.block_size)
     tasks = [(b, n, first, keep_events, keep_clusters) for b, n, first in plan]
+    jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
-        gen = Generator(config)
+        gen = generator or Generator(config)
         for task in tasks:
             result = gen.run_block(*task)
             if progress:
@@ -408,23 +555,40 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
             yield result
         return
     ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(
+    pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_worker_init,
         initargs=(config.to_dict(),),
-    ) as pool:
-        for result in pool.map(_worker_run, tasks):
+    )
+    pending: collections.deque = collections.deque()
+    remaining = iter(tasks)
+    try:
+        for task in itertools.islice(remaining, 2 * jobs):
+            pending.append(pool.submit(_worker_run, task))
+        while pending:
+            try:
+                result = pending.popleft().result()
+            except concurrent.futures.process.BrokenProcessPool as err:
+                raise RuntimeError(f"a worker process died ({err}); the run stopped") from err
+            task = next(remaining, None)
+            if task is not None:
+                pending.append(pool.submit(_worker_run, task))
             if progress:
                 progress(len(result.n_charged))
             yield result
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def iter_events(n_events: int, seed: int = 1, config: GeneratorConfig | None = None,
+def iter_events(n_events: int, seed: int | None = None, config: GeneratorConfig | None = None,
                 jobs: int = 1, **overrides) -> Iterator[Event]:
     """Yield events one by one, block by block, without keeping the run in memory (the
-    same events as :func:`generate` with the same arguments)."""
+    same events as :func:`generate` with the same arguments; the same seed rule)."""
     from hadml.config import apply_overrides
 
-    cfg = apply_overrides(config or GeneratorConfig(), {"seed": seed, **overrides})
+    cfg = apply_overrides(config or GeneratorConfig(), overrides, source="iter_events()")
+    cfg = resolve_seed(seed, cfg)
     for block in run_blocks(cfg, n_events, jobs, keep_events=True):
         yield from block.events
 
@@ -440,7 +604,31 @@ class GenerationResult:
         return [e.final_state() for e in self.events]
 
 
-def generate(n_events: int, seed: int = 1, config: GeneratorConfig | None = None,
+class RunStopped(Exception):
+    """Raised from a run that failed or was interrupted after it started writing: says
+    how many events were made and where the unfinished outputs are kept. ``__cause__``
+    is the original error (or KeyboardInterrupt)."""
+
+    def __init__(self, message: str, n_events: int, partial: list[Path]) -> None:
+        super().__init__(message)
+        self.n_events = n_events
+        self.partial = partial
+
+
+def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str,
+                        factor: float = 1.0) -> None:
+    limit = cfg.run_ml_max_fallback_fraction
+    if summary.ml_decays and summary.ml_fallback_fraction > factor * limit:
+        raise MLFallbackError(
+            f"ONNX cluster-decay model '{model}': {summary.ml_fallbacks} of "
+            f"{summary.ml_decays} cluster decays ({100 * summary.ml_fallback_fraction:.3g}%) "
+            f"had non-finite or out-of-range outputs and fell back to the classic decay, "
+            f"above ml_max_fallback_fraction = {limit:g}; the model is broken (or raise "
+            "the limit with --set ml_max_fallback_fraction=...)"
+        )
+
+
+def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | None = None,
              jobs: int = 1, collect_clusters: bool = False, keep_events: bool = True,
              hepmc: str | Path | None = None, clusters: str | Path | None = None,
              progress: bool = False, **overrides) -> GenerationResult:
@@ -449,63 +637,142 @@ def generate(n_events: int, seed: int = 1, config: GeneratorConfig | None = None
     Parameters
     ----------
     n_events: number of events.
-    seed: random seed; the same seed gives identical events for any ``jobs``.
-    config: a GeneratorConfig (default: Herwig 7.3 cluster parameters at 91.188 GeV).
+    seed: random seed; the same seed gives identical events for any ``jobs``. None takes
+        the config's seed, else 1; a seed here and a different one in ``config`` is a
+        ConfigError (the seed rule, module docstring).
+    config: a GeneratorConfig (default: hadml's LEP tune at 91.188 GeV).
     overrides: config fields or cluster parameters, e.g. ``hadronization="ml"``,
         ``ecm=91.2``, ``ClMaxLight=3.6``.
     collect_clusters: also return the cluster table (pyarrow Table, schema v1).
-    hepmc, clusters: optional output files (HepMC3, Parquet).
+    hepmc, clusters: optional output files (HepMC3, compressed for .gz/.bz2/.xz; Parquet).
+
+    Every input is checked before the first event (numbers, seed, configuration, Pythia
+    settings, model, output paths). Outputs are written under temporary names and renamed
+    onto ``hepmc`` / ``clusters`` when the run succeeds; an existing file there is never
+    touched by a failed run. A run that fails or is interrupted (KeyboardInterrupt) after
+    its first event raises :class:`RunStopped` (from the original error) and keeps what it
+    wrote as ``<name>.partial``. The cluster table is streamed in row groups: memory
+    does not grow with ``n_events`` unless ``keep_events`` or ``collect_clusters``.
     """
     from hadml.config import apply_overrides
+    from hadml.io import cluster_table
+    from hadml.io.atomic import check_distinct, check_output_path
+    from hadml.io.hepmc import HepMCWriter, check_hepmc_suffix
 
-    base = config or GeneratorConfig()
-    cfg = apply_overrides(base, {"seed": seed, **overrides})
+    # -- every input, before the first event ---------------------------------------------
+    n_events = _check_count(n_events, "the number of events")
+    jobs = _check_count(jobs, "jobs")
+    cfg = apply_overrides(config or GeneratorConfig(), overrides, source="generate()")
+    cfg = resolve_seed(seed, cfg)
     cfg.validate()
+    targets = []
+    if hepmc is not None:
+        target = check_output_path(hepmc, "HepMC3 output")
+        check_hepmc_suffix(target)
+        targets.append(("HepMC3 output (--out)", target))
+    if clusters is not None:
+        targets.append(("cluster-table output (--clusters)",
+                        check_output_path(clusters, "cluster-table output")))
+    check_distinct(targets)
     summary = RunSummary()
+    model = ""
     if cfg.hadronization == "ml":
         from hadml.models import default_model_path
 
-        summary.cluster_decays = f"ML ({cfg.model or default_model_path()}, {cfg.device})"
+        model = str(cfg.model or default_model_path())
+        summary.cluster_decays = f"ML ({model}, {cfg.run_device})"
     events: list[Event] = []
-    cluster_dicts: list[dict] = []
-    numbers: list[int] = []
-    want_clusters = collect_clusters or clusters is not None
-    writer = None
+    tables: list = []
+    hep_writer: HepMCWriter | None = None
+    table_writer: cluster_table.ClusterTableWriter | None = None
     bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_events, unit="ev", desc=f"hadml {cfg.hadronization}")
     start = time.perf_counter()
+    info = {"config": cfg.to_dict(), "n_events": n_events}
+    blocks = None
+    events_in_table = 0
+    signals = _DeferredSignals().__enter__()
     try:
+        # Building a generator initialises Pythia with the run's settings and loads the
+        # model: with jobs > 1 this one only checks them (the workers build their own).
+        generator: Generator | None = Generator(cfg)
+        if min(jobs, len(block_plan(n_events, cfg.block_size))) > 1:
+            generator = None
+        signals.check()
         if hepmc is not None:
-            from hadml.io.hepmc import HepMCWriter
+            hep_writer = HepMCWriter(hepmc)
+        if clusters is not None:
+            table_writer = cluster_table.ClusterTableWriter(clusters)
+        if progress:
+            from tqdm import tqdm
 
-            writer = HepMCWriter(hepmc)
-        for block in run_blocks(cfg, n_events, jobs, keep_events or writer is not None,
-                                want_clusters, bar.update if bar else None):
+            bar = tqdm(total=n_events, unit="ev", desc=f"hadml {cfg.hadronization}")
+        want_clusters = collect_clusters or table_writer is not None
+        blocks = run_blocks(cfg, n_events, jobs, keep_events or hep_writer is not None,
+                            want_clusters, bar.update if bar else None, generator)
+        for block in blocks:
             summary.add(block)
-            if writer is not None:
+            signals.check()
+            if hep_writer is not None:
                 for ev in block.events:
-                    writer.write(ev)
+                    hep_writer.write(ev)
+                    signals.check()
+                hep_writer.flush()
+            if table_writer is not None:
+                table_writer.write(block.clusters)
+                events_in_table += len(block.n_charged)
             if keep_events:
                 events.extend(block.events)
-            if want_clusters:
-                cluster_dicts.extend(block.cluster_events)
-                first = block_plan(n_events, cfg.block_size)[block.block][2]
-                numbers.extend(range(first, first + len(block.cluster_events)))
+            if collect_clusters:
+                tables.append(block.clusters)
+            if summary.ml_decays >= ML_FALLBACK_CHECK_AFTER:
+                _check_ml_fallbacks(summary, cfg, model, ML_FALLBACK_EARLY_FACTOR)
+        _check_ml_fallbacks(summary, cfg, model)
+        summary.seconds = time.perf_counter() - start
+        signals.check()
+        # Both outputs are finished (footers written, synced) before either is renamed,
+        # and a signal from here on is noted, not acted on: no run ends with one old and
+        # one new file.
+        if hep_writer is not None:
+            hep_writer.finish()
+        if table_writer is not None:
+            table_writer.finish(info)
+        if hep_writer is not None:
+            hep_writer.close()
+        if table_writer is not None:
+            table_writer.close(info)
+    except BaseException as err:
+        if blocks is not None:
+            with contextlib.suppress(Exception):
+                blocks.close()  # stop the workers before anything else
+        kept: list[Path] = []
+        notes: list[str] = []
+        if hep_writer is not None:
+            path = hep_writer.abort()
+            if path is not None:
+                kept.append(path)
+                notes.append(f"{path} ({hep_writer.n_written} events)")
+        if table_writer is not None:
+            info["n_events"] = events_in_table
+            info["complete"] = False
+            path = table_writer.abort(info)
+            if path is not None:
+                kept.append(path)
+                notes.append(f"{path} ({table_writer.n_rows} clusters)")
+        if summary.n_events == 0 and not kept and not isinstance(err, KeyboardInterrupt):
+            raise
+        reason = "" if isinstance(err, KeyboardInterrupt) else f": {err}"
+        what = "interrupted" if isinstance(err, KeyboardInterrupt) else "stopped"
+        existing = ("; existing files under the final names are untouched"
+                    if hepmc is not None or clusters is not None else "")
+        kept_text = ("; unfinished output kept: " + ", ".join(notes)) if notes else ""
+        raise RunStopped(f"run {what} after {summary.n_events} of {n_events} events"
+                         f"{reason}{kept_text}{existing}", summary.n_events, kept) from err
     finally:
-        if writer is not None:
-            writer.close()
+        signals.__exit__()
         if bar is not None:
             bar.close()
-    summary.seconds = time.perf_counter() - start
     table = None
-    if want_clusters:
-        from hadml.io import cluster_table
-
-        table = cluster_table.from_events(cluster_dicts, numbers)
-        if clusters is not None:
-            cluster_table.write(table, clusters, info={"config": cfg.to_dict(),
-                                                       "n_events": n_events})
+    if collect_clusters:
+        table = cluster_table.concat(tables).replace_schema_metadata(
+            cluster_table.SCHEMA.metadata)
     return GenerationResult(cfg, events, summary, table)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -20,42 +22,69 @@ PYTHIA_MAX_SEED = 900_000_000
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence Pythia's banner and init listing (C++ stdout), which cannot be turned off
-    by a setting before the banner is printed."""
+def _captured_stdout() -> Iterator[list[str]]:
+    """Keep Pythia's banner and init listing (C++ stdout, which no setting silences before
+    the banner) off the terminal; the lines are collected, for the reason of a failure."""
+    lines: list[str] = []
     try:
         fd = os.dup(1)
     except OSError:
-        yield
+        yield lines
         return
     try:
-        with open(os.devnull, "w") as devnull:
-            import sys
-
+        with tempfile.TemporaryFile() as capture:
             sys.stdout.flush()
-            os.dup2(devnull.fileno(), 1)
+            os.dup2(capture.fileno(), 1)
             try:
-                yield
+                yield lines
             finally:
                 sys.stdout.flush()
                 os.dup2(fd, 1)
+                capture.seek(0)
+                lines.extend(capture.read().decode("utf-8", "replace").splitlines())
     finally:
         os.close(fd)
 
 
+def _pythia_messages(lines: list[str], limit: int = 4) -> str:
+    """Pythia's own error and warning lines (the reason it gives), shortened."""
+    found = [" ".join(line.split()) for line in lines
+             if "PYTHIA Error" in line or "PYTHIA Abort" in line or "PYTHIA Warning" in line]
+    return "; ".join(found[:limit])
+
+
 def make_pythia(settings: list[str]):
-    """An initialised, quiet pythia8mc.Pythia with these settings (a clear error for a
-    setting Pythia rejects)."""
+    """An initialised, quiet pythia8mc.Pythia with these settings (a clear error, with
+    Pythia's reason, for a setting Pythia rejects or a failed initialisation)."""
     import pythia8mc
 
-    with _quiet_stdout():
+    with _captured_stdout() as lines:
         pythia = pythia8mc.Pythia("", False)
-        for s in settings:
-            if not pythia.readString(s):
-                raise ValueError(f"Pythia rejected the setting {s!r}")
-        if not pythia.init():
-            raise RuntimeError("Pythia initialisation failed; settings: " + "; ".join(settings))
+        rejected = [s for s in settings if not pythia.readString(s)]
+        ok = not rejected and pythia.init()
+    if rejected:
+        reason = _pythia_messages(lines)
+        raise ValueError(f"Pythia rejected the setting {rejected[0]!r}"
+                         + (f": {reason}" if reason else ""))
+    if not ok:
+        reason = _pythia_messages(lines) or _init_failure_reason(settings)
+        raise RuntimeError(f"Pythia initialisation failed ({reason}); settings: "
+                           + "; ".join(settings))
     return pythia
+
+
+def _init_failure_reason(settings: list[str]) -> str:
+    """Pythia's own messages for a failed initialisation: Print:quiet silences them, so the
+    initialisation is repeated once without it (only after a failure)."""
+    import pythia8mc
+
+    loud = [s for s in settings if not s.replace(" ", "").lower().startswith("print:quiet")]
+    with _captured_stdout() as lines:
+        pythia = pythia8mc.Pythia("", False)
+        for s in [*loud, "Print:quiet = off"]:
+            pythia.readString(s)
+        pythia.init()
+    return _pythia_messages(lines) or "Pythia gave no reason"
 
 
 _QUIET = [

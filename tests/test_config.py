@@ -21,13 +21,13 @@ def test_yaml_and_overrides(tmp_path):
     f = tmp_path / "tune.yaml"
     f.write_text(
         "ecm: 91.2\ncluster:\n  ClMaxLight: 3.7\n"
-        "pythia:\n  - 'TimeShower:alphaSvalue = 0.13'\n"
+        "pythia:\n  - 'TimeShower:nGluonToQuark = 4'\n"
     )
     cfg = load_config(f, parse_set_options(["PwtSquark=0.4", "seed=9", "hadronization=ml"]))
     assert cfg.ecm == 91.2 and cfg.seed == 9 and cfg.hadronization == "ml"
     params = cfg.cluster_params()
     assert params["ClMaxLight"] == 3.7 and params["PwtSquark"] == 0.4
-    assert cfg.pythia == ["TimeShower:alphaSvalue = 0.13"]
+    assert cfg.pythia == ["TimeShower:nGluonToQuark = 4"]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +55,7 @@ def test_bad_files(tmp_path):
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_options(["ClMaxLight"])
     with pytest.raises(ConfigError, match="does not exist"):
-        GeneratorConfig(model=str(tmp_path / "none.onnx")).validate()
+        GeneratorConfig(model=str(tmp_path / "none.onnx"), hadronization="ml").validate()
 
 
 def test_tunes_layer_under_the_config(tmp_path):

@@ -61,3 +61,34 @@ def test_cluster_table_refuses_bad_files(tmp_path):
         cluster_table.read(other)
     with pytest.raises(cluster_table.ClusterTableError, match="does not exist"):
         cluster_table.read(tmp_path / "missing.parquet")
+
+
+def test_hepmc_writer_is_atomic_and_keeps_partial_output(small_run, tmp_path):
+    path = tmp_path / "ev.hepmc"
+    path.write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="stop"):
+        with HepMCWriter(path) as w:
+            for ev in small_run.events[:3]:
+                w.write(ev)
+            w.flush()
+            assert path.read_bytes() == b"old"  # nothing under the final name yet
+            raise RuntimeError("stop")
+    assert path.read_bytes() == b"old"
+    with pyhepmc.open(str(tmp_path / "ev.hepmc.partial")) as f:
+        assert sum(1 for _ in f) == 3
+    # Nothing written: nothing kept, not even a partial file.
+    with pytest.raises(RuntimeError):
+        with HepMCWriter(tmp_path / "new.hepmc"):
+            raise RuntimeError("stop")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ev.hepmc", "ev.hepmc.partial"]
+
+
+def test_cluster_table_write_is_atomic(small_run, tmp_path):
+    from hadml.io.atomic import OutputPathError
+
+    path = tmp_path / "cl.parquet"
+    cluster_table.write(small_run.cluster_table, path)
+    assert cluster_table.read(path).num_rows == small_run.cluster_table.num_rows
+    with pytest.raises(OutputPathError, match="is a directory"):
+        cluster_table.write(small_run.cluster_table, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cl.parquet"]

@@ -31,7 +31,7 @@ import numpy as np
 from hadml.analysis.observables import charge3, thrust_axis
 from hadml.config import GeneratorConfig, load_config
 from hadml.data.features import target_angles
-from hadml.generator import block_plan, run_blocks
+from hadml.generator import run_blocks
 from hadml.io import cluster_table
 from hadml.train.metrics import COS_THETA_EDGES, PHI_EDGES, chi2_two_samples, wasserstein_1d
 
@@ -56,8 +56,7 @@ OBSERVABLES = (
 def sample(config: GeneratorConfig, n_events: int, jobs: int) -> dict[str, np.ndarray]:
     """Per-event and per-decay observables of one run (events analysed block by block)."""
     n_ch, one_minus_t, ln_inv_xp = [], [], []
-    cluster_dicts, numbers = [], []
-    plan = block_plan(n_events, config.block_size)
+    tables = []
     for block in run_blocks(config, n_events, jobs, keep_events=True, keep_clusters=True):
         for ev in block.events:
             fs = ev.final_state()
@@ -67,10 +66,8 @@ def sample(config: GeneratorConfig, n_events: int, jobs: int) -> dict[str, np.nd
             one_minus_t.append(1.0 - thrust)
             xp = 2.0 * np.linalg.norm(fs["p"][charged, :3], axis=1) / config.ecm
             ln_inv_xp.append(-np.log(xp))
-        first = plan[block.block][2]
-        cluster_dicts.extend(block.cluster_events)
-        numbers.extend(range(first, first + len(block.cluster_events)))
-    table = cluster_table.from_events(cluster_dicts, numbers)
+        tables.append(block.clusters)
+    table = cluster_table.concat(tables)
     angles = target_angles(table)
     # Primary hadrons of the two-hadron cluster decays, before hadron decays: the decay
     # angles move energy between the two, which their x_E spectrum shows directly.

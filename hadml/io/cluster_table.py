@@ -29,6 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from hadml.io.atomic import AtomicFile, OutputWriteError, check_output_path
+
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"hadml.cluster_table.schema_version"
 INFO_KEY = b"hadml.cluster_table.info"
@@ -101,12 +103,22 @@ def from_events(
 
 
 def write(table: pa.Table, path: str | Path, info: Mapping[str, object] | None = None) -> None:
-    """Write a cluster table; ``info`` (run configuration, seed...) is stored as JSON."""
+    """Write a cluster table atomically (a temporary file renamed onto ``path``); ``info``
+    (run configuration, seed...) is stored as JSON."""
     meta = dict(table.schema.metadata or {})
     meta[SCHEMA_KEY] = SCHEMA_VERSION.encode()
     if info is not None:
         meta[INFO_KEY] = json.dumps(dict(info), sort_keys=True, default=str).encode()
-    pq.write_table(table.replace_schema_metadata(meta), str(path))
+    atomic = AtomicFile(check_output_path(path, "cluster-table output"))
+    try:
+        pq.write_table(table.replace_schema_metadata(meta), atomic.file)
+    except (OSError, pa.ArrowException) as err:
+        atomic.abort(keep=False)
+        raise OutputWriteError(f"writing {path} failed: {err}") from err
+    except BaseException:
+        atomic.abort(keep=False)
+        raise
+    atomic.commit()
 
 
 def read(path: str | Path) -> pa.Table:
@@ -116,9 +128,15 @@ def read(path: str | Path) -> pa.Table:
         raise ClusterTableError(f"cluster table {path} does not exist")
     try:
         table = pq.read_table(str(path))
+        file_meta = pq.read_metadata(str(path)).metadata or {}
     except (pa.ArrowInvalid, OSError) as err:
         raise ClusterTableError(f"{path} is not a readable Parquet file: {err}") from err
-    meta = table.schema.metadata or {}
+    # A streamed table (ClusterTableWriter) stores its run information in the file's
+    # key-value metadata, written with the footer; Arrow reads only the schema's.
+    meta = dict(table.schema.metadata or {})
+    if INFO_KEY in file_meta and INFO_KEY not in meta:
+        meta[INFO_KEY] = file_meta[INFO_KEY]
+        table = table.replace_schema_metadata(meta)
     version = meta.get(SCHEMA_KEY)
     if version is None:
         raise ClusterTableError(
@@ -143,3 +161,97 @@ def info(table: pa.Table) -> dict[str, object]:
 
 def concat(tables: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(list(tables)) if tables else SCHEMA.empty_table()
+
+
+class ClusterTableWriter:
+    """Streams a cluster table to Parquet, atomically, in row groups of at least
+    ``row_group_rows`` rows: memory stays flat however many events a run makes.
+
+    Like hadml.io.hepmc.HepMCWriter: written beside ``path`` under a temporary name,
+    renamed by ``close(info)``; ``abort()`` keeps what was written as ``<path>.partial``
+    (a readable table with the rows of the events written so far). Write failures raise
+    OutputWriteError naming the file.
+    """
+
+    def __init__(self, path: str | Path, row_group_rows: int = 1 << 16) -> None:
+        self.path = check_output_path(path, "cluster-table output")
+        self.row_group_rows = row_group_rows
+        self._atomic = AtomicFile(self.path)
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._finished = False
+        self.n_rows = 0
+        self.partial: Path | None = None
+        try:
+            self._writer = pq.ParquetWriter(self._atomic.file, SCHEMA)
+        except (OSError, pa.ArrowException) as err:
+            self._atomic.abort(keep=False)
+            raise self._failed(err) from err
+
+    def _failed(self, err: BaseException) -> OutputWriteError:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        return OutputWriteError(f"writing {self.path} failed after {self.n_rows} rows: "
+                                f"{reason}")
+
+    def write(self, table: pa.Table) -> None:
+        """Queue the rows of one block; a row group is written once enough are queued."""
+        if table.num_rows:
+            self._pending.append(table.select(SCHEMA.names).cast(SCHEMA))
+            self._pending_rows += table.num_rows
+        if self._pending_rows >= self.row_group_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending or self._writer is None:
+            return
+        rows = pa.concat_tables(self._pending)
+        self._pending, self._pending_rows = [], 0
+        try:
+            self._writer.write_table(rows, row_group_size=rows.num_rows)
+            self._atomic.file.flush()
+        except (OSError, pa.ArrowException) as err:
+            raise self._failed(err) from err
+        self.n_rows += rows.num_rows
+
+    def _finish(self, info: Mapping[str, object] | None) -> None:
+        assert self._writer is not None
+        self.flush()
+        if info is not None:
+            self._writer.add_key_value_metadata(
+                {INFO_KEY: json.dumps(dict(info), sort_keys=True, default=str).encode()})
+        writer, self._writer = self._writer, None
+        writer.close()
+        self._finished = True
+
+    def finish(self, info: Mapping[str, object] | None = None) -> None:
+        """Write the footer (with ``info`` as the table's run information) and sync the
+        file, under its temporary name."""
+        if self._writer is None:
+            return
+        try:
+            self._finish(info)
+        except (OSError, pa.ArrowException) as err:
+            self._writer = None
+            self._atomic.abort(keep=False)  # no footer: not a readable table
+            raise self._failed(err) from err
+        self._atomic.finish()
+
+    def close(self, info: Mapping[str, object] | None = None) -> None:
+        """finish(info) and rename the file onto the target."""
+        self.finish(info)
+        if not self._atomic.done:
+            self._atomic.commit()
+
+    def abort(self, info: Mapping[str, object] | None = None) -> Path | None:
+        """Stop; keep the rows written so far as ``<path>.partial`` (returned), with the
+        queued rows and ``info`` when the disk still takes them."""
+        kept = self._finished
+        if self._writer is not None:
+            try:
+                self._finish(info)
+                kept = True
+            except (OSError, pa.ArrowException):
+                self._writer = None
+        self.partial = self._atomic.abort(keep=kept and self.n_rows > 0)
+        return self.partial
