@@ -123,9 +123,9 @@ def test_retries_follow_the_geometric_law_and_keep_the_event(table: dict) -> Non
 
 def test_summary_counts_retries_and_replaced_events() -> None:
     s = RunSummary()
-    s.add(BlockResult(0, [], [], np.array([20, 22]), {"LightClusters": 1}, 0, 0.1,
+    s.add(BlockResult(0, [], None, np.array([20, 22]), {"LightClusters": 1}, 0, 0, 0.1,
                       stage_retries=7))
-    s.add(BlockResult(1, [], [], np.array([18]), {}, 0, 0.1, stage_retries=2))
+    s.add(BlockResult(1, [], None, np.array([18]), {}, 0, 0, 0.1, stage_retries=2))
     text = s.text()
     assert "retried (same partons): 9 tries" in text
     assert "failed (replaced)     : 1" in text
