@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 #include "hadml/ClusterSteps.h"
 
@@ -26,7 +27,7 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const std::vector<Parton
   splitGluons(event.partons, params_, rng);
   event.clusters = findClusters(event.partons);
   reconnectColours(event.clusters, params_, rng);
-  fissionClusters(event.clusters, params_, rng);
+  fissionClusters(event.clusters, params_, spectrum_, event.hadrons, rng);
   decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
   for (std::size_t i = 0; i < event.clusters.size(); ++i) {
     const Cluster& c = event.clusters[i];
@@ -38,8 +39,7 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const std::vector<Parton
         spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
     r.id1 = species.first;
     r.id2 = species.second;
-    r.m1 = spectrum_.mass(r.id1);
-    r.m2 = spectrum_.mass(r.id2);
+    std::tie(r.m1, r.m2) = spectrum_.decayMasses(c.mass(), r.id1, r.id2, rng);
     requests.push_back(r);
     requestCluster.push_back(static_cast<int>(i));
   }
