@@ -158,9 +158,9 @@ py::dict eventToDict(const HadronizedEvent& ev) {
     setRow4(hp.mutable_data(), i, ev.hadrons[i].p);
   }
   // The mass each hadron was given (nominal, or drawn from its Breit-Wigner when
-  // OnShell = 0): the invariant mass of its momentum, which the cluster stage sets.
+  // OnShell = 0); the invariant mass of hadron_p up to rounding.
   F64 hm(nh);
-  for (py::ssize_t i = 0; i < nh; ++i) hm.mutable_data()[i] = ev.hadrons[i].p.m();
+  for (py::ssize_t i = 0; i < nh; ++i) hm.mutable_data()[i] = ev.hadrons[i].mass;
   out["hadron_id"] = hid; out["hadron_p"] = hp; out["hadron_cluster"] = hcl;
   out["hadron_mass"] = hm;
   out["conservation_violated"] = ev.conservationViolated;

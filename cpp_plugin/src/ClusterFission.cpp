@@ -219,7 +219,8 @@ void fission(std::vector<Cluster>& clusters, const ClusterParams& params,
     for (std::size_t k = i1; k < i1 + 2; ++k) {
       Cluster& c = clusters[k];
       if (c.fate == ClusterFate::SingleHadron) {
-        hadrons->push_back(Hadron{c.children[0], c.p, static_cast<int>(k)});
+        hadrons->push_back(Hadron{c.children[0], c.p, static_cast<int>(k),
+                                  spectrum->mass(c.children[0])});
         c.children = {static_cast<int>(hadrons->size()) - 1, -1};
       } else if (isHeavy(c, params, rng)) {
         stack.push_back(k);

@@ -108,8 +108,8 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
     for (std::size_t k = eventFirstRequest[iev]; k < eventFirstRequest[iev + 1]; ++k) {
       Cluster& c = ev.clusters[requestCluster[k]];
       const int first = static_cast<int>(ev.hadrons.size());
-      ev.hadrons.push_back({requests[k].id1, decays[k].p1, requestCluster[k]});
-      ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k]});
+      ev.hadrons.push_back({requests[k].id1, decays[k].p1, requestCluster[k], requests[k].m1});
+      ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k], requests[k].m2});
       c.children = {first, first + 1};
       c.fate = ClusterFate::Decayed;
     }

@@ -139,7 +139,8 @@ std::vector<std::pair<int, double>> HadronSpectrum::hadronsOf(int t, int a) cons
 // its partner (the ideal angle atan(1/sqrt2) gives pure s sbar and (u ubar + d dbar)).
 // Angles are Herwig 7.3's: EtaMixAngle, PhiMixAngle, 26 degrees for f2/f'2, 28 for the
 // 3D3 pair, ideal otherwise; an I = 0 meson outside these pairs (e.g. f0(980)) gets 1/3
-// per flavour. Heavy quarkonia are pure.
+// per flavour. Heavy quarkonia are pure. HadronTable = 0 keeps hadml's earlier mixing:
+// only eta-eta' and phi-omega mixed, every other nonet ideally mixed.
 double HadronSpectrum::mixing(int id, int q) const {
   const PdgDigits d = pdgDigits(id);
   const int f = d.nq2;
@@ -158,8 +159,10 @@ double HadronSpectrum::mixing(int id, int q) const {
       {337, 28.0 * M_PI / 180.0, true},                {227, 28.0 * M_PI / 180.0, false},
       {100331, ideal, true},  {100221, ideal, false},  {100333, ideal, true},
       {100223, ideal, false}};
-  double w = 1.0 / 3.0;
   const int a = std::abs(id);
+  if (!herwigTable_ && a != 221 && a != 331 && a != 333 && a != 223)
+    return (f == 2) == (q <= 2) ? (f == 2 ? 0.5 : 1.0) : 0.0;  // hadml's earlier: ideal
+  double w = 1.0 / 3.0;
   for (const Member& m : members) {
     if (m.id != a) continue;
     const double x = m.angle + std::atan(std::sqrt(2.0));

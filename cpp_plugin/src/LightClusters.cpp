@@ -37,8 +37,8 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
   // is not used as a partner again within this step.
   std::vector<char> used(clusters.size(), 0);
   std::vector<std::pair<double, std::size_t>> candidates;
-  auto makeHadron = [&](std::size_t k, int id, const LorentzVector& p) {
-    hadrons.push_back(Hadron{id, p, static_cast<int>(k)});
+  auto makeHadron = [&](std::size_t k, int id, const LorentzVector& p, double m) {
+    hadrons.push_back(Hadron{id, p, static_cast<int>(k), m});
     clusters[k].fate = ClusterFate::SingleHadron;
     clusters[k].children = {static_cast<int>(hadrons.size()) - 1, -1};
   };
@@ -83,8 +83,8 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
       o.exchangePartner = static_cast<int>(i);
       c.pBeforeExchange = c.p;
       o.pBeforeExchange = o.p;
-      makeHadron(i, hid, ph);
-      if (partnerHadron) makeHadron(j, oid, po);
+      makeHadron(i, hid, ph, mh);
+      if (partnerHadron) makeHadron(j, oid, po, mo);
       else moveCluster(o, po);
       used[i] = used[j] = 1;
       done = true;
@@ -92,7 +92,7 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
     }
     if (done) continue;
     if (std::abs(M - mNominal) <= 1e-9 * std::max(1.0, mNominal)) {
-      makeHadron(i, hid, c.p);  // already on the hadron's mass shell
+      makeHadron(i, hid, c.p, mNominal);  // already on the hadron's mass shell
       continue;
     }
     throw HadronizationError(
