@@ -338,3 +338,40 @@ def test_decay_masses_fit_the_cluster(table: dict) -> None:
     # a 0.7 GeV cluster cannot hold two rho masses from [0.3, 1.5] ... rarely; 0.55 never
     # (m >= 0.3 each, sum >= 0.6): every draw fails and the nominal masses come back
     assert spec.decay_masses(0.55, 213, -213, 1) == (m_rho, m_rho)
+
+
+def test_full_stage_hadron_masses(table: dict) -> None:
+    """1e through the whole stage: each hadron reports the mass it was given (hadron_mass),
+    equal to the invariant mass of its momentum; broad hadrons from cluster decays get
+    Breit-Wigner masses inside Pythia's range, stable ones their nominal mass; OnShell = 1
+    gives nominal masses everywhere. Same seed, same masses."""
+    from test_step_reshuffle import pythia_partons
+
+    events = [(e["id"], e["col"], e["acol"], e["p"]) for e in pythia_partons(20, seed=5)]
+    lo = dict(zip(table["id"].tolist(), table["mass_min"].tolist(), strict=True))
+    hi = dict(zip(table["id"].tolist(), table["mass_max"].tolist(), strict=True))
+    nominal = dict(zip(table["id"].tolist(), table["mass"].tolist(), strict=True))
+    width = dict(zip(table["id"].tolist(), table["width"].tolist(), strict=True))
+
+    def run(params: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        hz = _core.ClusterHadronizer(params, table, _core.ClassicClusterDecayer(params), 1)
+        hz.seed(seed)
+        res = [r for r in hz.hadronize(events) if r["error"] is None]
+        ids = np.concatenate([r["hadron_id"] for r in res])
+        p = np.concatenate([r["hadron_p"] for r in res])
+        m = np.concatenate([r["hadron_mass"] for r in res])
+        inv = np.sqrt(np.clip(p[:, 3] ** 2 - (p[:, :3] ** 2).sum(1), 0, None))
+        np.testing.assert_allclose(inv, m, rtol=1e-6, atol=1e-6)
+        return np.abs(ids), m
+
+    ids, m = run(PARAMS, 9)
+    ref = np.array([nominal[i] for i in ids.tolist()])
+    broad = np.array([width[i] > 0 and hi[i] > lo[i] for i in ids.tolist()])
+    assert broad.sum() > 50
+    np.testing.assert_array_equal(m[~broad], ref[~broad])
+    assert np.mean(np.abs(m[broad] - ref[broad]) > 1e-6) > 0.95
+    assert all(lo[i] <= x <= hi[i] for i, x in zip(ids[broad].tolist(), m[broad], strict=True))
+    ids2, m2 = run(PARAMS, 9)
+    np.testing.assert_array_equal(m2, m)
+    ids_on, m_on = run({**PARAMS, "OnShell": 1}, 9)
+    np.testing.assert_array_equal(m_on, [nominal[i] for i in ids_on.tolist()])
