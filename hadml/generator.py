@@ -284,9 +284,6 @@ class Generator:
         self.decayer = HadronDecayer() if config.decay_hadrons else None
         table_source = self.decayer.pythia if self.decayer else self.partons.pythia
         self.hadron_table = hadron_table(table_source)
-        order = np.argsort(self.hadron_table["id"])
-        self._mass_ids = np.asarray(self.hadron_table["id"])[order]
-        self._masses = np.asarray(self.hadron_table["mass"], dtype=np.float64)[order]
         self._charges = ChargeTable(table_source)
         self.cluster_decayer = _make_cluster_decayer(config)
         self.hadronizer = _core.ClusterHadronizer(
@@ -404,8 +401,9 @@ class Generator:
         first_hadron = first_cluster + n_cl + n_moved
         h_id, h_p, h_cluster = res["hadron_id"], res["hadron_p"], res["hadron_cluster"]
         n_h = len(h_id)
-        # Nominal masses of the species (the cluster stage puts hadrons on these shells).
-        h_mass = self._masses[np.searchsorted(self._mass_ids, np.abs(h_id))]
+        # The mass each hadron was given by the cluster stage: nominal, or drawn from the
+        # hadron's Breit-Wigner (cluster parameter OnShell = 0, Herwig 7.3's default).
+        h_mass = res["hadron_mass"]
 
         # Parent ranges.
         par = np.full((first_hadron + n_h, 2), -1, dtype=np.int64)

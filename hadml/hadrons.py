@@ -1,14 +1,19 @@
-"""Candidate hadrons for the cluster model, read from Pythia 8's particle data.
+"""Hadron data for the cluster model, read from Pythia 8's particle data.
 
-Herwig 7's HadronSelector builds its table from every hadron in its particle data except
-K0_L/K0_S (the selector works with K0/K0bar), radial excitations and the hadrons it
-forbids (src/Hadronization/HadronSelector.cc, src/defaults/Hadronization.in). We apply the
-same rules to the hadrons Pythia knows, so that Pythia can decay every hadron we make:
-  * mesons of the S- and P-wave multiplets (PDG codes n_L n_q2 n_q3 n_J with n_L <= 2,
-    i.e. |id| < 30000), u/d/s/c/b only (no top, no 9xxxxxx exotics, no radial 100000+);
-  * ground-state baryons (four-digit codes: octet, decuplet and their heavy partners);
-  * not 130 / 310 (K0_L, K0_S are mixtures Pythia produces in its decays of K0).
-Masses, widths, spins and charges all come from Pythia; nothing is typed in.
+The table handed to the C++ cluster stage holds every hadron Pythia knows and can decay
+(or that is stable), with its mass, width, Breit-Wigner mass range, spin and charge, all
+from Pythia; nothing is typed in. Only codes that cannot be a cluster's product are left
+out: K0_L/K0_S (130, 310: the selector makes K0/K0bar, Pythia mixes them when decaying),
+codes without quark or spin digits, and top or exotic (digits above 5) hadrons.
+
+Which of these take part in species selection is the selector's choice
+(``hadml::HadronSpectrum``, cluster parameter ``HadronTable``). Herwig 7.3's
+HadronSelector builds its table from every hadron in its particle data, radial and
+orbital excitations included (a0(980), f0(980), pi(1300), rho(1450), ...), except those
+it forbids (src/defaults/Decays.in: sigma = f0(500), kappa, and every excited baryon);
+``HadronTable = 1`` (the default) applies these rules to Pythia's hadrons.
+``HadronTable = 0`` keeps hadml's earlier table: the lowest meson multiplets
+(|id| < 30000) and ground-state baryons.
 """
 
 from __future__ import annotations
@@ -21,17 +26,19 @@ _K0_MIXTURES = (130, 310)
 
 
 def _is_candidate(pid: int) -> bool:
-    if pid in _K0_MIXTURES or pid >= 30000:
+    """A hadron code a cluster could produce: quark digits 1..5 and a spin digit."""
+    if pid in _K0_MIXTURES:
         return False
     digits = pid % 10000
     nq1, nq2, nq3, nj = digits // 1000, (digits // 100) % 10, (digits // 10) % 10, digits % 10
     if nj == 0 or nq3 == 0 or nq2 == 0:
         return False
-    if max(nq1, nq2, nq3) > 5:
-        return False
-    if nq1 != 0 and pid >= 10000:  # excited baryons (e.g. 14122): not a lowest multiplet
-        return False
-    return True
+    return max(nq1, nq2, nq3) <= 5
+
+
+def _pythia_can_handle(pd: Any, pid: int) -> bool:
+    """Pythia decays it (it has decay channels) or keeps it (stable, no width)."""
+    return bool(pd.canDecay(pid)) or pd.mWidth(pid) == 0.0
 
 
 def _quiet_pythia() -> Any:
@@ -51,7 +58,7 @@ def hadron_table(pythia: Any | None = None) -> dict[str, Any]:
         pid = pd.nextId(pid)
         if pid == 0:
             break
-        if pd.isHadron(pid) and _is_candidate(pid):
+        if pd.isHadron(pid) and _is_candidate(pid) and _pythia_can_handle(pd, pid):
             ids.append(pid)
     if not ids:
         raise RuntimeError("Pythia's particle data holds no candidate hadrons; is it initialised?")
@@ -60,6 +67,9 @@ def hadron_table(pythia: Any | None = None) -> dict[str, Any]:
         "name": [pd.name(i) for i in ids],
         "mass": np.asarray([pd.m0(i) for i in ids], dtype=np.float64),
         "width": np.asarray([pd.mWidth(i) for i in ids], dtype=np.float64),
+        # Breit-Wigner range of the mass of one hadron (Pythia's mMin, mMax).
+        "mass_min": np.asarray([pd.mMin(i) for i in ids], dtype=np.float64),
+        "mass_max": np.asarray([pd.mMax(i) for i in ids], dtype=np.float64),
         "spin_multiplicity": np.asarray([pd.spinType(i) for i in ids], dtype=np.int32),
         "charge3": np.asarray([pd.chargeType(i) for i in ids], dtype=np.int32),
     }

@@ -89,3 +89,49 @@ def test_light_partner_becomes_hadron_too(spectrum: _core.HadronSpectrum) -> Non
     m = np.sqrt(ph[:, 3] ** 2 - (ph[:, :3] ** 2).sum(1))
     assert m == pytest.approx([spectrum.mass(2212)] * 2, rel=1e-9)
     assert np.abs(ph.sum(0) - pin.sum(0)).max() < 1e-12 * pin[:, 3].sum()
+
+
+def test_below_threshold_all_and_breit_wigner_masses() -> None:
+    """1d/1e: (s, ud) clusters at 1.4 GeV (below K- p) become Lambda, Sigma0 or Sigma*0 with
+    weights 2 SngWt^2 : 2 : 4 DecWt^2 (HwppSelector); the Sigma*0 gets a Breit-Wigner mass
+    in Pythia's range, the stable ones their nominal mass; each exchange conserves
+    4-momentum. With BelowThreshold Lightest and OnShell, always an on-shell Lambda."""
+    from hadml.hadrons import hadron_table
+
+    table = hadron_table()
+    params = _core.default_params()
+    n = 1500
+    rng = np.random.default_rng(4)
+    specs = []
+    # Each light cluster has a partner (u dbar at 1 GeV, above its pi pi threshold) moving
+    # with it, nearer in pair mass than any other light cluster: a light cluster taken as
+    # a partner would become its lightest hadron (Lambda), as in Herwig's reshuffling.
+    for _ in range(n):
+        d = rng.normal(size=3)
+        specs += [(3, 2101, 1.4, d, 2.0), (2, -1, 1.0, d + 0.02 * rng.normal(size=3), 4.0)]
+    for below, on_shell in ((1, 0), (0, 1)):
+        spec = _core.HadronSpectrum({**params, "BelowThreshold": below, "OnShell": on_shell},
+                                    table)
+        out, pin = run(spec, specs)
+        hid, ph = out["hadron_id"], out["hadron_p"]
+        assert hid.size == n and (out["hadron_cluster"] % 2 == 0).all()
+        m = np.sqrt(ph[:, 3] ** 2 - (ph[:, :3] ** 2).sum(1))
+        total_out = ph.sum(0) + out["cluster_p"][out["fate"] == 0].sum(0)
+        assert np.abs(total_out - pin.sum(0)).max() < 1e-9 * pin[:, 3].sum()
+        if not below:
+            assert (hid == 3122).all()
+            np.testing.assert_allclose(m, spec.mass(3122), rtol=1e-9)
+            continue
+        w = {3122: 2 * params["SngWt"] ** 2, 3212: 2.0, 3214: 4 * params["DecWt"] ** 2}
+        ids, counts = np.unique(hid, return_counts=True)
+        assert set(ids.tolist()) == set(w)
+        tot = sum(w.values())
+        chi2 = sum((c - n * w[int(i)] / tot) ** 2 / (n * w[int(i)] / tot)
+                   for i, c in zip(ids, counts, strict=True))
+        assert chi2 < 13.82  # upper 0.1% quantile, 2 degrees of freedom
+        for pid in (3122, 3212):
+            np.testing.assert_allclose(m[hid == pid], spec.mass(pid), rtol=1e-9)
+        star = m[hid == 3214]
+        i = table["id"].tolist().index(3214)
+        assert (star >= table["mass_min"][i]).all() and (star <= table["mass_max"][i]).all()
+        assert np.std(star) > 0.01  # a width of 36 MeV, not a fixed mass

@@ -38,7 +38,38 @@ void bindDecays(py::module_& m) {
              }
              return py::make_tuple(h1, h2);
            },
-           py::arg("M"), py::arg("id1"), py::arg("id2"), py::arg("n"), py::arg("seed") = 1);
+           py::arg("M"), py::arg("id1"), py::arg("id2"), py::arg("n"), py::arg("seed") = 1)
+      .def("selects", &HadronSpectrum::selects, py::arg("id"),
+           "Whether hadron |id| takes part in species selection (parameter HadronTable).")
+      .def("single_hadrons", &HadronSpectrum::singleHadrons, py::arg("id1"), py::arg("id2"),
+           "Hadrons (signed id, weight) of flavours (id1, id2), by increasing mass.")
+      .def("sample_single_hadrons",
+           [](const HadronSpectrum& s, double M, int id1, int id2, py::ssize_t n,
+              std::uint64_t seed) {
+             Random rng(seed);
+             py::array_t<int> h(n);
+             auto a = h.mutable_unchecked<1>();
+             for (py::ssize_t i = 0; i < n; ++i) a(i) = s.chooseSingleHadron(M, id1, id2, rng);
+             return h;
+           },
+           py::arg("M"), py::arg("id1"), py::arg("id2"), py::arg("n"), py::arg("seed") = 1,
+           "n draws of chooseSingleHadron (0: the cluster is not below its pair threshold).")
+      .def("sample_masses",
+           [](const HadronSpectrum& s, int id, py::ssize_t n, std::uint64_t seed) {
+             Random rng(seed);
+             py::array_t<double> m(n);
+             auto a = m.mutable_unchecked<1>();
+             for (py::ssize_t i = 0; i < n; ++i) a(i) = s.generateMass(id, rng);
+             return m;
+           },
+           py::arg("id"), py::arg("n"), py::arg("seed") = 1,
+           "n masses of hadron id as the cluster stage draws them (generateMass).")
+      .def("decay_masses",
+           [](const HadronSpectrum& s, double M, int id1, int id2, std::uint64_t seed) {
+             Random rng(seed);
+             return s.decayMasses(M, id1, id2, rng);
+           },
+           py::arg("M"), py::arg("id1"), py::arg("id2"), py::arg("seed") = 1);
 
   // Light clusters of one event: c1_id, c2_id [n], c1_p, c2_p [n, 4]. Returns the hadron
   // ids, momenta and source clusters, and the clusters' momenta and fates afterwards.

@@ -226,6 +226,27 @@ void bindSteps(py::module_& m) {
         return clustersToDict(v);
       }, py::arg("clusters"), py::arg("params") = py::dict(), py::arg("seed") = 1,
       "Step 5: recursive fission of heavy clusters; children appended.");
+  m.def("step_fission_hadrons", [](const py::dict& clusters, const HadronSpectrum& spectrum,
+                                   const py::dict& params, std::uint64_t seed) {
+        auto v = clustersFromDict(clusters);
+        Random rng(seed);
+        std::vector<Hadron> hadrons;
+        fissionClusters(v, paramsFromDict(params), spectrum, hadrons, rng);
+        py::dict d = clustersToDict(v);
+        const auto nh = static_cast<py::ssize_t>(hadrons.size());
+        I32 hid(nh), hcl(nh);
+        F64 hp({nh, py::ssize_t(4)});
+        for (py::ssize_t i = 0; i < nh; ++i) {
+          hid.mutable_data()[i] = hadrons[i].id;
+          hcl.mutable_data()[i] = hadrons[i].cluster;
+          setRow4(hp.mutable_data(), i, hadrons[i].p);
+        }
+        d["hadron_id"] = hid; d["hadron_p"] = hp; d["hadron_cluster"] = hcl;
+        return d;
+      }, py::arg("clusters"), py::arg("spectrum"), py::arg("params") = py::dict(),
+      py::arg("seed") = 1,
+      "Step 5 with the hadron spectrum: a child below its pair threshold may become a "
+      "hadron inside fission (BelowThreshold = 1); hadron_* arrays list those hadrons.");
 }
 
 }  // namespace hadml::bindings

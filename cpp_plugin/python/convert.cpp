@@ -171,7 +171,12 @@ py::dict eventToDict(const HadronizedEvent& ev) {
     hcl.mutable_data()[i] = ev.hadrons[i].cluster;
     setRow4(hp.mutable_data(), i, ev.hadrons[i].p);
   }
+  // The mass each hadron was given (nominal, or drawn from its Breit-Wigner when
+  // OnShell = 0); the invariant mass of hadron_p up to rounding.
+  F64 hm(nh);
+  for (py::ssize_t i = 0; i < nh; ++i) hm.mutable_data()[i] = ev.hadrons[i].mass;
   out["hadron_id"] = hid; out["hadron_p"] = hp; out["hadron_cluster"] = hcl;
+  out["hadron_mass"] = hm;
   out["conservation_violated"] = ev.conservationViolated;
   out["stage_tries"] = ev.stageTries;
   out["error"] = ev.error.empty() ? py::object(py::none()) : py::object(py::str(ev.error));
@@ -193,6 +198,15 @@ HadronTable tableFromDict(const py::dict& d) {
   requireShape(mass, "mass", n, 0); requireShape(width, "width", n, 0);
   requireShape(spin, "spin_multiplicity", n, 0); requireShape(charge3, "charge3", n, 0);
   py::list names = d.contains("name") ? d["name"].cast<py::list>() : py::list();
+  // Optional Breit-Wigner range (hadml.hadrons.hadron_table provides it).
+  const bool hasRange = d.contains("mass_min") && d.contains("mass_max");
+  F64 massMin, massMax;
+  if (hasRange) {
+    massMin = d["mass_min"].cast<F64>();
+    massMax = d["mass_max"].cast<F64>();
+    requireShape(massMin, "mass_min", n, 0);
+    requireShape(massMax, "mass_max", n, 0);
+  }
   HadronTable t;
   for (py::ssize_t i = 0; i < n; ++i) {
     HadronInfo h;
@@ -202,6 +216,10 @@ HadronTable tableFromDict(const py::dict& d) {
     h.spinMultiplicity = spin.data()[i];
     h.charge3 = charge3.data()[i];
     if (static_cast<py::ssize_t>(names.size()) == n) h.name = names[i].cast<std::string>();
+    if (hasRange) {
+      h.massMin = massMin.data()[i];
+      h.massMax = massMax.data()[i];
+    }
     t.add(h);
   }
   return t;

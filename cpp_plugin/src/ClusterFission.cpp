@@ -2,9 +2,11 @@
 // drawNewMasses, drawChildMass, calculateKinematics, isHeavy) for two-component clusters
 // without beam remnants (so always the power-law "hard" child-mass distribution).
 //
-// Differences from Herwig, on purpose: a child below its two-hadron threshold stays a light
-// cluster here and is turned into one hadron by step 6 (Herwig's cutTwo makes that hadron
-// directly via HadronSelector::chooseSingleHadron); the step has no hadron spectrum.
+// A child below its two-hadron threshold: with a hadron spectrum and BelowThreshold = 1
+// (Herwig 7.3) it becomes one hadron inside fission, C -> H + C', as in Herwig's cutTwo
+// (HadronSelector::chooseSingleHadron, the hadron at its nominal mass, moving along the
+// child's direction). Without a spectrum, or with BelowThreshold = 0 (hadml's earlier
+// behaviour), it stays a light cluster and step 6 turns it into one hadron.
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -91,10 +93,24 @@ double drawChildMass(double M, double mi, double mj, double m, double P, Random&
   return mi + std::pow(a + rng.flat() * (b - a), 1.0 / P);
 }
 
+// A fission child that is one hadron: the hadron's momentum is shared by the two
+// constituents in proportion to their constituent masses (collinear; they are not on
+// shell, the hadron can be lighter than they are). Only the record uses them.
+void makeHadronChild(Cluster& c, int hadronId, const LorentzVector& p, double mA, double mB) {
+  const double f = mA / (mA + mB);
+  c.constituents[0].p = p * f;
+  c.constituents[1].p = p - c.constituents[0].p;
+  c.p = p;
+  c.fate = ClusterFate::SingleHadron;
+  c.children = {hadronId, -1};  // placeholder: the hadron id until the hadron is appended
+}
+
 // One fission C(Q1 Q2) -> C1(Q1 qbar) + C2(q Q2). Returns false when no acceptable masses
 // were found in FissionMaxTries attempts (Herwig: the cluster is left unsplit).
-bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster& c1,
-            Cluster& c2) {
+// With `spectrum` (BelowThreshold = 1) a child below its two-hadron threshold is made a
+// hadron: its Cluster gets fate SingleHadron and children[0] = the hadron's PDG id.
+bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum* spectrum,
+            Random& rng, Cluster& c1, Cluster& c2) {
   const Constituent& Q1 = parent.constituents[0];
   const Constituent& Q2 = parent.constituents[1];
   const double M = parent.mass();
@@ -103,7 +119,7 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster&
   const double exp1 = pSplit(p, flavourOf(Q1.id)), exp2 = pSplit(p, flavourOf(Q2.id));
   const int maxTries = static_cast<int>(p.FissionMaxTries);
   double M1 = 0.0, M2 = 0.0, m = 0.0;
-  int q = 0;
+  int q = 0, h1 = 0, h2 = 0;
   bool ok = false;
   for (int tries = 0; tries < maxTries && !ok; ++tries) {
     q = drawPoppedFlavour(p, rng);
@@ -119,6 +135,24 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster&
           M1 * M1 + M2 * M2 > M * M)
         continue;
     }
+    h1 = h2 = 0;
+    if (spectrum) {
+      // ClusterFissioner::cutTwo: a child below its pair threshold becomes a hadron of
+      // nominal mass; if the two no longer fit, the other child may become one too.
+      h1 = spectrum->chooseSingleHadron(M1, Q1.id, -q, rng);
+      if (h1) M1 = spectrum->mass(h1);
+      h2 = spectrum->chooseSingleHadron(M2, q, Q2.id, rng);
+      if (h2) M2 = spectrum->mass(h2);
+      if (M1 + M2 > M) {
+        if (!h1) {
+          h1 = spectrum->chooseSingleHadron(M - M2, Q1.id, -q, rng);
+          if (h1) M1 = spectrum->mass(h1);
+        } else if (!h2) {
+          h2 = spectrum->chooseSingleHadron(M - M1, q, Q2.id, rng);
+          if (h2) M2 = spectrum->mass(h2);
+        }
+      }
+    }
     ok = M >= M1 + M2;
   }
   if (!ok) return false;
@@ -127,8 +161,6 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster&
   // move along the direction u of Q1 before the fission; C2 and its constituents opposite.
   const ThreeVector u = Q1.p.boosted(-parent.p.boostVector()).vect().unit();
   const TwoBodyDecay kids = decayTwoBody(parent.p, M1, M2, u);
-  const TwoBodyDecay in1 = decayTwoBody(kids.p1, m1, m, u);
-  const TwoBodyDecay in2 = decayTwoBody(kids.p2, m, m2, u);
 
   Constituent popped;
   popped.perturbative = false;
@@ -137,27 +169,35 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, Random& rng, Cluster&
 
   c1 = Cluster();
   c1.constituents[0] = Q1;
-  c1.constituents[0].p = in1.p1;
   c1.constituents[1] = popped;
   // The partner of a colour triplet is an antiquark: -q next to a quark or antidiquark.
   c1.constituents[1].id = -q;
-  c1.constituents[1].p = in1.p2;
-  c1.p = c1.constituents[0].p + c1.constituents[1].p;
+  if (h1) {
+    makeHadronChild(c1, h1, kids.p1, m1, m);
+  } else {
+    const TwoBodyDecay in1 = decayTwoBody(kids.p1, m1, m, u);
+    c1.constituents[0].p = in1.p1;
+    c1.constituents[1].p = in1.p2;
+    c1.p = c1.constituents[0].p + c1.constituents[1].p;
+  }
 
   c2 = Cluster();
   c2.constituents[0] = popped;
   c2.constituents[0].id = q;
-  c2.constituents[0].p = in2.p1;
   c2.constituents[1] = Q2;
-  c2.constituents[1].p = in2.p2;
-  c2.p = c2.constituents[0].p + c2.constituents[1].p;
+  if (h2) {
+    makeHadronChild(c2, h2, kids.p2, m, m2);
+  } else {
+    const TwoBodyDecay in2 = decayTwoBody(kids.p2, m, m2, u);
+    c2.constituents[0].p = in2.p1;
+    c2.constituents[1].p = in2.p2;
+    c2.p = c2.constituents[0].p + c2.constituents[1].p;
+  }
   return true;
 }
 
-}  // namespace
-
-void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
-                     Random& rng) {
+void fission(std::vector<Cluster>& clusters, const ClusterParams& params,
+             const HadronSpectrum* spectrum, std::vector<Hadron>* hadrons, Random& rng) {
   // Depth-first over a stack, as ClusterFissioner::cut: children that are still heavy are
   // split in their turn.
   std::vector<std::size_t> stack;
@@ -168,7 +208,7 @@ void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params
     const std::size_t i = stack.back();
     stack.pop_back();
     Cluster c1, c2;
-    if (!cutTwo(clusters[i], params, rng, c1, c2)) continue;
+    if (!cutTwo(clusters[i], params, spectrum, rng, c1, c2)) continue;
     const int parent = static_cast<int>(i);
     c1.parent = c2.parent = parent;
     const std::size_t i1 = clusters.size();
@@ -176,9 +216,31 @@ void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params
     clusters.push_back(c2);
     clusters[i].fate = ClusterFate::Fissioned;
     clusters[i].children = {static_cast<int>(i1), static_cast<int>(i1 + 1)};
-    for (std::size_t k = i1; k < i1 + 2; ++k)
-      if (isHeavy(clusters[k], params, rng)) stack.push_back(k);
+    for (std::size_t k = i1; k < i1 + 2; ++k) {
+      Cluster& c = clusters[k];
+      if (c.fate == ClusterFate::SingleHadron) {
+        hadrons->push_back(Hadron{c.children[0], c.p, static_cast<int>(k),
+                                  spectrum->mass(c.children[0])});
+        c.children = {static_cast<int>(hadrons->size()) - 1, -1};
+      } else if (isHeavy(c, params, rng)) {
+        stack.push_back(k);
+      }
+    }
   }
+}
+
+}  // namespace
+
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
+                     Random& rng) {
+  fission(clusters, params, nullptr, nullptr, rng);
+}
+
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
+                     const HadronSpectrum& spectrum, std::vector<Hadron>& hadrons,
+                     Random& rng) {
+  const bool hadronsInFission = spectrum.belowThresholdAll();
+  fission(clusters, params, hadronsInFission ? &spectrum : nullptr, &hadrons, rng);
 }
 
 }  // namespace hadml

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <tuple>
 
 #include "hadml/ClusterSteps.h"
 
@@ -35,7 +36,7 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
     event.hadrons.clear();
     try {
       reconnectColours(event.clusters, params_, rng, octets);
-      fissionClusters(event.clusters, params_, rng);
+      fissionClusters(event.clusters, params_, spectrum_, event.hadrons, rng);
       decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
       break;
     } catch (const HadronizationError& e) {
@@ -54,8 +55,7 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
         spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
     r.id1 = species.first;
     r.id2 = species.second;
-    r.m1 = spectrum_.mass(r.id1);
-    r.m2 = spectrum_.mass(r.id2);
+    std::tie(r.m1, r.m2) = spectrum_.decayMasses(c.mass(), r.id1, r.id2, rng);
     requests.push_back(r);
     requestCluster.push_back(static_cast<int>(i));
   }
@@ -124,8 +124,8 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<Show
     for (std::size_t k = eventFirstRequest[iev]; k < eventFirstRequest[iev + 1]; ++k) {
       Cluster& c = ev.clusters[requestCluster[k]];
       const int first = static_cast<int>(ev.hadrons.size());
-      ev.hadrons.push_back({requests[k].id1, decays[k].p1, requestCluster[k]});
-      ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k]});
+      ev.hadrons.push_back({requests[k].id1, decays[k].p1, requestCluster[k], requests[k].m1});
+      ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k], requests[k].m2});
       c.children = {first, first + 1};
       c.fate = ClusterFate::Decayed;
     }

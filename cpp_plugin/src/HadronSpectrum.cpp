@@ -1,7 +1,9 @@
 // Herwig 7's "Hwpp" species selection (HadronSelector / HwppSelector::chooseHadronPair):
 // a cluster (T, A) pops a pair (a, -a); hadron 1 = (T, a), hadron 2 = (-a, A). Each open
 // channel has weight Pwt(a) * w(H1) * w(H2) * p*(M; m1, m2), with
-// w(H) = (2J+1) x flavour-mixing probability x baryon factor (SngWt / DecWt).
+// w(H) = (2J+1) x flavour-mixing probability x baryon factor (HwppSelector::baryonWeight:
+// SngWt^2 for Lambda-like, DecWt^2 for decuplets, x 1.5 for a qqq decuplet, which enters
+// Herwig's table only once instead of once per quark-diquark split).
 // The baryon branch (a = diquark) is taken with probability PwtDIquark / (1 + PwtDIquark)
 // when it is open (DESIGN.md section 3, item 7).
 #include "hadml/HadronSpectrum.h"
@@ -37,6 +39,55 @@ int HadronSpectrum::flavourKey(int id) {
                            " is neither a quark (1-5) nor a diquark");
 }
 
+namespace {
+
+// Valid hadron code with quark digits u..b and a spin digit (no K0_S/K0_L-like codes).
+bool ordinaryHadron(const PdgDigits& d) {
+  if (d.nJ == 0 || d.nq2 == 0 || d.nq3 == 0) return false;
+  return std::max({d.nq1, d.nq2, d.nq3}) <= kMaxQuark;
+}
+
+}  // namespace
+
+bool HadronSpectrum::herwigCandidate(int id) {
+  const int a = std::abs(id);
+  const PdgDigits d = pdgDigits(a);
+  if (!ordinaryHadron(d) || a == 130 || a == 310) return false;
+  // HadronSelector:Forbidden in Herwig 7.3's Decays.in: sigma (f0(500)), kappa.
+  if (a == 9000221 || a == 9000311 || a == 9000321) return false;
+  if (d.nq1 == 0) return true;  // every other meson: radial/orbital excitations included
+  // Baryons: Herwig's only excited baryons are all in the Forbidden list, so the
+  // selector sees the ground-state multiplets: J = 1/2 and the symmetric J = 3/2 codes
+  // (digits q1 >= q2 >= q3; 4124 Lambda_c(2625) is an excited state), and no triply heavy
+  // baryon (Herwig defines none).
+  if (a >= 10000 || (d.nJ != 2 && d.nJ != 4)) return false;
+  if (d.nJ == 4 && !(d.nq1 >= d.nq2 && d.nq2 >= d.nq3)) return false;
+  return (d.nq1 >= 4) + (d.nq2 >= 4) + (d.nq3 >= 4) < 3;
+}
+
+bool HadronSpectrum::lowestMultipletCandidate(int id) {
+  const int a = std::abs(id);
+  const PdgDigits d = pdgDigits(a);
+  if (!ordinaryHadron(d) || a == 130 || a == 310 || a >= 30000) return false;
+  return d.nq1 == 0 || a < 10000;
+}
+
+bool HadronSpectrum::selects(int id) const {
+  return herwigTable_ ? herwigCandidate(id) : lowestMultipletCandidate(id);
+}
+
+// HwppSelector::baryonWeight (squared weights) or its linear form (SelectorWeights = 0).
+double HadronSpectrum::baryonWeight(const PdgDigits& d) const {
+  if (d.nJ == 4) {
+    if (!squaredWeights_) return decWt_;
+    // HadronSelector::insertThreeHalf: a qqq decuplet (Delta++, Delta-, Omega-) gets 1.5.
+    const double qqq = (d.nq1 == d.nq2 && d.nq2 == d.nq3) ? 1.5 : 1.0;
+    return decWt_ * decWt_ * qqq;
+  }
+  if (d.nJ == 2 && d.nq2 < d.nq3) return squaredWeights_ ? sngWt_ * sngWt_ : sngWt_;
+  return 1.0;
+}
+
 // All hadrons (signed id, weight) made of the colour triplet key t and antitriplet key a.
 std::vector<std::pair<int, double>> HadronSpectrum::hadronsOf(int t, int a) const {
   std::vector<std::pair<int, double>> out;
@@ -46,7 +97,7 @@ std::vector<std::pair<int, double>> HadronSpectrum::hadronsOf(int t, int a) cons
     const int q = t, qb = -a;  // quark q, antiquark qb
     for (const auto& h : table_.entries()) {
       const PdgDigits d = pdgDigits(h.id);
-      if (d.nq1 != 0 || d.nq2 == 0 || d.nq3 == 0) continue;  // mesons only
+      if (d.nq1 != 0 || d.nq2 == 0 || d.nq3 == 0 || !selects(h.id)) continue;  // mesons only
       if (q == qb) {
         if (d.nq2 != d.nq3) continue;
         const double mix = mixing(h.id, q);
@@ -71,44 +122,53 @@ std::vector<std::pair<int, double>> HadronSpectrum::hadronsOf(int t, int a) cons
   std::sort(want, want + 3);
   for (const auto& h : table_.entries()) {
     const PdgDigits d = pdgDigits(h.id);
-    if (d.nq1 == 0) continue;
+    if (d.nq1 == 0 || !selects(h.id)) continue;
     int have[3] = {d.nq1, d.nq2, d.nq3};
     std::sort(have, have + 3);
     if (!std::equal(have, have + 3, want)) continue;
-    double w = h.spinMultiplicity;
-    if (d.nJ == 4) w *= decWt_;                              // decuplet
-    else if (d.nJ == 2 && d.nq2 < d.nq3) w *= sngWt_;        // Lambda-type singlet
-    out.emplace_back(sign * h.id, w);
+    out.emplace_back(sign * h.id, h.spinMultiplicity * baryonWeight(d));
   }
   return out;
 }
 
-// Probability that a flavour-diagonal meson (nq2 == nq3) holds the q qbar component.
-// Octet-singlet mixing: X = cos(t) X8 - sin(t) X1, X' = sin(t) X8 + cos(t) X1 with
-// X8 = (uu+dd-2ss)/sqrt6, X1 = (uu+dd+ss)/sqrt3 (PDG quark-model review, eq. 15.x);
-// eta (221) / eta' (331) with EtaMixAngle, phi (333) / omega (223) with PhiMixAngle.
-// Other multiplets are ideally mixed.
+// Probability that a flavour-diagonal meson (nq2 == nq3) holds the q qbar component
+// (HadronSelector::insertMeson / mixingStateWeight). I = 1 members (pi0, rho0, a0(980)0,
+// ...): u ubar or d dbar, 1/2 each. I = 0 members of a nonet mix octet and singlet with
+// angle theta: each of u ubar and d dbar has probability w, s sbar 1 - 2w, where
+// w = cos^2(theta + atan sqrt2) / 2 for the mostly-s sbar member and sin^2(...) / 2 for
+// its partner (the ideal angle atan(1/sqrt2) gives pure s sbar and (u ubar + d dbar)).
+// Angles are Herwig 7.3's: EtaMixAngle, PhiMixAngle, 26 degrees for f2/f'2, 28 for the
+// 3D3 pair, ideal otherwise; an I = 0 meson outside these pairs (e.g. f0(980)) gets 1/3
+// per flavour. Heavy quarkonia are pure. HadronTable = 0 keeps hadml's earlier mixing:
+// only eta-eta' and phi-omega mixed, every other nonet ideally mixed.
 double HadronSpectrum::mixing(int id, int q) const {
   const PdgDigits d = pdgDigits(id);
   const int f = d.nq2;
   if (f >= 4) return q == f ? 1.0 : 0.0;
   if (q >= 4) return 0.0;
-  if (f == 1) return q == 3 ? 0.0 : 0.5;  // I = 1 member (pi0, rho0, ...)
-  const bool light = q <= 2;
-  auto octSing = [&](double th, bool primed) {
-    const double c = std::cos(th), s = std::sin(th);
-    const double s6 = std::sqrt(6.0), s3 = std::sqrt(3.0);
-    const double cl = primed ? s / s6 + c / s3 : c / s6 - s / s3;
-    const double cs = primed ? -2.0 * s / s6 + c / s3 : -2.0 * c / s6 - s / s3;
-    return light ? cl * cl : cs * cs;
-  };
+  if (f == 1) return q == 3 ? 0.0 : 0.5;
+  const double ideal = std::atan(std::sqrt(0.5));
+  struct Member { int id; double angle; bool mostlyStrange; };
+  const Member members[] = {
+      {221, etaMix_, true},   {331, etaMix_, false},   {333, phiMix_, true},
+      {223, phiMix_, false},  {10333, ideal, true},    {10223, ideal, false},
+      {10331, ideal, true},   {10221, ideal, false},   {20333, ideal, true},
+      {20223, ideal, false},  {335, 26.0 * M_PI / 180.0, true},
+      {225, 26.0 * M_PI / 180.0, false},               {10335, ideal, true},
+      {10225, ideal, false},  {30333, ideal, true},    {30223, ideal, false},
+      {337, 28.0 * M_PI / 180.0, true},                {227, 28.0 * M_PI / 180.0, false},
+      {100331, ideal, true},  {100221, ideal, false},  {100333, ideal, true},
+      {100223, ideal, false}};
   const int a = std::abs(id);
-  if (a == 221) return octSing(etaMix_, false);
-  if (a == 331) return octSing(etaMix_, true);
-  if (a == 333) return octSing(phiMix_, false);
-  if (a == 223) return octSing(phiMix_, true);
-  if (f == 2) return light ? 0.5 : 0.0;
-  return light ? 0.0 : 1.0;  // f == 3: pure s sbar
+  if (!herwigTable_ && a != 221 && a != 331 && a != 333 && a != 223)
+    return (f == 2) == (q <= 2) ? (f == 2 ? 0.5 : 1.0) : 0.0;  // hadml's earlier: ideal
+  double w = 1.0 / 3.0;
+  for (const Member& m : members) {
+    if (m.id != a) continue;
+    const double x = m.angle + std::atan(std::sqrt(2.0));
+    w = 0.5 * (m.mostlyStrange ? std::cos(x) * std::cos(x) : std::sin(x) * std::sin(x));
+  }
+  return q <= 2 ? w : std::max(0.0, 1.0 - 2.0 * w);
 }
 
 HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
@@ -117,7 +177,12 @@ HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
       decWt_(params.DecWt),
       etaMix_(params.EtaMixAngle * M_PI / 180.0),
       phiMix_(params.PhiMixAngle * M_PI / 180.0),
-      pBaryon_(params.PwtDIquark / (1.0 + params.PwtDIquark)) {
+      pBaryon_(params.PwtDIquark / (1.0 + params.PwtDIquark)),
+      herwigTable_(params.HadronTable == 1),
+      squaredWeights_(params.SelectorWeights == 1),
+      belowAll_(params.BelowThreshold == 1),
+      onShell_(params.OnShell == 1),
+      massTry_(static_cast<int>(params.MassTry)) {
   const double pwt[4] = {0.0, params.PwtDquark, params.PwtUquark, params.PwtSquark};
   std::vector<int> trip, anti;
   for (int q = 1; q <= kMaxQuark; ++q) { trip.push_back(q); anti.push_back(-q); }
@@ -135,10 +200,13 @@ HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
   for (int t : trip)
     for (int a : anti) {
       FlavourPair fp;
-      const auto single = hadronsOf(t, a);
-      double mmin = std::numeric_limits<double>::infinity();
-      for (const auto& h : single)
-        if (table_.mass(h.first) < mmin) { mmin = table_.mass(h.first); fp.lightest = h.first; }
+      fp.singles = hadronsOf(t, a);
+      // By mass (then id, for a reproducible order), as Herwig's HadronTable entries.
+      std::sort(fp.singles.begin(), fp.singles.end(), [&](const auto& x, const auto& y) {
+        const double mx = table_.mass(x.first), my = table_.mass(y.first);
+        return mx != my ? mx < my : std::abs(x.first) < std::abs(y.first);
+      });
+      if (!fp.singles.empty()) fp.lightest = fp.singles.front().first;
       for (const auto& [x, pw] : popped) {
         const auto h1s = hadronsOf(t, x), h2s = hadronsOf(-x, a);
         const bool baryonBranch = std::abs(x) > 10;
@@ -153,7 +221,7 @@ HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
             thr = std::min(thr, c.m1 + c.m2);
           }
       }
-      if (fp.lightest == 0 && fp.meson.empty() && fp.baryon.empty()) continue;
+      if (fp.singles.empty() && fp.meson.empty() && fp.baryon.empty()) continue;
       pairs_.emplace(key(t, a), std::move(fp));
     }
 }
@@ -210,6 +278,57 @@ std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2,
   if (i >= list.size()) i = list.size() - 1;
   while (i > 0 && !(M > list[i].m1 + list[i].m2)) --i;  // guards r == sum rounding
   return {list[i].id1, list[i].id2};
+}
+
+const std::vector<std::pair<int, double>>& HadronSpectrum::singleHadrons(int id1, int id2) const {
+  return pair(id1, id2).singles;
+}
+
+int HadronSpectrum::chooseSingleHadron(double M, int id1, int id2, Random& rng) const {
+  const FlavourPair& fp = pair(id1, id2);
+  const double threshold = std::min(fp.mesonThreshold, fp.baryonThreshold);
+  if (M >= threshold) return 0;
+  if (fp.lightest == 0)
+    throw HadronizationError("HadronSpectrum: the hadron table has no hadron with flavours " +
+                             pairName(id1, id2));
+  if (!belowAll_) return fp.lightest;
+  // HadronSelector::hadronsBelowThreshold: the hadrons lighter than the pair threshold,
+  // drawn by their table weight; none (a threshold below the lightest hadron) -> lightest.
+  double sum = 0.0;
+  std::size_t n = 0;
+  while (n < fp.singles.size() && table_.mass(fp.singles[n].first) < threshold)
+    sum += fp.singles[n++].second;
+  if (n <= 1) return fp.lightest;
+  double r = rng.flat() * sum;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (r < fp.singles[i].second) return fp.singles[i].first;
+    r -= fp.singles[i].second;
+  }
+  return fp.singles[n - 1].first;  // r == sum up to rounding
+}
+
+double HadronSpectrum::generateMass(int id, Random& rng) const {
+  const HadronInfo& h = table_.info(id);
+  if (onShell_ || !(h.width > 0.0) || !(h.massMax > h.massMin)) return h.mass;
+  // m^2 = m0^2 + m0 G tan(theta), theta uniform between the images of the range ends:
+  // density in m^2 proportional to 1 / ((m^2 - m0^2)^2 + m0^2 G^2) (fixed-width
+  // relativistic Breit-Wigner, ThePEG's UseRandom::rndRelBW within its mass cuts).
+  const double m2 = h.mass * h.mass, mg = h.mass * h.width;
+  const double lo = std::atan((h.massMin * h.massMin - m2) / mg);
+  const double hi = std::atan((h.massMax * h.massMax - m2) / mg);
+  const double s = m2 + mg * std::tan(lo + (hi - lo) * rng.flat());
+  return std::clamp(std::sqrt(std::max(s, 0.0)), h.massMin, h.massMax);
+}
+
+std::pair<double, double> HadronSpectrum::decayMasses(double M, int id1, int id2,
+                                                      Random& rng) const {
+  const double n1 = table_.mass(id1), n2 = table_.mass(id2);
+  if (onShell_) return {n1, n2};
+  for (int k = 0; k < massTry_; ++k) {
+    const double m1 = generateMass(id1, rng), m2 = generateMass(id2, rng);
+    if (m1 + m2 < M) return {m1, m2};
+  }
+  return {n1, n2};  // Herwig falls back to the nominal masses too
 }
 
 }  // namespace hadml

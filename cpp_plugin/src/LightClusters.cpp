@@ -1,11 +1,14 @@
 // Step 6, Herwig 7 LightClusterDecayer: a cluster below the lightest two-hadron threshold
-// of its flavours becomes the lightest hadron with these flavours. To put that hadron on
-// its mass shell, 4-momentum is exchanged with the nearest other active cluster: in the
-// rest frame of the pair both 3-momenta are rescaled to the two-body momentum for the
-// masses (m_hadron, M_partner), so both stay on shell and the pair's total is conserved.
-// Herwig tries partners in order of space-time distance; without vertices we try them in
-// order of the pair invariant mass (closest in momentum space) and take the first for
-// which the exchange is kinematically possible.
+// of its flavours becomes one hadron, chosen by HadronSelector::chooseSingleHadron
+// (BelowThreshold All: drawn by weight among the hadrons below that threshold; Lightest:
+// the lightest). Its mass is drawn from its Breit-Wigner unless OnShell (Herwig creates it
+// with ParticleData::produceParticle, i.e. through the mass generator, for each partner it
+// tries). To put that hadron on its mass shell, 4-momentum is exchanged with the nearest
+// other active cluster: in the rest frame of the pair both 3-momenta are rescaled to the
+// two-body momentum for the masses (m_hadron, M_partner), so both stay on shell and the
+// pair's total is conserved. Herwig tries partners in order of space-time distance;
+// without vertices we try them in order of the pair invariant mass (closest in momentum
+// space) and take the first for which the exchange is kinematically possible.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -29,13 +32,13 @@ void moveCluster(Cluster& c, const LorentzVector& to) {
 }  // namespace
 
 void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& spectrum,
-                        std::vector<Hadron>& hadrons, Random& /*rng*/) {
+                        std::vector<Hadron>& hadrons, Random& rng) {
   // As in Herwig, a cluster that took part in one reshuffling (light cluster or partner)
   // is not used as a partner again within this step.
   std::vector<char> used(clusters.size(), 0);
   std::vector<std::pair<double, std::size_t>> candidates;
-  auto makeHadron = [&](std::size_t k, int id, const LorentzVector& p) {
-    hadrons.push_back(Hadron{id, p, static_cast<int>(k)});
+  auto makeHadron = [&](std::size_t k, int id, const LorentzVector& p, double m) {
+    hadrons.push_back(Hadron{id, p, static_cast<int>(k), m});
     clusters[k].fate = ClusterFate::SingleHadron;
     clusters[k].children = {static_cast<int>(hadrons.size()) - 1, -1};
   };
@@ -44,9 +47,9 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
     if (c.fate != ClusterFate::Active || used[i]) continue;
     const int q1 = c.constituents[0].id, q2 = c.constituents[1].id;
     const double M = c.mass();
-    if (M > spectrum.lightestPairMass(q1, q2)) continue;
-    const int hid = spectrum.lightestHadron(q1, q2);
-    const double mh = spectrum.mass(hid);
+    const int hid = spectrum.chooseSingleHadron(M, q1, q2, rng);
+    if (hid == 0) continue;
+    const double mNominal = spectrum.mass(hid);
     candidates.clear();
     for (std::size_t j = 0; j < clusters.size(); ++j)
       if (j != i && clusters[j].fate == ClusterFate::Active && !used[j])
@@ -54,6 +57,7 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
     std::sort(candidates.begin(), candidates.end());
     bool done = false;
     for (const auto& [s, j] : candidates) {
+      const double mh = spectrum.generateMass(hid, rng);
       Cluster& o = clusters[j];
       const int o1 = o.constituents[0].id, o2 = o.constituents[1].id;
       double mo = o.mass();
@@ -79,22 +83,22 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
       o.exchangePartner = static_cast<int>(i);
       c.pBeforeExchange = c.p;
       o.pBeforeExchange = o.p;
-      makeHadron(i, hid, ph);
-      if (partnerHadron) makeHadron(j, oid, po);
+      makeHadron(i, hid, ph, mh);
+      if (partnerHadron) makeHadron(j, oid, po, mo);
       else moveCluster(o, po);
       used[i] = used[j] = 1;
       done = true;
       break;
     }
     if (done) continue;
-    if (std::abs(M - mh) <= 1e-9 * std::max(1.0, mh)) {
-      makeHadron(i, hid, c.p);  // already on the hadron's mass shell
+    if (std::abs(M - mNominal) <= 1e-9 * std::max(1.0, mNominal)) {
+      makeHadron(i, hid, c.p, mNominal);  // already on the hadron's mass shell
       continue;
     }
     throw HadronizationError(
         "LightClusters: cluster " + std::to_string(i) + " (" + std::to_string(q1) + ", " +
         std::to_string(q2) + ") of mass " + std::to_string(M) + " GeV must become hadron " +
-        std::to_string(hid) + " (mass " + std::to_string(mh) +
+        std::to_string(hid) + " (mass " + std::to_string(mNominal) +
         " GeV) but no other active cluster can absorb the momentum difference; the event "
         "cannot be hadronized (retry it with another seed)");
   }

@@ -35,6 +35,9 @@ const std::vector<Entry>& table() {
       HADML_D(SngWt), HADML_D(DecWt), HADML_D(EtaMixAngle), HADML_D(PhiMixAngle),
       HADML_I(ClDirLight), HADML_I(ClDirCharm), HADML_I(ClDirBottom),
       HADML_D(ClSmrLight), HADML_D(ClSmrCharm), HADML_D(ClSmrBottom),
+      // Hadron spectrum and masses (issue 10, 1b-1e).
+      HADML_I(HadronTable), HADML_I(SelectorWeights), HADML_I(BelowThreshold),
+      HADML_I(OnShell), HADML_D(MassTry),
   };
   return entries;
 }
@@ -107,6 +110,16 @@ void ClusterParams::validate() const {
   require(SngWt >= 0 && DecWt >= 0, "SngWt and DecWt must be non-negative");
   require(ClSmrLight > 0 && ClSmrCharm > 0 && ClSmrBottom > 0, "ClSmr* must be positive");
   require(FissionMaxTries >= 1, "FissionMaxTries must be at least 1");
+  // Hadron spectrum and masses (issue 10, 1b-1e).
+  require(HadronTable == 0 || HadronTable == 1,
+          "HadronTable must be 1 (Herwig's table) or 0 (lowest multiplets)");
+  require(SelectorWeights == 0 || SelectorWeights == 1,
+          "SelectorWeights must be 1 (Herwig 7.3, squared) or 0 (linear)");
+  require(BelowThreshold == 0 || BelowThreshold == 1,
+          "BelowThreshold must be 1 (All) or 0 (Lightest)");
+  require(OnShell == 0 || OnShell == 1, "OnShell must be 0 (Breit-Wigner masses) or 1 (nominal)");
+  require(MassTry >= 1 && MassTry == static_cast<double>(static_cast<int>(MassTry)),
+          "MassTry must be a positive integer");
 }
 
 double ClusterParams::constituentMass(int pdgId) const {

@@ -64,9 +64,18 @@ void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& param
 // rejection M_i^2 >= m_i^2 + m^2 + KinematicThresholdShift; 0 the static versions.
 // A cluster with no acceptable child masses in FissionMaxTries attempts stays unsplit.
 void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
+// The same with the hadron spectrum (the full stage). With BelowThreshold = 1 (Herwig 7.3)
+// a child below its two-hadron threshold becomes one hadron inside fission (C -> H + C',
+// ClusterFissioner::cutTwo with HadronSelector::chooseSingleHadron, nominal mass): its
+// Cluster entry gets fate SingleHadron and children[0], the hadron is appended to
+// `hadrons`. With BelowThreshold = 0 this is the function above.
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
+                     const HadronSpectrum& spectrum, std::vector<Hadron>& hadrons,
+                     Random& rng);
 
 // 6. LightClusters.cpp: clusters below the lightest two-hadron threshold of their flavours
-// become one hadron (lightest with these flavours); the 4-momentum difference is taken
+// become one hadron (HadronSpectrum::chooseSingleHadron, mass from
+// HadronSpectrum::generateMass); the 4-momentum difference is taken
 // from/given to the nearest other active cluster by a reshuffling that keeps both on
 // shell (LightClusterDecayer). Appends to `hadrons`, sets fate SingleHadron and
 // children[0].

@@ -16,8 +16,17 @@ namespace hadml {
 
 class HadronSpectrum {
  public:
-  // Keeps its own copy of the table; params are read once here (weights, mixing angles).
+  // Keeps its own copy of the table; params are read once here (weights, mixing angles,
+  // HadronTable, SelectorWeights, BelowThreshold, OnShell, MassTry).
   HadronSpectrum(HadronTable table, const ClusterParams& params);
+
+  // Whether hadron |id| takes part in species selection under HadronTable = 1 (Herwig 7.3:
+  // every hadron except K0_S/K0_L, the Forbidden list of Herwig's Decays.in - sigma,
+  // kappa, the excited baryons - and baryons Herwig does not define) or 0 (lowest
+  // multiplets: |id| < 30000 mesons, ground-state baryons, as hadml had before).
+  static bool herwigCandidate(int id);
+  static bool lowestMultipletCandidate(int id);
+  bool selects(int id) const;
 
   // Lightest hadron made of the constituents (id1, id2), e.g. (2, -1) -> 211; throws
   // HadronizationError when no hadron has these flavours.
@@ -28,7 +37,23 @@ class HadronSpectrum {
   // (hadron containing id1, hadron containing id2). Throws HadronizationError if
   // M is below every open pair.
   std::pair<int, int> chooseHadronPair(double M, int id1, int id2, Random& rng) const;
+  // HadronSelector::chooseSingleHadron: 0 when M is at or above the lightest pair mass;
+  // else the hadron the cluster becomes: BelowThreshold = 1 (All) draws it by weight
+  // among the hadrons of these flavours lighter than that threshold, 0 takes the lightest.
+  int chooseSingleHadron(double M, int id1, int id2, Random& rng) const;
+  // Hadrons (signed id, selection weight) of flavours (id1, id2), by increasing mass.
+  const std::vector<std::pair<int, double>>& singleHadrons(int id1, int id2) const;
 
+  // Mass of one instance of hadron id: the nominal mass when OnShell = 1 or the hadron
+  // has no width or mass range; otherwise drawn from a relativistic Breit-Wigner in m^2
+  // with fixed width, truncated to [massMin, massMax] (ThePEG's BreitWignerMass).
+  double generateMass(int id, Random& rng) const;
+  // Masses of the two hadrons of a cluster decay (ClusterDecayer::decayIntoTwoHadrons):
+  // up to MassTry draws until m1 + m2 < M, else the nominal masses.
+  std::pair<double, double> decayMasses(double M, int id1, int id2, Random& rng) const;
+
+  bool belowThresholdAll() const { return belowAll_; }
+  bool onShell() const { return onShell_; }
   const HadronTable& table() const { return table_; }
   double mass(int id) const { return table_.mass(id); }
 
@@ -41,6 +66,7 @@ class HadronSpectrum {
   // Precomputed per (triplet, antitriplet) flavour key: both branches and thresholds.
   struct FlavourPair {
     int lightest = 0;
+    std::vector<std::pair<int, double>> singles;  // hadrons of this key, by mass
     std::vector<Channel> meson, baryon;
     double mesonThreshold = std::numeric_limits<double>::infinity();
     double baryonThreshold = std::numeric_limits<double>::infinity();
@@ -49,10 +75,13 @@ class HadronSpectrum {
   static std::int64_t key(int t, int a) { return std::int64_t(t) * 1000 + a; }
   std::vector<std::pair<int, double>> hadronsOf(int t, int a) const;
   double mixing(int id, int q) const;
+  double baryonWeight(const PdgDigits& d) const;
   const FlavourPair& pair(int id1, int id2) const;
 
   HadronTable table_;
   double sngWt_, decWt_, etaMix_, phiMix_, pBaryon_;
+  bool herwigTable_, squaredWeights_, belowAll_, onShell_;
+  int massTry_;
   std::unordered_map<std::int64_t, FlavourPair> pairs_;
 };
 

@@ -14,6 +14,9 @@ struct HadronInfo {
   std::string name;
   double mass = 0.0;     // nominal (pole) mass, GeV
   double width = 0.0;    // GeV
+  // Range of the Breit-Wigner mass (Pythia's mMin/mMax, the role of ThePEG's
+  // massMin/massMax = mass -+ WidthLoCut/WidthUpCut); both 0 when there is none.
+  double massMin = 0.0, massMax = 0.0;
   int spinMultiplicity = 1;  // 2J+1 (Pythia's spinType)
   int charge3 = 0;       // 3 x electric charge of the particle
   bool hasAnti = true;

@@ -76,6 +76,27 @@ struct ClusterParams {
   double ClSmrCharm = 0.163;
   double ClSmrBottom = 0.078;
 
+  // --- Hadron spectrum and hadron masses (issue 10, items 1b-1e). Switches: the first
+  // value named is Herwig 7.3's default, the other keeps hadml's earlier behaviour. ---
+  // 1 = Herwig's table: every hadron of the particle data except those Herwig forbids
+  // (K0_S/K0_L, sigma = f0(500), kappa, the excited baryons of Decays.in); 0 = only the
+  // lowest meson multiplets (|id| < 30000) and ground-state baryons.
+  int HadronTable = 1;
+  // 1 = HwppSelector::baryonWeight: SngWt^2, DecWt^2 and the factor 1.5 of qqq decuplets
+  // (HadronSelector::insertThreeHalf); 0 = SngWt, DecWt linear, no qqq factor.
+  int SelectorWeights = 1;
+  // HadronSelector:BelowThreshold. 1 = All: a cluster below its two-hadron threshold
+  // becomes a hadron drawn by weight among all hadrons below the threshold, and a fission
+  // child below threshold becomes that hadron inside fission (C -> H + C');
+  // 0 = Lightest: the lightest hadron, fission children left to the light-cluster step.
+  int BelowThreshold = 1;
+  // ClusterDecayer:OnShell. 0 = No: hadron masses drawn from each hadron's Breit-Wigner
+  // (cluster decays and light-cluster hadrons); 1 = Yes: nominal masses everywhere.
+  int OnShell = 0;
+  // ClusterDecayer:MassTry: attempts to draw two masses that fit the cluster mass before
+  // falling back to the nominal masses.
+  double MassTry = 20;
+
   // Set by name (Herwig interface name). Throws std::invalid_argument for an
   // unknown name, with the list of known names.
   void set(const std::string& name, double value);

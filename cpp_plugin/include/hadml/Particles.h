@@ -75,6 +75,10 @@ struct Hadron {
   int id = 0;
   LorentzVector p;
   int cluster = -1;  // index of the cluster it came from
+  // The mass it was given: nominal, or drawn from its Breit-Wigner (ClusterParams::OnShell
+  // = 0); p.m() equals it up to rounding. Kept exact so that an on-shell hadron reaches
+  // the hadron decays with exactly its nominal mass.
+  double mass = 0.0;
 };
 
 // Quark-level helpers (PDG conventions).
