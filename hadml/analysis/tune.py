@@ -415,7 +415,10 @@ def load_points(directory: str | Path, plan: Mapping[str, Any]) -> PointTable:
     directory = Path(directory)
     docs = []
     for f in sorted((directory / "points").glob("p*.json")):
-        doc = json.loads(f.read_text())
+        try:
+            doc = json.loads(f.read_text())
+        except json.JSONDecodeError as err:
+            raise TuneError(f"{f} is not valid JSON ({err}): delete it and run again") from err
         if doc.get("plan") != plan["id"]:
             raise TuneError(f"{f} belongs to plan {doc.get('plan')}, not {plan['id']}")
         docs.append(doc)
@@ -657,20 +660,27 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
              f"polynomial order {report['order']} (errors: {report['error_order']}), "
              f"{report['points']['coefficients']} coefficients, "
              f"{report['points']['fit']} fit points, {report['points']['held_back']} held back.",
-             "", "## Optimum (Hesse errors: Delta chi2_w = 1, chi2_w = N_bins x F; scaled: "
-             "times sqrt(chi2_w / (N_bins - n_par)) when above 1)", "",
-             "| parameter | value | Hesse | scaled | box |", "|---|---|---|---|---|"]
+             "", "## Optimum", "",
+             "Errors: Hesse of chi2_w = N_bins x F (Delta chi2_w = 1); scaled: times "
+             "sqrt(chi2_w / (N_bins - n_par)) when that is above 1; surrogate: standard "
+             f"deviation of the optimum over {report['replicas']} bootstrap replicas of the "
+             "runs; total: scaled Hesse and surrogate in quadrature.", "",
+             "| parameter | value | Hesse | scaled | surrogate | total | box |",
+             "|---|---|---|---|---|---|---|"]
     box = {b["name"]: (b["low"], b["high"]) for b in plan["box"]}
     for name, p in report["parameters"].items():
         lo, hi = box[name]
         lines.append(f"| {name} | {p['value']:.4g} | {p['hesse']:.2g} | "
-                     f"{p['hesse_scaled']:.2g} | [{lo:g}, {hi:g}] |")
+                     f"{p['hesse_scaled']:.2g} | {p['surrogate']:.2g} | {p['total']:.2g} | "
+                     f"[{lo:g}, {hi:g}] |")
     m = report["minimum"]
-    lines += ["", f"Objective F = {m['objective']:.3f} (chi2_w {m['chi2_w']:.1f} over "
+    lines += ["", f"Surrogate objective F = {m['objective']:.3f} (chi2_w {m['chi2_w']:.1f} over "
               f"{m['bins']} bins; MIGRAD {'valid' if m['valid'] else 'NOT valid'}"
               + (f"; at the box edge: {', '.join(m['at_limit'])}" if m["at_limit"] else "")
-              + f"). Best sampled point (run): F = {report['best_sampled_point']['objective']:.3f}"
-              f" (point {report['best_sampled_point']['index']}).", "",
+              + f"). Expected F of one run at the tuning statistics (surrogate plus the "
+              f"run's own noise): {m['expected_run_objective']:.3f}. Best sampled point "
+              f"(run): F = {report['best_sampled_point']['objective']:.3f} (point "
+              f"{report['best_sampled_point']['index']}).", "",
               "## Surrogate chi2/ndf per group at the optimum", "",
               "| group | chi2/ndf | ndf |", "|---|---|---|"]
     for g, v in report["groups"].items():
@@ -697,7 +707,7 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
 def write_tune(path: Path, tune: Mapping[str, Any], plan: Mapping[str, Any],
                report: Mapping[str, Any]) -> None:
     m = report["minimum"]
-    pars = ", ".join(f"{n} {p['value']:.4g} +- {p['hesse_scaled']:.2g}"
+    pars = ", ".join(f"{n} {p['value']:.4g} +- {p['total']:.2g}"
                      for n, p in report["parameters"].items())
     other = {k: v for k, v in plan["fixed"].items()
              if k not in SHOWER_PARAMETERS and not _is_cluster_param(k)}
@@ -757,6 +767,7 @@ def validate(directory: str | Path, refdir: str | Path | None, n_events: int | N
     out: dict[str, Any] = {
         "events": n_events, "seed": seed, "seconds": time.perf_counter() - start,
         "objective": {"surrogate": report["minimum"]["objective"],
+                      "expected_run": report["minimum"]["expected_run_objective"],
                       "run": objective.chi2.objective(table.y[0, c], table.err[0, c])},
         "groups": {g: {"surrogate": report["groups"][g]["chi2_ndf"], "run": ch / n}
                    for g, (ch, n) in groups.items()},
@@ -773,8 +784,10 @@ def validate(directory: str | Path, refdir: str | Path | None, n_events: int | N
 
 def format_validation(v: Mapping[str, Any]) -> str:
     lines = ["", f"## Fresh run at the optimum ({v['events']} events, seed {v['seed']})", "",
-             "| quantity | surrogate | run |", "|---|---|---|",
-             f"| objective F | {v['objective']['surrogate']:.3f} | {v['objective']['run']:.3f} |"]
+             f"Objective F: surrogate {v['objective']['surrogate']:.3f}, expected for one run "
+             f"(surrogate plus the run's noise) {v['objective']['expected_run']:.3f}, "
+             f"actual run {v['objective']['run']:.3f}.", "",
+             "| quantity | surrogate | run |", "|---|---|---|"]
     for g, x in v["groups"].items():
         lines.append(f"| {GROUPS.get(g, g)} chi2/ndf | {x['surrogate']:.3f} | {x['run']:.3f} |")
     if "validation" in v:
@@ -830,6 +843,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="polynomial order (default: the plan's)")
     p.add_argument("--error-order", type=int, default=None, choices=(1, 2, 3),
                    help="order of the MC-error polynomials (default: --order)")
+    p.add_argument("--replicas", type=int, default=30,
+                   help="bootstrap replicas for the surrogate part of the errors (0: none)")
     p.add_argument("-o", "--output", default=None, help="tune YAML (default: DIR/tune.yaml)")
     p.add_argument("--refdir", **refdir)
 
@@ -886,7 +901,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "fit":
         directory = Path(args.directory)
         plan = load_plan(directory)
-        result = fit(directory, args.refdir, args.order, args.error_order)
+        result = fit(directory, args.refdir, args.order, args.error_order, args.replicas)
         write_json_atomic(directory / "fit.json", result.report)
         text = format_report(result.report, plan)
         (directory / "report.md").write_text(text)
