@@ -200,14 +200,21 @@ class GroupedChi2:
         terms = bin_chi2(mc, mc_err, self.data, self.err_minus, self.err_plus)
         return float(np.dot(self.weights, terms)) / self.n_bins
 
+    def _noise_terms(self, mc_err: np.ndarray) -> np.ndarray:
+        var = (0.5 * (self.err_minus + self.err_plus)) ** 2 + mc_err**2
+        return np.divide(mc_err**2, var, out=np.zeros_like(var), where=var > 0)
+
     def noise_objective(self, mc_err: np.ndarray) -> float:
         """What the statistical noise of one run adds to its F on average:
         sigma_mc^2 / (sigma_data^2 + sigma_mc^2) per bin (the surrogate is smooth, a run
         is not), with sigma_data the mean of the two sides."""
-        var_data = (0.5 * (self.err_minus + self.err_plus)) ** 2
-        var = var_data + mc_err**2
-        terms = np.divide(mc_err**2, var, out=np.zeros_like(var), where=var > 0)
-        return float(np.dot(self.weights, terms)) / self.n_bins
+        return float(np.dot(self.weights, self._noise_terms(mc_err))) / self.n_bins
+
+    def noise_per_group(self, mc_err: np.ndarray) -> dict[str, float]:
+        """The same per group: what the run's noise adds to chi2_g / ndf_g on average."""
+        sums = np.bincount(self.group_of_bin, weights=self._noise_terms(mc_err),
+                           minlength=len(self.groups))
+        return {g: float(s / n) for g, s, n in zip(self.groups, sums, self.ndf, strict=True)}
 
 
 @dataclass

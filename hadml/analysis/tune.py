@@ -294,7 +294,10 @@ def load_plan(directory: str | Path) -> dict[str, Any]:
         plan = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise TuneError(f"{path} is not valid JSON: {err}") from err
-    if plan.get("version") != PLAN_VERSION or plan.get("id") != plan_id(plan):
+    keys = {"box", "base", "fixed", "order", "sampling", "seed", "n_events", "holdout",
+            "common_seed", "oversampling", "analyses", "validation", "points"}
+    if (not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION
+            or not keys <= set(plan) or plan.get("id") != plan_id(plan)):
         raise TuneError(f"{path} is not a plan of this version or was edited by hand")
     return plan
 
@@ -537,6 +540,7 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
                               seed=plan["seed"]) if n_replicas > 1 else None
     spread = replicas.std(axis=0, ddof=1) if replicas is not None else np.zeros(box.dim)
     actual = _actual_objectives(objective, table)
+    noise = objective.chi2.noise_per_group(np.abs(err_obj(best)))
 
     report: dict[str, Any] = {
         "plan": plan["id"], "order": order, "error_order": error_order,
@@ -556,12 +560,19 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
                     "chi2_w": minimum.chi2_w,
                     "bins": minimum.n_bins, "valid": minimum.valid,
                     "at_limit": minimum.at_limit, "scale_factor": minimum.scale_factor},
-        "groups": {g: {"chi2": c, "ndf": n, "chi2_ndf": c / n}
+        "groups": {g: {"chi2": c, "ndf": n, "chi2_ndf": c / n,
+                       "expected_run_chi2_ndf": c / n + noise[g]}
                    for g, (c, n) in surrogate_groups.items()},
         "best_sampled_point": {"index": table.indices[int(np.argmin(actual))],
                                "objective": float(np.min(actual))},
         "fit_histograms": [h for h, _, _ in objective.histograms],
     }
+    start_values = base_values(plan)
+    if np.all((start_values >= box.low) & (start_values <= box.high)):
+        report["base_point"] = {
+            "values": dict(zip(box.names, start_values.tolist(), strict=True)),
+            "objective": objective.chi2.objective(pred_obj(start_values),
+                                                  np.abs(err_obj(start_values)))}
     if validation is not None:
         vp = PolynomialSurrogate(box, order, pred.coefficients[:, n_obj:])
         ve = PolynomialSurrogate(box, error_order, err.coefficients[:, n_obj:])
@@ -569,6 +580,23 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
     report["residuals"] = _residuals(objective, table, is_fit, pred_obj, err_obj)
     tune = tune_document(plan, dict(zip(minimum.names, best.tolist(), strict=True)))
     return FitResult(minimum, report, tune)
+
+
+def base_values(plan: Mapping[str, Any]) -> np.ndarray:
+    """The box parameters' values in the base tune with the fixed options (the starting
+    point of the tune), from the config the generator would use."""
+    config = point_config(plan, {}, 1)
+    params = config.cluster_params()
+    out = []
+    for name in box_of(plan).names:
+        if name == "shower_pt_min":
+            out.append(config.effective_shower_pt_min())
+        elif name == "shower_alpha_s":
+            value = config.effective_shower_alpha_s()
+            out.append(float("nan") if value is None else value)  # Pythia's own default
+        else:
+            out.append(params[name])
+    return np.array(out, dtype=float)
 
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
@@ -680,11 +708,17 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
               + f"). Expected F of one run at the tuning statistics (surrogate plus the "
               f"run's own noise): {m['expected_run_objective']:.3f}. Best sampled point "
               f"(run): F = {report['best_sampled_point']['objective']:.3f} (point "
-              f"{report['best_sampled_point']['index']}).", "",
+              f"{report['best_sampled_point']['index']})."
+              + (" Surrogate F at the base tune's values ("
+                 + ", ".join(f"{k} {v:.4g}" for k, v in report["base_point"]["values"].items())
+                 + f"): {report['base_point']['objective']:.3f}."
+                 if "base_point" in report else ""), "",
               "## Surrogate chi2/ndf per group at the optimum", "",
-              "| group | chi2/ndf | ndf |", "|---|---|---|"]
+              "| group | surrogate chi2/ndf | expected for one run | ndf |",
+              "|---|---|---|---|"]
     for g, v in report["groups"].items():
-        lines.append(f"| {GROUPS.get(g, g)} | {v['chi2_ndf']:.3f} | {v['ndf']} |")
+        lines.append(f"| {GROUPS.get(g, g)} | {v['chi2_ndf']:.3f} | "
+                     f"{v['expected_run_chi2_ndf']:.3f} | {v['ndf']} |")
     if "validation" in report:
         v = report["validation"]["total"]
         lines += ["", f"## Validation analyses (not fitted): {', '.join(plan['validation'])}",
@@ -769,7 +803,9 @@ def validate(directory: str | Path, refdir: str | Path | None, n_events: int | N
         "objective": {"surrogate": report["minimum"]["objective"],
                       "expected_run": report["minimum"]["expected_run_objective"],
                       "run": objective.chi2.objective(table.y[0, c], table.err[0, c])},
-        "groups": {g: {"surrogate": report["groups"][g]["chi2_ndf"], "run": ch / n}
+        "groups": {g: {"surrogate": report["groups"][g]["chi2_ndf"],
+                       "expected_run": report["groups"][g]["expected_run_chi2_ndf"],
+                       "run": ch / n}
                    for g, (ch, n) in groups.items()},
     }
     if plan["validation"] and "validation" in report:
@@ -787,12 +823,13 @@ def format_validation(v: Mapping[str, Any]) -> str:
              f"Objective F: surrogate {v['objective']['surrogate']:.3f}, expected for one run "
              f"(surrogate plus the run's noise) {v['objective']['expected_run']:.3f}, "
              f"actual run {v['objective']['run']:.3f}.", "",
-             "| quantity | surrogate | run |", "|---|---|---|"]
+             "| chi2/ndf | surrogate | expected for one run | run |", "|---|---|---|---|"]
     for g, x in v["groups"].items():
-        lines.append(f"| {GROUPS.get(g, g)} chi2/ndf | {x['surrogate']:.3f} | {x['run']:.3f} |")
+        lines.append(f"| {GROUPS.get(g, g)} | {x['surrogate']:.3f} | "
+                     f"{x['expected_run']:.3f} | {x['run']:.3f} |")
     if "validation" in v:
         x = v["validation"]
-        lines.append(f"| validation analyses chi2/ndf | {x['surrogate']:.3f} | {x['run']:.3f} |")
+        lines.append(f"| validation analyses | {x['surrogate']:.3f} | - | {x['run']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
