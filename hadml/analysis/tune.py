@@ -634,8 +634,10 @@ def _residuals(objective: Objective, table: PointTable, is_fit: np.ndarray,
         rows = []
         for k in np.flatnonzero(~is_fit):
             v = table.values[k]
-            rows.append({"index": table.indices[k],
-                         "surrogate": objective.chi2.objective(pred(v), np.abs(err(v))),
+            surrogate = objective.chi2.objective(pred(v), np.abs(err(v)))
+            rows.append({"index": table.indices[k], "surrogate": surrogate,
+                         "expected_run": surrogate
+                         + objective.chi2.noise_objective(np.abs(err(v))),
                          "run": objective.chi2.objective(table.y[k, c], table.err[k, c])})
         out["objective_held_back"] = rows
     return out
@@ -732,9 +734,9 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
         lines.append(f"| {GROUPS.get(g, g)} | {r['rms_pull_fit'][g]:.2f} | "
                      + (f"{held:.2f}" if held is not None else "-") + " |")
     if "objective_held_back" in r:
-        lines += ["", "Objective F at held-back points, surrogate vs run: "
-                  + ", ".join(f"{x['surrogate']:.2f}/{x['run']:.2f}"
-                              for x in r["objective_held_back"])]
+        lines += ["", "Objective F at the held-back points, surrogate / expected for one "
+                  "run / run: " + ", ".join(f"{x['surrogate']:.2f} / {x['expected_run']:.2f} / "
+                                            f"{x['run']:.2f}" for x in r["objective_held_back"])]
     return "\n".join(lines) + "\n"
 
 
