@@ -281,14 +281,20 @@ def minimise(objective: GroupedChi2, prediction: PolynomialSurrogate,
 
 def replica_optima(objective: GroupedChi2, prediction: PolynomialSurrogate,
                    error: PolynomialSurrogate, points: np.ndarray, values: np.ndarray,
-                   start: np.ndarray, n_replicas: int = 30, seed: int = 1) -> np.ndarray:
+                   starts: Sequence[np.ndarray], n_replicas: int = 50,
+                   seed: int = 1) -> np.ndarray:
     """Optima (n_replicas, d) of surrogates refitted to bootstrap replicas of the runs:
     the points drawn with replacement, each keeping its whole prediction vector (values:
     (n_points, n_bins)), so that the noise a run shares across its histograms (one
     fluctuation of n_ch moves every multiplicity observable) is kept. Their spread is the
     part of the parameter uncertainty that comes from the finite statistics of the runs:
     the surrogate's own noise moves the minimum, which one surrogate's Hesse errors cannot
-    see. Draws with fewer distinct points than coefficients are redrawn."""
+    see. Each replica is minimised from all ``starts`` (the optimum and the starts of the
+    main fit): a noisy surrogate can have several nearly equal minima, and a replica that
+    only looks near the main optimum would hide that spread (measured: errors about 2x too
+    small). Draws with fewer distinct points than coefficients are redrawn. The spread of
+    these optima is to be multiplied by sqrt(n / (n - C)) (:func:`bootstrap_scale`), the
+    usual correction of a bootstrap for the degrees of freedom the fit uses up."""
     rng = np.random.default_rng(seed)
     n = len(points)
     n_coef = prediction.coefficients.shape[0]
@@ -299,5 +305,11 @@ def replica_optima(objective: GroupedChi2, prediction: PolynomialSurrogate,
             continue
         replica = PolynomialSurrogate.fit(prediction.box, prediction.order, points[pick],
                                           values[pick])
-        out.append(minimise(objective, replica, error, [start], hesse=False).values)
+        out.append(minimise(objective, replica, error, starts, hesse=False).values)
     return np.array(out)
+
+
+def bootstrap_scale(n_points: int, n_coefficients: int) -> float:
+    """sqrt(n / (n - C)): a bootstrap of n points resamples residuals that the fit of C
+    coefficients has shrunk by (n - C) / n in variance."""
+    return math.sqrt(n_points / max(n_points - n_coefficients, 1))

@@ -55,6 +55,7 @@ from .surrogate import (
     Parameter,
     ParameterBox,
     PolynomialSurrogate,
+    bootstrap_scale,
     minimise,
     n_coefficients,
     replica_optima,
@@ -495,7 +496,7 @@ class FitResult:
 
 
 def fit(directory: str | Path, refdir: str | Path | None, order: int | None = None,
-        error_order: int | None = None, n_replicas: int = 30) -> FitResult:
+        error_order: int | None = None, n_replicas: int = 50) -> FitResult:
     """Fit the surrogate to the finished points, minimise it, and measure its quality.
     Parameter errors: Hesse of the surrogate chi2 (scaled when chi2_w/ndf > 1) and the
     spread of the optimum over ``n_replicas`` replica surrogates, added in quadrature."""
@@ -536,9 +537,10 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
     best = minimum.values
     surrogate_groups = objective.chi2.per_group(pred_obj(best), np.abs(err_obj(best)))
     replicas = replica_optima(objective.chi2, pred_obj, err_obj, table.values[is_fit],
-                              table.y[is_fit][:, cols], best, n_replicas,
+                              table.y[is_fit][:, cols], [best, *starts], n_replicas,
                               seed=plan["seed"]) if n_replicas > 1 else None
-    spread = replicas.std(axis=0, ddof=1) if replicas is not None else np.zeros(box.dim)
+    spread = (replicas.std(axis=0, ddof=1) * bootstrap_scale(int(is_fit.sum()), n_coef)
+              if replicas is not None else np.zeros(box.dim))
     actual = _actual_objectives(objective, table)
     noise = objective.chi2.noise_per_group(np.abs(err_obj(best)))
 
@@ -882,7 +884,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="polynomial order (default: the plan's)")
     p.add_argument("--error-order", type=int, default=None, choices=(1, 2, 3),
                    help="order of the MC-error polynomials (default: --order)")
-    p.add_argument("--replicas", type=int, default=30,
+    p.add_argument("--replicas", type=int, default=50,
                    help="bootstrap replicas for the surrogate part of the errors (0: none)")
     p.add_argument("-o", "--output", default=None, help="tune YAML (default: DIR/tune.yaml)")
     p.add_argument("--refdir", **refdir)
