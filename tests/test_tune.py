@@ -277,6 +277,25 @@ def test_box_and_plan_errors(tmp_path, capsys):
     assert tune.parse_slice("2/3") == (2, 3)
     with pytest.raises(tune.TuneError, match="I/N"):
         tune.parse_slice("4/3")
+    slices = [tune.slice_indices(plan, (i, 4)) for i in (1, 2, 3, 4)]
+    assert slices[1] == [1, 5, 9, 13, 17, 21, 25]
+    assert sorted(k for part in slices for k in part) == list(range(27))
+
+
+def test_plan_command_writes_and_protects_the_plan(tmp_path, capsys):
+    box = _box_file(tmp_path, "parameters:\n  - {name: PSplitLight, low: 0.7, high: 1.2}\n")
+    args = ["plan", "--box", str(box), "-o", str(tmp_path / "d"), "-n", "50",
+            "--refdir", str(require_refdir()), "--analyses", ALEPH]
+    assert tune.main(args) == 0
+    plan = tune.load_plan(tmp_path / "d")
+    # 3 coefficients: 12 fit points + 1 held back; the default validation analyses are
+    # not in --analyses, so none is kept out.
+    assert len(plan["points"]) == 14 and plan["validation"] == []
+    assert "14 points" in capsys.readouterr().out
+    assert tune.main(args) == 0  # the same plan again: allowed
+    assert tune.main([*args, "--seed", "2"]) == 2
+    assert "holds another plan" in capsys.readouterr().err
+    assert tune.load_plan(tmp_path / "d")["id"] == plan["id"]
 
 
 def test_collect_checks_the_plan(tmp_path):
@@ -339,6 +358,16 @@ def test_real_runs_recover_the_generator_point(tmp_path):
         assert abs(fitted["value"] - value) < 3 * fitted["total"], (name, fitted)
         span = [b for b in plan["box"] if b["name"] == name][0]
         assert fitted["total"] < 0.3 * (span["high"] - span["low"]), (name, fitted)
+    tune.write_json_atomic(directory / "fit.json", rep)
+    check = tune.validate(directory, refdir, n_events=120, jobs=1)
+    assert check["events"] == 120
+    assert check["seed"] not in {p["seed"] for p in plan["points"]}
+    assert set(check["groups"]) == {"shapes", "charged"}
+    # One fresh run: its F is the surrogate's plus its own noise, roughly.
+    expected = check["objective"]["expected_run"]
+    assert check["objective"]["expected_run"] > check["objective"]["surrogate"]
+    assert 0.7 * expected < check["objective"]["run"] < 1.4 * expected
+    assert "Fresh run at the optimum" in tune.format_validation(check)
 
 
 def test_shipped_tune_is_a_valid_config():

@@ -352,15 +352,20 @@ def parse_slice(text: str | None) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def slice_indices(plan: Mapping[str, Any], part: tuple[int, int]) -> list[int]:
+    """Point indices of slice I/N: index = I-1 modulo N (every N-th point, so slices of
+    an LHS plan cover the box evenly)."""
+    i, n = part
+    return [p["index"] for p in plan["points"] if p["index"] % n == i - 1]
+
+
 def run_points(directory: str | Path, refdir: str | Path | None, jobs: int = 1,
                part: tuple[int, int] = (1, 1), log: Callable[[str], None] = print) -> int:
     """Run the points of slice I/N of the plan (indices = I-1 mod N) that have no result
     file yet, ``jobs`` points at a time; returns the number run."""
     directory = Path(directory)
     plan = load_plan(directory)
-    i, n = part
-    todo = [p["index"] for p in plan["points"]
-            if p["index"] % n == i - 1 and not point_path(directory, p["index"]).is_file()]
+    todo = [k for k in slice_indices(plan, part) if not point_path(directory, k).is_file()]
     if not todo:
         log("nothing to run: every point of this slice has a result")
         return 0
