@@ -20,11 +20,11 @@ Objective (docs/tuning.md): each observable group counts equally,
 ``F = (1/G) sum_g chi2_g / ndf_g``, with the bin chi2 of ``hadml compare``; the analyses
 named as validation stay out of F and are reported separately.
 
-    python -m hadml.analysis.tune plan --box box.yaml -n 2000 --refdir ../shared/refdata \
+    python -m hadml.analysis.tune plan --box box.yaml -n 2000 \
         -o runs/tune
-    python -m hadml.analysis.tune run runs/tune --jobs 16 --refdir ../shared/refdata
-    python -m hadml.analysis.tune fit runs/tune --refdir ../shared/refdata
-    python -m hadml.analysis.tune validate runs/tune --jobs 16 --refdir ../shared/refdata
+    python -m hadml.analysis.tune run runs/tune --jobs 16
+    python -m hadml.analysis.tune fit runs/tune
+    python -m hadml.analysis.tune validate runs/tune --jobs 16
 """
 
 from __future__ import annotations
