@@ -105,6 +105,20 @@ void makeHadronChild(Cluster& c, int hadronId, const LorentzVector& p, double mA
   c.children = {hadronId, -1};  // placeholder: the hadron id until the hadron is appended
 }
 
+// Momenta of a fission child carrying p: a hadron (hadronId != 0), else a cluster whose two
+// constituents of masses mA, mB fly apart along u in its rest frame.
+void setChildMomenta(Cluster& c, int hadronId, const LorentzVector& p, double mA, double mB,
+                     const ThreeVector& u) {
+  if (hadronId) {
+    makeHadronChild(c, hadronId, p, mA, mB);
+    return;
+  }
+  const TwoBodyDecay inner = decayTwoBody(p, mA, mB, u);
+  c.constituents[0].p = inner.p1;
+  c.constituents[1].p = inner.p2;
+  c.p = c.constituents[0].p + c.constituents[1].p;
+}
+
 // One fission C(Q1 Q2) -> C1(Q1 qbar) + C2(q Q2). Returns false when no acceptable masses
 // were found in FissionMaxTries attempts (Herwig: the cluster is left unsplit).
 // With `spectrum` (BelowThreshold = 1) a child below its two-hadron threshold is made a
@@ -172,27 +186,13 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
   c1.constituents[1] = popped;
   // The partner of a colour triplet is an antiquark: -q next to a quark or antidiquark.
   c1.constituents[1].id = -q;
-  if (h1) {
-    makeHadronChild(c1, h1, kids.p1, m1, m);
-  } else {
-    const TwoBodyDecay in1 = decayTwoBody(kids.p1, m1, m, u);
-    c1.constituents[0].p = in1.p1;
-    c1.constituents[1].p = in1.p2;
-    c1.p = c1.constituents[0].p + c1.constituents[1].p;
-  }
+  setChildMomenta(c1, h1, kids.p1, m1, m, u);
 
   c2 = Cluster();
   c2.constituents[0] = popped;
   c2.constituents[0].id = q;
   c2.constituents[1] = Q2;
-  if (h2) {
-    makeHadronChild(c2, h2, kids.p2, m, m2);
-  } else {
-    const TwoBodyDecay in2 = decayTwoBody(kids.p2, m, m2, u);
-    c2.constituents[0].p = in2.p1;
-    c2.constituents[1].p = in2.p2;
-    c2.p = c2.constituents[0].p + c2.constituents[1].p;
-  }
+  setChildMomenta(c2, h2, kids.p2, m, m2, u);
   return true;
 }
 
