@@ -40,6 +40,10 @@ class GeneratorConfig:
 
     ecm: float = 91.188
     seed: int = 1
+    #: Seed of the decay streams (cluster decays, then Pythia's hadron decays); None uses
+    #: ``seed``. Runs with equal ``seed`` share partons, clusters and hadron species; a
+    #: different ``decay_seed`` gives them independent decays (the closure test's null).
+    decay_seed: int | None = None
     #: Parameter set under this config's own values: "lep" (hadml's tune to LEP data,
     #: hadml/tunes/lep.yaml), "herwig73" (Herwig 7.3 defaults) or a tune YAML file.
     tune: str = "lep"
@@ -77,6 +81,9 @@ class GeneratorConfig:
             raise ConfigError(f"ecm must be at least 5 GeV (e+e- -> hadrons), got {self.ecm}")
         if not 0 <= self.seed < 2**63:
             raise ConfigError(f"seed must be a non-negative integer, got {self.seed}")
+        if self.decay_seed is not None and not 0 <= self.decay_seed < 2**63:
+            raise ConfigError(
+                f"decay_seed must be a non-negative integer or null, got {self.decay_seed}")
         alpha_s = self.effective_shower_alpha_s()
         if alpha_s is not None and not 0.06 <= alpha_s <= 0.25:
             raise ConfigError(f"shower_alpha_s must lie in [0.06, 0.25], got {alpha_s}")
@@ -100,6 +107,9 @@ class GeneratorConfig:
             _core.validate_params(self.cluster_params())
         except (ValueError, TypeError, RuntimeError) as err:
             raise ConfigError(str(err)) from err
+
+    def effective_decay_seed(self) -> int:
+        return self.seed if self.decay_seed is None else self.decay_seed
 
     def effective_shower_pt_min(self) -> float:
         if self.shower_pt_min is not None:
@@ -174,6 +184,8 @@ def _coerce(name: str, value: Any) -> Any:
             return None if value in (None, "", "default") else float(value)
         if kind == "int":
             return int(value)
+        if kind == "int | None":
+            return None if value in (None, "", "default") else int(value)
         if kind == "bool":
             if isinstance(value, str):
                 low = value.strip().lower()

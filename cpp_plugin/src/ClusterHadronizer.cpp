@@ -78,7 +78,7 @@ void ClusterHadronizer::check(const HadronizedEvent& event,
 }
 
 std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
-    const std::vector<std::vector<Parton>>& events, Random& rng) {
+    const std::vector<std::vector<Parton>>& events, Random& rng, Random& decayRng) {
   std::vector<HadronizedEvent> out(events.size());
   std::vector<ClusterDecayRequest> requests;
   std::vector<int> requestCluster;
@@ -96,7 +96,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(
   }
 
   std::vector<TwoBodyDecay> decays;
-  decayer_->decay(requests, rng, decays);
+  decayer_->decay(requests, decayRng, decays);
   if (decays.size() != requests.size())
     throw std::logic_error("cluster decayer '" + decayer_->name() + "' returned " +
                            std::to_string(decays.size()) + " decays for " +

@@ -33,8 +33,12 @@ class ClusterHadronizer {
   // then checks each event: sum of hadron momenta equals sum of parton momenta (relative
   // 1e-9 of the total energy), and charge and baryon number are conserved. An event that
   // fails any step or check gets `error` set and no hadrons; the others are unaffected.
+  // Two random streams (docs/architecture.md, "Random streams"): `rng` drives steps 1-6
+  // and the species choice, `decayRng` only the decayer (classic angles, ML noise and
+  // fallbacks). Runs sharing `rng` but not `decayRng` have the same partons, clusters and
+  // species and independent decays, as the calibrated closure test needs.
   std::vector<HadronizedEvent> hadronize(const std::vector<std::vector<Parton>>& events,
-                                         Random& rng);
+                                         Random& rng, Random& decayRng);
 
   const ClusterParams& params() const { return params_; }
   const HadronSpectrum& spectrum() const { return spectrum_; }
