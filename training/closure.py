@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -148,35 +150,43 @@ def equiprobable_edges(reference: np.ndarray, n_bins: int, discrete: bool) -> np
     return np.concatenate([[-np.inf], np.unique(q), [np.inf]])
 
 
-def closure_rows(seeds: list[int], ml_seeds: list[int], runs: dict) -> list[dict]:
-    """Null and ML statistics per observable and class (see the module docstring)."""
-    rows = []
+def seed_statistics(run: dict[str, dict], with_ml: bool) -> dict[tuple[str, str], dict]:
+    """chi2 of classic A vs classic B (null) and vs ML B, per observable and class, for the
+    runs of one seed (bins equiprobable in classic A)."""
+    out = {}
     for obs in OBSERVABLES:
         for label, flavour, pert in (CLUSTER_CLASSES if obs.per_cluster else EVENT_CLASSES):
-            null, ml, ndf = [], [], []
-            for s in seeds:
-                a = select(runs[s]["classic_a"], obs, flavour, pert)
-                if len(a) < N_BINS:
-                    continue
+            a = select(run["classic_a"], obs, flavour, pert)
+            entry: dict = {"n_ref": len(a)}
+            if len(a) >= N_BINS:
                 edges = equiprobable_edges(a, N_BINS, obs.discrete)
-                c2, k = chi2_two_samples(a, select(runs[s]["classic_b"], obs, flavour, pert),
-                                         edges)
-                null.append(c2)
-                ndf.append(k)
-                if s in ml_seeds:
-                    ml.append(chi2_two_samples(a, select(runs[s]["ml_b"], obs, flavour, pert),
-                                               edges)[0])
-            row = {"observable": obs.name, "class": label, "ndf": ndf, "null": null, "ml": ml,
-                   "n_ref": int(np.mean([len(select(runs[s]["classic_a"], obs, flavour, pert))
-                                         for s in seeds]))}
-            if len(null) >= 2 and ml:
-                row["p_rank"] = [empirical_p(v, np.asarray(null)) for v in ml]
-                try:
-                    row["p_combined"] = scaled_chi2_p(np.asarray(ml), np.asarray(null),
-                                                      int(np.median(ndf)))
-                except ValueError:
-                    row["p_combined"] = float("nan")
-            rows.append(row)
+                entry["null"], entry["ndf"] = chi2_two_samples(
+                    a, select(run["classic_b"], obs, flavour, pert), edges)
+                if with_ml:
+                    entry["ml"] = chi2_two_samples(
+                        a, select(run["ml_b"], obs, flavour, pert), edges)[0]
+            out[(obs.name, label)] = entry
+    return out
+
+
+def closure_rows(per_seed: list[dict]) -> list[dict]:
+    """Null and ML statistics per observable and class over the seeds, with p-values."""
+    rows = []
+    for key in per_seed[0]:
+        entries = [e[key] for e in per_seed]
+        null = [e["null"] for e in entries if "null" in e]
+        ml = [e["ml"] for e in entries if "ml" in e]
+        ndf = [e["ndf"] for e in entries if "ndf" in e]
+        row = {"observable": key[0], "class": key[1], "ndf": ndf, "null": null, "ml": ml,
+               "n_ref": int(np.mean([e["n_ref"] for e in entries]))}
+        if len(null) >= 2 and ml:
+            row["p_rank"] = [empirical_p(v, np.asarray(null)) for v in ml]
+            try:
+                row["p_combined"] = scaled_chi2_p(np.asarray(ml), np.asarray(null),
+                                                  int(np.median(ndf)))
+            except ValueError:
+                row["p_combined"] = float("nan")
+        rows.append(row)
     return rows
 
 
@@ -296,31 +306,38 @@ def main() -> None:
         ap.error("--seeds must be at least 2 (the null distribution)")
     seeds = [args.seed + i for i in range(args.seeds)]
     ml_seeds = seeds[:max(args.ml_seeds, 0)]
-    runs: dict[int, dict] = {}
+    per_seed: list[dict] = []
     seconds = {"classic": 0.0, "ml": 0.0}
     for s in seeds:
         plan = {"classic_a": {"hadronization": "classic", "decay_seed": 2 * s},
                 "classic_b": {"hadronization": "classic", "decay_seed": 2 * s + 1}}
         if s in ml_seeds:
             plan["ml_b"] = {"hadronization": "ml", "model": args.model, "decay_seed": 2 * s + 1}
-        runs[s] = {}
+        run = {}
         for name, overrides in plan.items():
             start = time.perf_counter()
-            runs[s][name] = sample(load_config(overrides={"seed": s, **overrides}, base=base),
-                                   args.events, args.jobs)
+            run[name] = sample(load_config(overrides={"seed": s, **overrides}, base=base),
+                               args.events, args.jobs)
             seconds["ml" if name == "ml_b" else "classic"] += time.perf_counter() - start
-    rows = closure_rows(seeds, ml_seeds, runs)
+        if args.plot and s == seeds[0] and "ml_b" in run:
+            plot(run["classic_a"], run["ml_b"], args.plot, ("classic A", "ML B"))
+        per_seed.append(seed_statistics(run, "ml_b" in run))
+        print(f"seed {s} done ({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})",
+              file=sys.stderr, flush=True)
+        if args.json:  # after every seed, so an interrupted run leaves its numbers
+            rows = closure_rows(per_seed) if len(per_seed) >= 2 else []
+            tmp = args.json + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"events": args.events, "seeds": seeds[:len(per_seed)],
+                           "ml_seeds": [m for m in ml_seeds if m in seeds[:len(per_seed)]],
+                           "model": args.model, "bins": N_BINS, "rows": rows,
+                           "seconds": seconds}, f, indent=1)
+            os.replace(tmp, args.json)
+    rows = closure_rows(per_seed)
     print_closure(rows, args)
     print("\nwall time: " + ", ".join(f"{k} runs {v:.0f} s" for k, v in seconds.items()))
     if args.plot:
-        plot(runs[seeds[0]]["classic_a"], runs[seeds[0]]["ml_b"], args.plot,
-             ("classic A", "ML B"))
         print(f"plot: {args.plot}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"events": args.events, "seeds": seeds, "ml_seeds": ml_seeds,
-                       "model": args.model, "bins": N_BINS, "rows": rows,
-                       "seconds": seconds}, f, indent=1)
 
 
 if __name__ == "__main__":
