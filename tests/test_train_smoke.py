@@ -7,6 +7,7 @@ ClDir option does), phi uniform.
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -284,6 +285,11 @@ def test_cli_train_and_export(table, tmp_path):
     )
     assert r.returncode == 0, r.stderr[-2000:]
     ckpt = next((tmp_path / "runs").rglob("last.ckpt"))
+    # The selected checkpoint is reported on the held-out test split (smoke.yaml: 10%).
+    assert "held-out test (best checkpoint): " in r.stdout
+    test_metrics = json.loads(next((tmp_path / "runs").rglob("test_metrics.json")).read_text())
+    assert 0.0 < test_metrics["w_cos_theta"] < 2.0
+    assert np.isfinite(test_metrics["chi2_angles"])
     assert list((tmp_path / "runs").rglob("events.out.tfevents*")), "TensorBoard logs"
     assert list((tmp_path / "runs").rglob("metrics.csv")), "CSV logs"
     r = subprocess.run([*env_py, "export", str(ckpt), "-o", str(tmp_path / "b.onnx")],

@@ -64,6 +64,9 @@ def _run_train(args: argparse.Namespace) -> int:
     print(f"best checkpoint: {result.best_checkpoint}")
     if last:
         print("last validation: " + ", ".join(f"{k}={v:.4g}" for k, v in sorted(last.items())))
+    if result.test_metrics:
+        print("held-out test (best checkpoint): " + ", ".join(
+            f"{k}={v:.4g}" for k, v in sorted(result.test_metrics.items())))
     if cfg.export:
         print(f"exported: {cfg.export}")
     return 0

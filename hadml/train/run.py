@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -25,6 +26,9 @@ class TrainResult:
     best_checkpoint: str | None
     last_checkpoint: str | None
     log_dir: str
+    #: Metrics of the selected (best) checkpoint on the held-out test split: the split the
+    #: checkpoint monitor never saw (model selection uses the validation split only).
+    test_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
@@ -103,9 +107,23 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
     trainer.fit(module, datamodule=dm, ckpt_path=resume)
     best = ckpt.best_model_path or None
     result = TrainResult(module, trainer, dm, best, last.best_model_path or None,
-                         loggers[0].log_dir)
+                         loggers[0].log_dir, evaluate_test_split(best or module, dm))
+    if result.test_metrics:
+        (Path(result.log_dir) / "test_metrics.json").write_text(
+            json.dumps(result.test_metrics, indent=1, sort_keys=True))
     if cfg.export:
         from hadml.train.export import export_generator
 
         export_generator(best or module, cfg.export)
     return result
+
+
+def evaluate_test_split(model: _GANBase | str, dm: ClusterDataModule) -> dict[str, float]:
+    """The validation metrics (Wasserstein distances, two-sample chi2/ndf) of ``model`` (a
+    module or checkpoint) on the test split; empty when the split is empty."""
+    if len(dm.splits["test"]) == 0:
+        return {}
+    module = load_module(model) if isinstance(model, str) else model
+    module.eval()
+    batch = next(iter(dm.test_dataloader()))
+    return {k: float(v) for k, v in module.evaluate(*batch).items()}
