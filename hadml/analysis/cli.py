@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--ecm", type=float, default=None,
                    help="sqrt(s) in GeV for x_p (default: invariant mass of each event)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG ratio plots")
+    p.add_argument("--member", action="append", default=[], metavar="LABEL=FILE.hepmc",
+                   help="events of an ensemble member of input LABEL (repeatable): shown "
+                        "as a band (envelope of the members) and a chi2/ndf range")
     p.set_defaults(func=run)
     return p
 
@@ -39,11 +42,21 @@ def run(args: argparse.Namespace) -> int:
     from .compare import compare_files
 
     refs = args.ref or ["ALEPH_1996_S3486095", "PDG_HADRON_MULTIPLICITIES"]
+    members: dict[str, list[str]] = {}
+    for item in args.member:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise ValueError(f"--member takes LABEL=FILE.hepmc, got {item!r}")
+        members.setdefault(label, []).append(path)
     res = compare_files(args.files, args.label, refs, refdir=args.refdir, outdir=args.output,
-                        max_events=args.max_events, ecm=args.ecm, plots=not args.no_plots)
+                        max_events=args.max_events, ecm=args.ecm, plots=not args.no_plots,
+                        members=members)
     for lab in res.labels:
         c, n = res.total(lab)
-        print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f} "
+        spread = res.member_totals(lab)
+        band = (f", members {min(spread) / max(n, 1):.2f}-{max(spread) / max(n, 1):.2f}"
+                if spread else "")
+        print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f}{band} "
               f"({res.n_events[lab]} events)")
     print(f"report: {args.output}/report.md")
     return 0

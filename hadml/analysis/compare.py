@@ -4,6 +4,11 @@ chi2 per histogram = sum_bins (mc - data)^2 / (sigma_data^2 + sigma_mc^2), with
 sigma_data the reference error on the side facing the MC value (yerr+ if mc > data)
 and sigma_mc the MC statistical error from sumw2. Bins where both errors vanish are
 skipped; ndf = number of bins used (no fitted parameters).
+
+Ensembles (docs/training.md, "Ensemble"): the events of an input's ensemble members
+(``members``) are analysed the same way; each histogram then carries, for that input, the
+per-bin envelope (min, max) of the members' values, drawn as a band around the central
+input, and each member's chi2, reported as a range next to the central value.
 """
 
 from __future__ import annotations
@@ -82,6 +87,10 @@ class HistoResult:
     mc: dict[str, Scatter2D] = field(default_factory=dict)
     chi2: dict[str, float] = field(default_factory=dict)
     ndf: dict[str, int] = field(default_factory=dict)
+    #: Per input with ensemble members: per-bin (min, max) over the members' values.
+    band: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: Per input with ensemble members: each member's chi2 (same ndf as the input's).
+    member_chi2: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -99,6 +108,13 @@ class CompareResult:
         c = sum(h.chi2[label] for h in self.histos if analysis in (None, h.analysis))
         n = sum(h.ndf[label] for h in self.histos if analysis in (None, h.analysis))
         return c, n
+
+    def member_totals(self, label: str, analysis: str | None = None) -> list[float]:
+        """Total chi2 of each ensemble member of ``label`` (empty without members)."""
+        hs = [h for h in self.histos if analysis in (None, h.analysis) and label in h.member_chi2]
+        if not hs:
+            return []
+        return [float(sum(v)) for v in zip(*(h.member_chi2[label] for h in hs), strict=True)]
 
 
 def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
@@ -118,10 +134,34 @@ def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
     return booked, n, extra
 
 
+def _add_members(results: Mapping[str, HistoResult], label: str,
+                 members: Sequence[Iterable[dict]], ref_data, max_events: int | None,
+                 ecm: float | None, notes: list[str]) -> None:
+    """Analyse the ensemble members of ``label``; store their band and chi2 values."""
+    values: dict[str, list[np.ndarray]] = {}
+    for k, events in enumerate(members):
+        booked, n, _ = analyse(events, ref_data, max_events, ecm)
+        if n == 0:
+            raise ValueError(f"ensemble member {k} of {label!r} has no events")
+        notes.append(f"{label}: ensemble member {k}: {n} events")
+        for aname, items in booked.items():
+            for name, (_, mc) in items.items():
+                r = results[f"{aname}/{name}"]
+                values.setdefault(r.id, []).append(mc.y)
+                r.member_chi2.setdefault(label, []).append(chi2(mc, r.ref)[0])
+    for key, ys in values.items():
+        stack = np.stack(ys)
+        results[key].band[label] = (stack.min(axis=0), stack.max(axis=0))
+
+
 def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, outdir,
-             max_events: int | None, ecm: float | None, plots: bool) -> CompareResult:
+             max_events: int | None, ecm: float | None, plots: bool,
+             members: Mapping[str, Sequence[Iterable[dict]]] | None = None) -> CompareResult:
     ref_data = load_refs(refs, refdir)
     labels = list(sources)
+    unknown = sorted(set(members or {}) - set(labels))
+    if unknown:
+        raise ValueError(f"ensemble members given for unknown inputs {unknown}; inputs: {labels}")
     results: dict[str, HistoResult] = {}
     n_events: dict[str, int] = {}
     notes: list[str] = []
@@ -155,6 +195,9 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
                 mc_all.append(mc)
         if outdir is not None:
             yoda.write(outdir / f"{_safe(label)}.yoda", mc_all)
+    for label, member_sources in (members or {}).items():
+        _add_members(results, label, member_sources, ref_data, max_events, ecm, notes)
+        notes.append(f"{label}: band = envelope of {len(member_sources)} ensemble members")
     histos = sorted(results.values(), key=lambda h: h.id)
     res = CompareResult(labels, histos, n_events, notes)
     if outdir is not None:
@@ -169,18 +212,26 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
 def compare_events(sources: Mapping[str, Iterable[dict]], refs: Sequence[str],
                    refdir: str | Path | None = None, outdir: str | Path | None = None,
                    max_events: int | None = None, ecm: float | None = None,
-                   plots: bool = True) -> CompareResult:
+                   plots: bool = True,
+                   members: Mapping[str, Sequence[Iterable[dict]]] | None = None
+                   ) -> CompareResult:
     """Compare in-memory events {label: [{'pid', 'p'[, 'decayed_pid']}, ...]} with the
-    reference analyses ``refs``; writes the report to outdir when given."""
+    reference analyses ``refs``; writes the report to outdir when given. ``members``:
+    {label: [events of member 1, ...]}, the ensemble members of an input."""
     wrapped = {label: iter_events(evs, max_events) for label, evs in sources.items()}
-    return _compare(wrapped, list(refs), refdir, outdir, max_events, ecm, plots)
+    wrapped_members = {label: [iter_events(evs, max_events) for evs in group]
+                       for label, group in (members or {}).items()}
+    return _compare(wrapped, list(refs), refdir, outdir, max_events, ecm, plots,
+                    wrapped_members)
 
 
 def compare_files(files: Sequence[str | Path], labels: Sequence[str] | None, refs: Sequence[str],
                   refdir: str | Path | None = None, outdir: str | Path | None = None,
                   max_events: int | None = None, ecm: float | None = None,
-                  plots: bool = True) -> CompareResult:
-    """Compare HepMC3 files (one label each, default the file stem)."""
+                  plots: bool = True,
+                  members: Mapping[str, Sequence[str | Path]] | None = None) -> CompareResult:
+    """Compare HepMC3 files (one label each, default the file stem). ``members``:
+    {label: [HepMC3 files of the input's ensemble members]}."""
     if labels and len(labels) != len(files):
         raise ValueError(f"{len(labels)} labels for {len(files)} files")
     labels = list(labels) if labels else [Path(f).stem for f in files]
@@ -189,8 +240,15 @@ def compare_files(files: Sequence[str | Path], labels: Sequence[str] | None, ref
     for f in files:
         if not Path(f).is_file():
             raise FileNotFoundError(f"HepMC file not found: {f}")
+    member_files = {lab: list(fs) for lab, fs in (members or {}).items()}
+    for f in (f for fs in member_files.values() for f in fs):
+        if not Path(f).is_file():
+            raise FileNotFoundError(f"HepMC file not found: {f}")
     sources = {lab: read_hepmc(f, max_events) for lab, f in zip(labels, files, strict=True)}
-    return _compare(sources, list(refs), refdir, outdir, max_events, ecm, plots)
+    member_sources = {lab: [read_hepmc(f, max_events) for f in fs]
+                      for lab, fs in member_files.items()}
+    return _compare(sources, list(refs), refdir, outdir, max_events, ecm, plots,
+                    member_sources)
 
 
 def _safe(label: str) -> str:
@@ -206,6 +264,13 @@ def _fmt(c: float, n: int) -> str:
     return f"{c / n:.2f}" if n else "-"
 
 
+def _spread(values: list[float], n: int) -> str:
+    """' [min-max]' of the members' chi2/ndf, or '' without members."""
+    if not values or not n:
+        return ""
+    return f" [{min(values) / n:.2f}-{max(values) / n:.2f}]"
+
+
 def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
     lines = ["# hadml comparison with LEP data", ""]
     lines += [f"- {note}" for note in res.notes]
@@ -217,8 +282,10 @@ def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
         cells = []
         for a in [*analyses, None]:
             c, n = res.total(lab, a)
-            cells.append(f"{_fmt(c, n)} ({c:.1f}/{n})")
+            cells.append(f"{_fmt(c, n)}{_spread(res.member_totals(lab, a), n)} ({c:.1f}/{n})")
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    if any(h.member_chi2 for h in res.histos):
+        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members."]
     lines += ["", "## Per histogram (chi2/ndf)", ""]
     lines.append("| histogram | observable | " + " | ".join(res.labels) + " |")
     lines.append("|" + "---|" * (len(res.labels) + 2))
@@ -226,7 +293,8 @@ def write_markdown(res: CompareResult, path: Path, plots: bool) -> None:
         cells = []
         for lab in res.labels:
             if lab in h.chi2:
-                cells.append(f"{_fmt(h.chi2[lab], h.ndf[lab])} ({h.ndf[lab]})")
+                spread = _spread(h.member_chi2.get(lab, []), h.ndf[lab])
+                cells.append(f"{_fmt(h.chi2[lab], h.ndf[lab])}{spread} ({h.ndf[lab]})")
             else:
                 cells.append("-")
         name = h.id
@@ -256,7 +324,11 @@ def write_json(res: CompareResult, path: Path) -> None:
                 "observable": h.observable,
                 "bins": len(h.ref),
                 "results": {lab: {"chi2": h.chi2[lab], "ndf": h.ndf[lab],
-                                  "chi2_ndf": h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else None}
+                                  "chi2_ndf": h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else None,
+                                  **({"member_chi2": h.member_chi2[lab],
+                                      "band_min": h.band[lab][0].tolist(),
+                                      "band_max": h.band[lab][1].tolist()}
+                                     if lab in h.member_chi2 else {})}
                             for lab in h.chi2},
             }
             for h in res.histos
@@ -300,6 +372,15 @@ def plot(h: HistoResult, labels: list[str], path: Path) -> None:
             continue
         col = f"C{k}"
         chi = h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else float("nan")
+        if lab in h.band:
+            blo, bhi = h.band[lab]
+            edges = np.append(lo, hi[-1])
+            ax.fill_between(edges, np.append(blo, blo[-1]), np.append(bhi, bhi[-1]),
+                            step="post", color=col, alpha=0.3, lw=0,
+                            label=f"{lab}: ensemble members")
+            rax.fill_between(edges, np.append(blo / safe_ref, blo[-1] / safe_ref[-1]),
+                             np.append(bhi / safe_ref, bhi[-1] / safe_ref[-1]), step="post",
+                             color=col, alpha=0.3, lw=0)
         ax.errorbar(x, mc.y, yerr=mc.yerr_plus, xerr=[ref.xerr_minus, ref.xerr_plus], fmt="none",
                     ecolor=col, label=f"{lab} (chi2/ndf {chi:.2f})")
         rax.errorbar(x, mc.y / safe_ref, yerr=mc.yerr_plus / np.abs(safe_ref),

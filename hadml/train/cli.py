@@ -9,6 +9,10 @@ import argparse
 import importlib.util
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hadml.train.config import TrainConfig
 
 
 def _require(*modules: str) -> None:
@@ -48,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from hadml.train.config import load_train_config
-    from hadml.train.run import train
 
     overrides = list(args.overrides)
     if args.accelerator is not None:
@@ -58,7 +61,22 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.export is not None:
         overrides.append(f"export={args.export}")
     cfg = load_train_config(args.config, overrides)
-    result = train(cfg, resume=args.resume, enable_progress_bar=sys.stderr.isatty())
+    if cfg.members > 1:
+        if args.resume:
+            print("error: --resume continues one model; resume ensemble members one by one "
+                  "(members=1 name=<name>-member<k> seed=<seed+k>)", file=sys.stderr)
+            return 2
+        for k, member in enumerate(cfg.member_configs()):
+            print(f"== ensemble member {k} of {cfg.members} (seed {member.seed})")
+            _train_one(member, None)
+        return 0
+    return _train_one(cfg, args.resume)
+
+
+def _train_one(cfg: TrainConfig, resume: str | None) -> int:
+    from hadml.train.run import train
+
+    result = train(cfg, resume=resume, enable_progress_bar=sys.stderr.isatty())
     last = result.module.val_history[-1] if result.module.val_history else {}
     print(f"logs: {result.log_dir}")
     print(f"best checkpoint: {result.best_checkpoint}")
