@@ -35,9 +35,10 @@ def _mass(p: np.ndarray) -> np.ndarray:
 
 
 def heaviest_quark(pid: np.ndarray) -> np.ndarray:
-    """abs PDG id of the heaviest quark of a quark (1..5) or diquark (|id| = q1 q2 0 s)."""
-    a = np.abs(pid)
-    return np.where(a < 10, a, (a // 1000) % 10).astype(np.float64)
+    """abs PDG id of the heaviest quark of a quark (1..5) or diquark (|id| = q1 q2 0 s), as
+    the shim's c1_flavour / c2_flavour (for class labels: weights, closure classes)."""
+    a = np.abs(np.asarray(pid, dtype=np.int64))
+    return np.where(a < 10, a, np.maximum((a // 1000) % 10, (a // 100) % 10)).astype(np.float64)
 
 
 def cluster_requests(table: pa.Table) -> dict[str, np.ndarray]:
