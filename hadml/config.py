@@ -65,6 +65,10 @@ class GeneratorConfig:
     #: Random seed; None means "not given" (DEFAULT_SEED is used). The seed rule of
     #: hadml.generator.resolve_seed applies: sources that disagree are an error.
     seed: int | None = None
+    #: Seed of the decay streams (cluster decays, then Pythia's hadron decays); None uses
+    #: ``seed``. Runs with equal ``seed`` share partons, clusters and hadron species; a
+    #: different ``decay_seed`` gives them independent decays (the closure test's null).
+    decay_seed: int | None = None
     #: Parameter set under this config's own values: "lep" (hadml's tune to LEP data,
     #: hadml/tunes/lep.yaml), "herwig73" (Herwig 7.3 defaults) or a tune YAML file.
     tune: str = "lep"
@@ -158,6 +162,9 @@ class GeneratorConfig:
             _core.validate_params(self.cluster_params())
         except (ValueError, TypeError, RuntimeError) as err:
             raise ConfigError(str(err)) from err
+
+    def effective_decay_seed(self) -> int:
+        return self.run_seed if self.decay_seed is None else self.decay_seed
 
     def effective_shower_pt_min(self) -> float:
         if self.shower_pt_min is not None:
@@ -345,8 +352,8 @@ def _check_value(name: str, value: Any) -> str | None:
     if name == "ecm" and not ECM_MIN <= value <= ECM_MAX:
         return (f"sqrt(s) must lie in [{ECM_MIN:g}, {ECM_MAX:g}] GeV, got {value} (below "
                 f"{ECM_MIN:g} GeV Pythia cannot make e+e- -> gamma*/Z)")
-    if name == "seed" and not (isinstance(value, int) and 0 <= value < 2**63):
-        return f"the seed must be an integer in [0, 2^63), got {value}"
+    if name in ("seed", "decay_seed") and not (isinstance(value, int) and 0 <= value < 2**63):
+        return f"the {name} must be an integer in [0, 2^63), got {value}"
     if name == "shower_pt_min" and not SHOWER_PT_MIN_RANGE[0] <= value <= SHOWER_PT_MIN_RANGE[1]:
         return (f"must lie in {list(SHOWER_PT_MIN_RANGE)} GeV (Pythia's range of "
                 f"TimeShower:pTmin), got {value}")

@@ -295,10 +295,13 @@ class Generator:
                   keep_events: bool = True, keep_clusters: bool = False) -> BlockResult:
         start = time.perf_counter()
         seed = self.config.run_seed
+        decay_seed = self.config.effective_decay_seed()  # decays' streams (docs/architecture.md)
         self.partons.reseed(1 + derive_seed(seed, block, "pythia-partons", PYTHIA_MAX_SEED))
         if self.decayer:
-            self.decayer.reseed(1 + derive_seed(seed, block, "pythia-decays", PYTHIA_MAX_SEED))
-        self.hadronizer.seed(derive_seed(seed, block, "cluster-stage"))
+            self.decayer.reseed(
+                1 + derive_seed(decay_seed, block, "pythia-decays", PYTHIA_MAX_SEED))
+        self.hadronizer.seed(derive_seed(seed, block, "cluster-stage"),
+                             derive_seed(decay_seed, block, "cluster-decays"))
         stats_before = self.cluster_decayer.stats()
 
         failures: collections.Counter = collections.Counter()

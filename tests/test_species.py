@@ -355,7 +355,7 @@ def test_full_stage_hadron_masses(table: dict) -> None:
 
     def run(params: dict, seed: int) -> tuple[np.ndarray, np.ndarray]:
         hz = _core.ClusterHadronizer(params, table, _core.ClassicClusterDecayer(params), 1)
-        hz.seed(seed)
+        hz.seed(seed, seed + 1)
         res = [r for r in hz.hadronize(events) if r["error"] is None]
         ids = np.concatenate([r["hadron_id"] for r in res])
         p = np.concatenate([r["hadron_p"] for r in res])

@@ -8,6 +8,7 @@ ClDir option does), phi uniform.
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import re
@@ -310,6 +311,11 @@ def test_cli_train_then_printed_export_and_generate(table, tmp_path):
     best = re.search(r"best checkpoint : (\S+) \(epoch (\d)\)", out)
     assert best and (run / best[1]).is_file() and best[2] in "01"
     assert re.search(r"best val/w_angles = \d", out)
+    # The selected checkpoint is reported on the held-out test split (smoke: 10%).
+    assert "held-out test (best checkpoint): " in out
+    test_metrics = json.loads((run / "runs/smoke/version_0/test_metrics.json").read_text())
+    assert 0.0 < test_metrics["w_cos_theta"] < 2.0
+    assert np.isfinite(test_metrics["chi2_angles"])
     commands = out.split("\nnext:\n")[1].strip().splitlines()
     assert len(commands) == 2
     export, generate = (c.strip() for c in commands)
@@ -447,10 +453,11 @@ def test_binned_chi2_metric():
     from hadml.train.metrics import chi2_ndf, chi2_two_samples
 
     edges = np.array([0.0, 1.0, 2.0])
-    # a: 3 + 1 entries (N 4), b: 1 + 1 (N 2): bin 1 (0.75-0.5)^2/(3/16+1/4), bin 2 the same.
+    # a: 3 + 1 entries (N1 4), b: 1 + 1 (N2 2): sum (N2 a_i - N1 b_i)^2 / ((a_i + b_i) N1 N2)
+    # = (6 - 4)^2 / 32 + (2 - 4)^2 / 16; ndf = 2 bins - 1 (shapes only).
     c2, ndf = chi2_two_samples(np.array([0.5, 0.5, 0.5, 1.5]), np.array([0.5, 1.5]), edges)
-    assert ndf == 2
-    assert c2 == pytest.approx((0.25**2) / (3 / 16 + 1 / 4) + (0.25**2) / (1 / 16 + 1 / 4))
+    assert ndf == 1
+    assert c2 == pytest.approx(4 / 32 + 4 / 16)
     x = np.random.default_rng(0).uniform(size=50_000)
     assert chi2_ndf(x, x, np.linspace(0, 1, 11)) == 0.0
     y = np.random.default_rng(1).uniform(size=50_000)

@@ -156,18 +156,20 @@ def test_group_table_covers_the_implemented_analyses():
 
 
 def _write_synthetic_refs(refdir: Path, histos: dict[str, tuple[np.ndarray, np.ndarray]]):
-    """One YODA file per analysis with the given (y, err) per histogram id."""
-    by_analysis: dict[str, list[Scatter2D]] = {}
+    """One YODA file per analysis: the real reference file (every histogram an analysis
+    needs must be there) with the given histograms replaced by (y, err)."""
+    by_analysis: dict[str, dict[str, Scatter2D]] = {}
     for hid, (y, err) in histos.items():
         analysis, _, name = hid.partition("/")
+        if analysis not in by_analysis:
+            by_analysis[analysis] = dict(yoda.read(require_refdir() / f"{analysis}.yoda"))
         n = len(y)
         x = np.arange(n) + 0.5
-        by_analysis.setdefault(analysis, []).append(
-            Scatter2D(f"/REF/{analysis}/{name}", x, np.full(n, 0.5), np.full(n, 0.5), y, err,
-                      err))
+        by_analysis[analysis][f"/REF/{analysis}/{name}"] = Scatter2D(
+            f"/REF/{analysis}/{name}", x, np.full(n, 0.5), np.full(n, 0.5), y, err, err)
     refdir.mkdir(parents=True, exist_ok=True)
     for analysis, scatters in by_analysis.items():
-        yoda.write(refdir / f"{analysis}.yoda", scatters)
+        yoda.write(refdir / f"{analysis}.yoda", list(scatters.values()))
 
 
 @pytest.mark.parametrize("order", [2, 3])

@@ -1,28 +1,41 @@
 #!/usr/bin/env python
-"""Closure test of an ML cluster-decay model against the classic decays it was trained on.
+"""Calibrated closure test of an ML cluster-decay model against the classic decays.
 
-Both runs use the same seed, so the perturbative stage (partons, clusters) is identical
-event by event and only the cluster decays differ. Compared, as normalised histograms with
-chi2/ndf = sum (a - b)^2 / (sigma_a^2 + sigma_b^2) over filled bins (statistical errors of
-both samples): the charged multiplicity, 1 - T (exact thrust, all final particles),
-ln(1/x_p) of charged particles, x_E = 2E/sqrt(s) of the primary hadrons of two-hadron cluster
-decays (before hadron decays), and the decay angles (cos theta, phi) of hadron 1 in the
-model frame of every two-hadron cluster decay; plus the 1-D Wasserstein distances of the
-angles.
+Procedure (docs/validation.md, "Calibrated closure"). For each seed s, three runs share the
+partons, clusters and hadron species (``seed`` = s) and differ in the decay streams
+(``decay_seed``, docs/architecture.md "Random streams"):
 
-    python training/closure.py -n 20000 --model hadml/models/default_cluster_decay.onnx \
-        --plot docs/img/closure.png --json closure.json
+    classic A (decay_seed 2s)   classic B (decay_seed 2s+1)   ML B (decay_seed 2s+1)
+
+The ML statistic is chi2(classic A, ML B), the null statistic chi2(classic A, classic B):
+the same procedure, so the null distribution (over the seeds) absorbs what the shared
+clusters do to the statistic (the samples are not independent). chi2 is the two-sample
+statistic of hadml.train.metrics.chi2_two_samples on 20 bins equiprobable in classic A.
+Reported for each observable and class: the mean null and ML chi2, the ML statistic's rank
+p-value in the empirical null (per seed; resolution 1/(n_null+1)), and the p-value of the
+ML statistics of all ML seeds combined under the null model c chi2_ndf, c = mean null / ndf
+(hadml.train.metrics.scaled_chi2_p), which reaches the tail the ranks cannot.
+
+Observables: charged multiplicity, 1 - T (exact thrust, all final particles), ln(1/x_p) of
+charged particles (per event: all, and by the event's heaviest cluster flavour: light,
+charm, bottom); x_E = 2E/sqrt(s) of the primary hadrons and the decay angles (cos theta,
+phi) of hadron 1 in the model frame of every two-hadron cluster decay (per cluster: all,
+by flavour class and by whether a constituent is perturbative).
+
+    python training/closure.py -n 20000 --seeds 10 --ml-seeds 3 --json closure.json
 
 With ``--target-set KEY=VALUE ...`` it measures an event-level fit instead: a third run, classic
 with the varied settings, is the target; the table gives the distance nominal classic ->
-target next to ML -> target (same observables), and the fraction of the distance the ML
-model closes, 1 - W1(ML, target) / W1(nominal, target).
+target next to ML -> target (same observables, one seed), and the fraction of the distance
+the ML model closes, 1 - W1(ML, target) / W1(nominal, target).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -30,32 +43,57 @@ import numpy as np
 
 from hadml.analysis.observables import charge3, thrust_axis
 from hadml.config import GeneratorConfig, load_config
-from hadml.data.features import target_angles
+from hadml.data.features import heaviest_quark, target_angles
+from hadml.event import STATUS_PARTON
 from hadml.generator import run_blocks
 from hadml.io import cluster_table
-from hadml.train.metrics import COS_THETA_EDGES, PHI_EDGES, chi2_two_samples, wasserstein_1d
+from hadml.train.metrics import (
+    COS_THETA_EDGES,
+    PHI_EDGES,
+    chi2_two_samples,
+    empirical_p,
+    scaled_chi2_p,
+    wasserstein_1d,
+)
 
 
 @dataclass(frozen=True)
 class Observable:
     name: str
     label: str
-    edges: np.ndarray
+    edges: np.ndarray  # fixed binning of the plots and of the --target-set mode
+    per_cluster: bool  # classes of clusters (else of events)
+    discrete: bool = False
 
 
 OBSERVABLES = (
-    Observable("n_ch", "charged multiplicity", np.arange(-0.5, 61.5, 2.0)),
-    Observable("one_minus_thrust", "1 - T", np.linspace(0.0, 0.4, 33)),
-    Observable("ln_inv_xp", "ln(1/x_p), charged", np.linspace(0.0, 6.0, 31)),
-    Observable("x_e_primary", "x_E, primary hadrons", np.linspace(0.0, 0.5, 26)),
-    Observable("cos_theta", "cos theta (model frame)", COS_THETA_EDGES),
-    Observable("phi", "phi (model frame)", PHI_EDGES),
+    Observable("n_ch", "charged multiplicity", np.arange(-0.5, 61.5, 2.0), False, True),
+    Observable("one_minus_thrust", "1 - T", np.linspace(0.0, 0.4, 33), False),
+    Observable("ln_inv_xp", "ln(1/x_p), charged", np.linspace(0.0, 6.0, 31), False),
+    Observable("x_e_primary", "x_E, primary hadrons", np.linspace(0.0, 0.5, 26), True),
+    Observable("cos_theta", "cos theta (model frame)", COS_THETA_EDGES, True),
+    Observable("phi", "phi (model frame)", PHI_EDGES, True),
 )
+
+FLAVOURS = ("light", "charm", "bottom")
+#: Rows per observable: (label, flavour index or None, perturbative flag or None).
+EVENT_CLASSES = (("all", None, None),) + tuple((f, k, None) for k, f in enumerate(FLAVOURS))
+CLUSTER_CLASSES = EVENT_CLASSES + tuple(
+    (f"{f} {'pert' if pert else 'non-pert'}", k, pert)
+    for k, f in enumerate(FLAVOURS) for pert in (True, False))
+N_BINS = 20
+
+
+def flavour_class(c1_id: np.ndarray, c2_id: np.ndarray) -> np.ndarray:
+    """0 light, 1 charm, 2 bottom: the heaviest quark of the two constituents."""
+    q = np.maximum(heaviest_quark(c1_id), heaviest_quark(c2_id))
+    return np.clip(q, 3, 5).astype(np.int64) - 3
 
 
 def sample(config: GeneratorConfig, n_events: int, jobs: int) -> dict[str, np.ndarray]:
-    """Per-event and per-decay observables of one run (events analysed block by block)."""
-    n_ch, one_minus_t, ln_inv_xp = [], [], []
+    """Observables of one run, each with its class columns: ``<name>`` values,
+    ``<name>:flavour`` (0-2) and, per cluster, ``<name>:pert`` (bool)."""
+    n_ch, one_minus_t, ln_inv_xp, ev_flav, xp_flav = [], [], [], [], []
     tables = []
     for block in run_blocks(config, n_events, jobs, keep_events=True, keep_clusters=True):
         for ev in block.events:
@@ -66,15 +104,107 @@ def sample(config: GeneratorConfig, n_events: int, jobs: int) -> dict[str, np.nd
             one_minus_t.append(1.0 - thrust)
             xp = 2.0 * np.linalg.norm(fs["p"][charged, :3], axis=1) / config.ecm
             ln_inv_xp.append(-np.log(xp))
+            # Event class: the heaviest quark among the cluster constituents, i.e. among
+            # the partons entering the cluster stage (quarks only; gluons are 21).
+            partons = np.abs(ev.pid[ev.status == STATUS_PARTON])
+            flav = int(np.clip(partons[partons <= 5].max(initial=3), 3, 5)) - 3
+            ev_flav.append(flav)
+            xp_flav.append(np.full(len(xp), flav))
         tables.append(block.clusters)
     table = cluster_table.concat(tables)
     angles = target_angles(table)
+    cl_flav = flavour_class(table.column("c1_id").to_numpy(), table.column("c2_id").to_numpy())
+    cl_pert = (table.column("c1_pert").to_numpy(False) | table.column("c2_pert").to_numpy(False))
     # Primary hadrons of the two-hadron cluster decays, before hadron decays: the decay
     # angles move energy between the two, which their x_E spectrum shows directly.
     e = np.concatenate([table.column("h1_e").to_numpy(), table.column("h2_e").to_numpy()])
-    return {"n_ch": np.asarray(n_ch, dtype=float), "one_minus_thrust": np.asarray(one_minus_t),
-            "ln_inv_xp": np.concatenate(ln_inv_xp), "x_e_primary": 2.0 * e / config.ecm,
-            "cos_theta": angles[:, 0], "phi": angles[:, 1]}
+    ev_flav_a = np.asarray(ev_flav, dtype=np.int64)
+    out = {"n_ch": np.asarray(n_ch, dtype=float), "n_ch:flavour": ev_flav_a,
+           "one_minus_thrust": np.asarray(one_minus_t), "one_minus_thrust:flavour": ev_flav_a,
+           "ln_inv_xp": np.concatenate(ln_inv_xp), "ln_inv_xp:flavour": np.concatenate(xp_flav),
+           "x_e_primary": 2.0 * e / config.ecm,
+           "x_e_primary:flavour": np.tile(cl_flav, 2), "x_e_primary:pert": np.tile(cl_pert, 2)}
+    for k, name in enumerate(("cos_theta", "phi")):
+        out[name] = angles[:, k]
+        out[f"{name}:flavour"] = cl_flav
+        out[f"{name}:pert"] = cl_pert
+    return out
+
+
+def select(run: dict[str, np.ndarray], obs: Observable, flavour: int | None,
+           pert: bool | None) -> np.ndarray:
+    keep = np.ones(len(run[obs.name]), dtype=bool)
+    if flavour is not None:
+        keep &= run[f"{obs.name}:flavour"] == flavour
+    if pert is not None:
+        keep &= run[f"{obs.name}:pert"] == pert
+    return run[obs.name][keep]
+
+
+def equiprobable_edges(reference: np.ndarray, n_bins: int, discrete: bool) -> np.ndarray:
+    """Bin edges with about equal counts of ``reference`` per bin, open at both ends (every
+    entry of either sample is in range). Integer-valued observables get half-integer edges."""
+    q = np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    if discrete:
+        q = np.floor(q) + 0.5
+    return np.concatenate([[-np.inf], np.unique(q), [np.inf]])
+
+
+def seed_statistics(run: dict[str, dict], with_ml: bool) -> dict[tuple[str, str], dict]:
+    """chi2 of classic A vs classic B (null) and vs ML B, per observable and class, for the
+    runs of one seed (bins equiprobable in classic A)."""
+    out = {}
+    for obs in OBSERVABLES:
+        for label, flavour, pert in (CLUSTER_CLASSES if obs.per_cluster else EVENT_CLASSES):
+            a = select(run["classic_a"], obs, flavour, pert)
+            entry: dict = {"n_ref": len(a)}
+            if len(a) >= N_BINS:
+                edges = equiprobable_edges(a, N_BINS, obs.discrete)
+                entry["null"], entry["ndf"] = chi2_two_samples(
+                    a, select(run["classic_b"], obs, flavour, pert), edges)
+                if with_ml:
+                    entry["ml"] = chi2_two_samples(
+                        a, select(run["ml_b"], obs, flavour, pert), edges)[0]
+            out[(obs.name, label)] = entry
+    return out
+
+
+def closure_rows(per_seed: list[dict]) -> list[dict]:
+    """Null and ML statistics per observable and class over the seeds, with p-values."""
+    rows = []
+    for key in per_seed[0]:
+        entries = [e[key] for e in per_seed]
+        null = [e["null"] for e in entries if "null" in e]
+        ml = [e["ml"] for e in entries if "ml" in e]
+        ndf = [e["ndf"] for e in entries if "ndf" in e]
+        row = {"observable": key[0], "class": key[1], "ndf": ndf, "null": null, "ml": ml,
+               "n_ref": int(np.mean([e["n_ref"] for e in entries]))}
+        if len(null) >= 2 and ml:
+            row["p_rank"] = [empirical_p(v, np.asarray(null)) for v in ml]
+            try:
+                row["p_combined"] = scaled_chi2_p(np.asarray(ml), np.asarray(null),
+                                                  int(np.median(ndf)))
+            except ValueError:
+                row["p_combined"] = float("nan")
+        rows.append(row)
+    return rows
+
+
+def print_closure(rows: list[dict], args: argparse.Namespace) -> None:
+    print(f"\nCalibrated closure, {args.events} events per run, null from {args.seeds} seeds, "
+          f"ML on {min(args.ml_seeds, args.seeds)} seeds\n")
+    print("| observable | class | clusters/events per run | ndf | null chi2 mean +- sd "
+          "| ML chi2 mean | p (rank, median over seeds) | p (combined, scaled chi2) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if not r["null"] or not r["ml"]:
+            print(f"| {r['observable']} | {r['class']} | {r['n_ref']} | - | too few entries "
+                  "| - | - | - |")
+            continue
+        null = np.asarray(r["null"])
+        print(f"| {r['observable']} | {r['class']} | {r['n_ref']} | {int(np.median(r['ndf']))} "
+              f"| {null.mean():.1f} +- {null.std(ddof=1):.1f} | {np.mean(r['ml']):.1f} "
+              f"| {np.median(r['p_rank']):.2f} | {r['p_combined']:.2g} |")
 
 
 def plot(classic: dict, ml: dict, path: str, labels: tuple[str, str]) -> None:
@@ -144,8 +274,11 @@ def report_fit(runs: dict, args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-n", "--events", type=int, default=20000)
-    ap.add_argument("--seed", type=int, default=2)
+    ap.add_argument("-n", "--events", type=int, default=20000, help="events per run")
+    ap.add_argument("--seed", type=int, default=2, help="first seed")
+    ap.add_argument("--seeds", type=int, default=10, help="seeds of the null distribution")
+    ap.add_argument("--ml-seeds", type=int, default=3,
+                    help="of those, how many also get an ML run (the first ones)")
     ap.add_argument("--model", default=None, help="ONNX model (default: the shipped one)")
     ap.add_argument("--config", default=None, help="YAML run configuration")
     ap.add_argument("--jobs", type=int, default=1)
@@ -158,38 +291,53 @@ def main() -> None:
     from hadml.config import parse_set_options
 
     base = load_config(args.config, {"seed": args.seed})
-    plan = {"classic": {"hadronization": "classic"},
-            "ml": {"hadronization": "ml", "model": args.model}}
     if args.target_set:
-        plan["target"] = {"hadronization": "classic", **parse_set_options(args.target_set)}
-    runs, seconds = {}, {}
-    for name, overrides in plan.items():
-        cfg = load_config(overrides=overrides, base=base)
-        start = time.perf_counter()
-        runs[name] = sample(cfg, args.events, args.jobs)
-        seconds[name] = time.perf_counter() - start
-    if args.target_set:
+        plan = {"classic": {"hadronization": "classic"},
+                "ml": {"hadronization": "ml", "model": args.model},
+                "target": {"hadronization": "classic", **parse_set_options(args.target_set)}}
+        runs = {name: sample(load_config(overrides=o, base=base), args.events, args.jobs)
+                for name, o in plan.items()}
         report_fit(runs, args)
         if args.plot:
             plot(runs["target"], runs["ml"], args.plot, ("target", "ML"))
         return
 
-    rows = []
-    print(f"\nClosure, {args.events} events each, seed {args.seed}\n")
-    print("| observable | chi2 / ndf | chi2/ndf | W1 |\n|---|---|---|---|")
-    for obs in OBSERVABLES:
-        c2, ndf = chi2_two_samples(runs["classic"][obs.name], runs["ml"][obs.name], obs.edges)
-        w1 = wasserstein_1d(runs["classic"][obs.name], runs["ml"][obs.name])
-        rows.append({"observable": obs.name, "chi2": c2, "ndf": ndf, "w1": w1})
-        print(f"| {obs.label} | {c2:.1f} / {ndf} | {c2 / max(ndf, 1):.2f} | {w1:.4f} |")
-    print("\nwall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items()))
+    if args.seeds < 2:
+        ap.error("--seeds must be at least 2 (the null distribution)")
+    seeds = [args.seed + i for i in range(args.seeds)]
+    ml_seeds = seeds[:max(args.ml_seeds, 0)]
+    per_seed: list[dict] = []
+    seconds = {"classic": 0.0, "ml": 0.0}
+    for s in seeds:
+        plan = {"classic_a": {"hadronization": "classic", "decay_seed": 2 * s},
+                "classic_b": {"hadronization": "classic", "decay_seed": 2 * s + 1}}
+        if s in ml_seeds:
+            plan["ml_b"] = {"hadronization": "ml", "model": args.model, "decay_seed": 2 * s + 1}
+        run = {}
+        for name, overrides in plan.items():
+            start = time.perf_counter()
+            run[name] = sample(load_config(overrides={"seed": s, **overrides}, base=base),
+                               args.events, args.jobs)
+            seconds["ml" if name == "ml_b" else "classic"] += time.perf_counter() - start
+        if args.plot and s == seeds[0] and "ml_b" in run:
+            plot(run["classic_a"], run["ml_b"], args.plot, ("classic A", "ML B"))
+        per_seed.append(seed_statistics(run, "ml_b" in run))
+        print(f"seed {s} done ({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})",
+              file=sys.stderr, flush=True)
+        if args.json:  # after every seed, so an interrupted run leaves its numbers
+            rows = closure_rows(per_seed) if len(per_seed) >= 2 else []
+            tmp = args.json + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump({"events": args.events, "seeds": seeds[:len(per_seed)],
+                           "ml_seeds": [m for m in ml_seeds if m in seeds[:len(per_seed)]],
+                           "model": args.model, "bins": N_BINS, "rows": rows,
+                           "seconds": seconds}, f, indent=1)
+            os.replace(tmp, args.json)
+    rows = closure_rows(per_seed)
+    print_closure(rows, args)
+    print("\nwall time: " + ", ".join(f"{k} runs {v:.0f} s" for k, v in seconds.items()))
     if args.plot:
-        plot(runs["classic"], runs["ml"], args.plot, ("classic", "ML"))
         print(f"plot: {args.plot}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"events": args.events, "seed": args.seed, "model": args.model,
-                       "rows": rows, "seconds": seconds}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,19 @@ std::vector<float> fromArray(const F32& a, py::ssize_t w, const char* name) {
 
 void bindOnnx(py::module_& m) {
   m.attr("KNOWN_CONDITION_FEATURES") = py::tuple(py::cast(knownConditionFeatures()));
+  m.def("condition_features", [](const py::dict& requests, const std::vector<std::string>& names) {
+        const auto req = requestsFromDict(requests);
+        std::vector<double> x;
+        {
+          py::gil_scoped_release release;
+          x = conditionFeatures(req, names);
+        }
+        F64 a({static_cast<py::ssize_t>(req.size()), static_cast<py::ssize_t>(names.size())});
+        std::copy(x.begin(), x.end(), a.mutable_data());
+        return a;
+      }, py::arg("requests"), py::arg("names"),
+      "Unscaled condition features (n, C) float64 of a request batch (keys as decay_arrays; "
+      "id1/id2 unused): the definitions the ONNX shim feeds its model (as float32).");
   py::class_<OnnxClusterDecayer, ClusterDecayer, std::shared_ptr<OnnxClusterDecayer>>(
       m, "OnnxClusterDecayer",
       "ML cluster decayer (docs/model-contract.md). Thread-safe: decay may run from several "

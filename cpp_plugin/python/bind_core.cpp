@@ -14,18 +14,23 @@ using namespace hadml::py_convert;
 
 namespace {
 
-// The hadronizer together with the random engine that drives it: one object per
-// generator instance, seeded explicitly.
+// The hadronizer together with its two random engines (cluster stage; cluster decays):
+// one object per generator instance, seeded explicitly.
 class PyHadronizer {
  public:
   PyHadronizer(const py::dict& params, const py::dict& table,
-               std::shared_ptr<ClusterDecayer> decayer, std::uint64_t seed)
+               std::shared_ptr<ClusterDecayer> decayer, std::uint64_t seed,
+               std::uint64_t decaySeed)
       : hz_(paramsFromDict(params), tableFromDict(table),
             decayer ? std::move(decayer)
                     : std::make_shared<ClassicClusterDecayer>(paramsFromDict(params))),
-        rng_(seed) {}
+        rng_(seed),
+        decayRng_(decaySeed) {}
 
-  void seed(std::uint64_t s) { rng_.seed(s); }
+  void seed(std::uint64_t s, std::uint64_t decaySeed) {
+    rng_.seed(s);
+    decayRng_.seed(decaySeed);
+  }
 
   // events: list of (id, col, acol, p[, octets]) arrays, one tuple per event; octets is the
   // (k, 2) array of (col, acol) of every gluon of the shower history.
@@ -45,7 +50,7 @@ class PyHadronizer {
     std::vector<HadronizedEvent> out;
     {
       py::gil_scoped_release release;
-      out = hz_.hadronize(in, rng_);
+      out = hz_.hadronize(in, rng_, decayRng_);
     }
     py::list result;
     for (const auto& ev : out) result.append(eventToDict(ev));
@@ -62,6 +67,7 @@ class PyHadronizer {
   std::shared_ptr<ClusterDecayer> decayerPtr() { return decayer_; }
   ClusterHadronizer hz_;
   Random rng_;
+  Random decayRng_;
   std::shared_ptr<ClusterDecayer> decayer_;
 };
 
@@ -109,10 +115,11 @@ void bindCore(py::module_& m) {
 
   py::class_<PyHadronizer>(m, "ClusterHadronizer")
       .def(py::init<const py::dict&, const py::dict&, std::shared_ptr<ClusterDecayer>,
-                    std::uint64_t>(),
+                    std::uint64_t, std::uint64_t>(),
            py::arg("params"), py::arg("hadron_table"), py::arg("decayer") = nullptr,
-           py::arg("seed") = 1)
-      .def("seed", &PyHadronizer::seed)
+           py::arg("seed") = 1, py::arg("decay_seed") = 2)
+      .def("seed", &PyHadronizer::seed, py::arg("seed"), py::arg("decay_seed"),
+           "Reseed the cluster-stage engine and the cluster-decay engine.")
       .def("hadronize", &PyHadronizer::hadronize, py::arg("events"),
            "Hadronize a batch of events; each event is (id, col, acol, p[n,4][, octets[k,2]]).")
       .def_property("decayer", &PyHadronizer::decayer, &PyHadronizer::setDecayer);

@@ -94,7 +94,7 @@ void ClusterHadronizer::check(const HadronizedEvent& event,
 }
 
 std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<ShowerEvent>& events,
-                                                         Random& rng) {
+                                                         Random& rng, Random& decayRng) {
   std::vector<HadronizedEvent> out(events.size());
   std::vector<ClusterDecayRequest> requests;
   std::vector<int> requestCluster;
@@ -112,7 +112,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<Show
   }
 
   std::vector<TwoBodyDecay> decays;
-  decayer_->decay(requests, rng, decays);
+  decayer_->decay(requests, decayRng, decays);
   if (decays.size() != requests.size())
     throw std::logic_error("cluster decayer '" + decayer_->name() + "' returned " +
                            std::to_string(decays.size()) + " decays for " +

@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--skip-bad", action="store_true",
                    help="skip corrupt event records (and accept a truncated file), counting "
                         "them in the report, instead of stopping with an error")
+    p.add_argument("--member", action="append", default=[], metavar="LABEL=FILE.hepmc",
+                   help="events of an ensemble member of input LABEL (repeatable): shown "
+                        "as a band (envelope of the members) and a chi2/ndf range")
     p.set_defaults(func=run)
     return p
 
@@ -51,10 +54,16 @@ def run(args: argparse.Namespace) -> int:
     from .compare import CompareError, compare_files
 
     refs = args.ref or list(DEFAULT_REFS)
+    members: dict[str, list[str]] = {}
+    for item in args.member:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not path:
+            raise CompareError(f"--member takes LABEL=FILE.hepmc, got {item!r}")
+        members.setdefault(label, []).append(path)
     try:
         res = compare_files(args.files, args.label, refs, refdir=args.refdir,
                             outdir=args.output, max_events=args.max_events, ecm=args.ecm,
-                            plots=not args.no_plots, skip_bad=args.skip_bad)
+                            plots=not args.no_plots, skip_bad=args.skip_bad, members=members)
     except KeyboardInterrupt:
         print("hadml compare: interrupted; no report written (existing report files are "
               "unchanged)", file=sys.stderr)
@@ -74,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
         stats = res.read_stats.get(lab)
         if stats is not None and stats.unterminated:
             extra += "; file truncated"
-        print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f} "
+        spread = res.member_totals(lab)
+        band = (f", members {min(spread) / max(n, 1):.2f}-{max(spread) / max(n, 1):.2f}"
+                if spread else "")
+        print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f}{band} "
               f"({res.n_events[lab]} events{extra})")
     print(f"report: {args.output}/report.md")
     return 0

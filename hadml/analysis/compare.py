@@ -4,6 +4,11 @@ chi2 per histogram = sum_bins (mc - data)^2 / (sigma_data^2 + sigma_mc^2), with
 sigma_data the reference error on the side facing the MC value (yerr+ if mc > data)
 and sigma_mc the MC statistical error from sumw2. Bins where both errors vanish are
 skipped; ndf = number of bins used (no fitted parameters).
+
+Ensembles (docs/training.md, "Ensemble"): the events of an input's ensemble members
+(``members``) are analysed the same way; each histogram then carries, for that input, the
+per-bin envelope (min, max) of the members' values, drawn as a band around the central
+input, and each member's chi2, reported as a range next to the central value.
 """
 
 from __future__ import annotations
@@ -122,6 +127,10 @@ class HistoResult:
     mc: dict[str, Scatter2D] = field(default_factory=dict)
     chi2: dict[str, float] = field(default_factory=dict)
     ndf: dict[str, int] = field(default_factory=dict)
+    #: Per input with ensemble members: per-bin (min, max) over the members' values.
+    band: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: Per input with ensemble members: each member's chi2 (same ndf as the input's).
+    member_chi2: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -148,6 +157,14 @@ class CompareResult:
     def skipped_records(self, label: str) -> int:
         stats = self.read_stats.get(label)
         return len(stats.bad) if stats is not None else 0
+
+
+    def member_totals(self, label: str, analysis: str | None = None) -> list[float]:
+        """Total chi2 of each ensemble member of ``label`` (empty without members)."""
+        hs = [h for h in self.histos if analysis in (None, h.analysis) and label in h.member_chi2]
+        if not hs:
+            return []
+        return [float(sum(v)) for v in zip(*(h.member_chi2[label] for h in hs), strict=True)]
 
 
 def plots_unavailable() -> str | None:
@@ -216,10 +233,31 @@ def _check_options(max_events: int | None, ecm: float | None) -> None:
         raise CompareError(f"--ecm must be a positive energy in GeV, got {ecm}")
 
 
+def _add_members(results: Mapping[str, HistoResult], label: str,
+                 members: Sequence[Iterable[dict]], ref_data, max_events: int | None,
+                 ecm: float | None, notes: list[str]) -> None:
+    """Analyse the ensemble members of ``label``; store their band and chi2 values."""
+    values: dict[str, list[np.ndarray]] = {}
+    for k, events in enumerate(members):
+        booked, n, _ = analyse(events, ref_data, max_events, ecm)
+        if n == 0:
+            raise CompareError(f"ensemble member {k} of {label!r} has no events")
+        notes.append(f"{label}: ensemble member {k}: {n} events")
+        for aname, items in booked.items():
+            for name, (_, mc) in items.items():
+                r = results[f"{aname}/{name}"]
+                values.setdefault(r.id, []).append(mc.y)
+                r.member_chi2.setdefault(label, []).append(chi2(mc, r.ref)[0])
+    for key, ys in values.items():
+        stack = np.stack(ys)
+        results[key].band[label] = (stack.min(axis=0), stack.max(axis=0))
+
+
 def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, outdir,
              max_events: int | None, ecm: float | None, plots: bool,
              describe: Mapping[str, str] | None = None,
-             read_stats: Mapping[str, ReadStats] | None = None) -> CompareResult:
+             read_stats: Mapping[str, ReadStats] | None = None,
+             members: Mapping[str, Sequence[Iterable[dict]]] | None = None) -> CompareResult:
     """Validate everything that needs no event, analyse every source, then write the
     report in one go (each file to a temporary beside it, renamed at the end): a run that
     fails, or is interrupted, at any point leaves an existing report as it was."""
@@ -234,6 +272,10 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
     if len(set(safe)) != len(safe):
         raise CompareError(f"labels {labels} give clashing output file names {safe}; "
                            "choose labels that differ in letters or digits")
+    unknown = sorted(set(members or {}) - set(labels))
+    if unknown:
+        raise CompareError(f"ensemble members given for unknown inputs {unknown}; "
+                           f"inputs: {labels}")
     ref_data = load_refs(refs, refdir)
     notes: list[str] = []
     if plots and outdir is not None:
@@ -246,7 +288,7 @@ def _compare(sources: Mapping[str, Iterable[dict]], refs: list[str], refdir, out
         out.prepare()
     try:
         return _analyse_and_write(sources, ref_data, out, labels, notes, max_events, ecm,
-                                  plots, describe or {}, read_stats or {})
+                                  plots, describe or {}, read_stats or {}, members or {})
     except BaseException:
         if out is not None:
             out.abandon()
@@ -257,7 +299,8 @@ def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
                        ref_data: dict[str, dict[str, Scatter2D]], out: _Outputs | None,
                        labels: list[str], notes: list[str], max_events: int | None,
                        ecm: float | None, plots: bool, describe: Mapping[str, str],
-                       read_stats: Mapping[str, ReadStats]) -> CompareResult:
+                       read_stats: Mapping[str, ReadStats],
+                       members: Mapping[str, Sequence[Iterable[dict]]]) -> CompareResult:
     results: dict[str, HistoResult] = {}
     n_events: dict[str, int] = {}
     skipped: dict[str, str] = {}
@@ -299,6 +342,9 @@ def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
                 r.chi2[label], r.ndf[label], _ = chi2(mc, ref)
                 mc_all.append(mc)
         mc_by_label[label] = mc_all
+    for label, member_sources in members.items():
+        _add_members(results, label, member_sources, ref_data, max_events, ecm, notes)
+        notes.append(f"{label}: band = envelope of {len(member_sources)} ensemble members")
     for aname, why in skipped.items():
         notes.append(f"analysis {aname} skipped: {why}")
     # Histograms of an analysis dropped part-way (skipped) are not compared at all.
@@ -322,21 +368,28 @@ def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
 def compare_events(sources: Mapping[str, Iterable[dict]], refs: Sequence[str],
                    refdir: str | Path | None = None, outdir: str | Path | None = None,
                    max_events: int | None = None, ecm: float | None = None,
-                   plots: bool = True) -> CompareResult:
+                   plots: bool = True,
+                   members: Mapping[str, Sequence[Iterable[dict]]] | None = None
+                   ) -> CompareResult:
     """Compare in-memory events {label: [{'pid', 'p'[, 'decayed_pid']}, ...]} with the
     reference analyses ``refs``; writes the report to outdir when given. Reference data:
     ``refdir``, else $HADML_REFDIR, else the files shipped with hadml."""
     if outdir is not None:
         check_outdir(outdir)
     wrapped = {label: iter_events(evs, max_events) for label, evs in sources.items()}
-    return _compare(wrapped, list(refs), refdir, outdir, max_events, ecm, plots)
+    wrapped_members = {label: [iter_events(evs, max_events) for evs in group]
+                       for label, group in (members or {}).items()}
+    return _compare(wrapped, list(refs), refdir, outdir, max_events, ecm, plots,
+                    members=wrapped_members)
 
 
 def compare_files(files: Sequence[str | Path], labels: Sequence[str] | None, refs: Sequence[str],
                   refdir: str | Path | None = None, outdir: str | Path | None = None,
                   max_events: int | None = None, ecm: float | None = None,
-                  plots: bool = True, skip_bad: bool = False) -> CompareResult:
-    """Compare HepMC files (one label each, default the file stem).
+                  plots: bool = True, skip_bad: bool = False,
+                  members: Mapping[str, Sequence[str | Path]] | None = None) -> CompareResult:
+    """Compare HepMC files (one label each, default the file stem). ``members``:
+    {label: [HepMC files of the input's ensemble members]}, drawn as a band.
 
     Every input is checked before the first event is read (files exist and are HepMC,
     labels, reference data, output directory). A corrupt event record is an error naming
@@ -354,14 +407,16 @@ def compare_files(files: Sequence[str | Path], labels: Sequence[str] | None, ref
             " (the same file is given twice; use --label to name each)"))
     sources = {lab: HepMCEvents(f, max_events, skip_bad)
                for lab, f in zip(labels, files, strict=True)}
-    for src in sources.values():
+    member_sources = {lab: [HepMCEvents(f, max_events, skip_bad) for f in fs]
+                      for lab, fs in (members or {}).items()}
+    for src in [*sources.values(), *(m for ms in member_sources.values() for m in ms)]:
         src.check()
     if outdir is not None:
         check_outdir(outdir)
     describe = {lab: str(src.path) for lab, src in sources.items()}
     stats = _LiveStats(sources)
     return _compare(sources, list(refs), refdir, outdir, max_events, ecm, plots,
-                    describe=describe, read_stats=stats)
+                    describe=describe, read_stats=stats, members=member_sources)
 
 
 def _default_label(path: str | Path) -> str:
@@ -509,6 +564,13 @@ def _fmt(c: float, n: int) -> str:
     return f"{c / n:.2f}" if n else "-"
 
 
+def _spread(values: list[float], n: int) -> str:
+    """' [min-max]' of the ensemble members' chi2/ndf, or '' without members."""
+    if not values or not n:
+        return ""
+    return f" [{min(values) / n:.2f}-{max(values) / n:.2f}]"
+
+
 def _markdown(res: CompareResult) -> str:
     plots = res.plots
     lines = ["# hadml comparison with LEP data", ""]
@@ -521,8 +583,10 @@ def _markdown(res: CompareResult) -> str:
         cells = []
         for a in [*analyses, None]:
             c, n = res.total(lab, a)
-            cells.append(f"{_fmt(c, n)} ({c:.1f}/{n})")
+            cells.append(f"{_fmt(c, n)}{_spread(res.member_totals(lab, a), n)} ({c:.1f}/{n})")
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+    if any(h.member_chi2 for h in res.histos):
+        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members."]
     lines += ["", "## Per histogram (chi2/ndf)", ""]
     lines.append("| histogram | observable | " + " | ".join(res.labels) + " |")
     lines.append("|" + "---|" * (len(res.labels) + 2))
@@ -530,7 +594,8 @@ def _markdown(res: CompareResult) -> str:
         cells = []
         for lab in res.labels:
             if lab in h.chi2:
-                cells.append(f"{_fmt(h.chi2[lab], h.ndf[lab])} ({h.ndf[lab]})")
+                spread = _spread(h.member_chi2.get(lab, []), h.ndf[lab])
+                cells.append(f"{_fmt(h.chi2[lab], h.ndf[lab])}{spread} ({h.ndf[lab]})")
             else:
                 cells.append("-")
         name = h.id
@@ -571,7 +636,11 @@ def _json(res: CompareResult) -> dict:
                 "observable": h.observable,
                 "bins": len(h.ref),
                 "results": {lab: {"chi2": h.chi2[lab], "ndf": h.ndf[lab],
-                                  "chi2_ndf": h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else None}
+                                  "chi2_ndf": h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else None,
+                                  **({"member_chi2": h.member_chi2[lab],
+                                      "band_min": h.band[lab][0].tolist(),
+                                      "band_max": h.band[lab][1].tolist()}
+                                     if lab in h.member_chi2 else {})}
                             for lab in h.chi2},
             }
             for h in res.histos
@@ -613,6 +682,15 @@ def plot(h: HistoResult, labels: list[str], path: Path) -> None:
             continue
         col = f"C{k}"
         chi = h.chi2[lab] / h.ndf[lab] if h.ndf[lab] else float("nan")
+        if lab in h.band:
+            blo, bhi = h.band[lab]
+            edges = np.append(lo, hi[-1])
+            ax.fill_between(edges, np.append(blo, blo[-1]), np.append(bhi, bhi[-1]),
+                            step="post", color=col, alpha=0.3, lw=0,
+                            label=f"{lab}: ensemble members")
+            rax.fill_between(edges, np.append(blo / safe_ref, blo[-1] / safe_ref[-1]),
+                             np.append(bhi / safe_ref, bhi[-1] / safe_ref[-1]), step="post",
+                             color=col, alpha=0.3, lw=0)
         ax.errorbar(x, mc.y, yerr=mc.yerr_plus, xerr=[ref.xerr_minus, ref.xerr_plus], fmt="none",
                     ecolor=col, label=f"{lab} (chi2/ndf {chi:.2f})")
         rax.errorbar(x, mc.y / safe_ref, yerr=mc.yerr_plus / np.abs(safe_ref),

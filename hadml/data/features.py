@@ -35,34 +35,44 @@ def _mass(p: np.ndarray) -> np.ndarray:
 
 
 def heaviest_quark(pid: np.ndarray) -> np.ndarray:
-    """abs PDG id of the heaviest quark of a quark (1..5) or diquark (|id| = q1 q2 0 s)."""
-    a = np.abs(pid)
-    return np.where(a < 10, a, (a // 1000) % 10).astype(np.float64)
+    """abs PDG id of the heaviest quark of a quark (1..5) or diquark (|id| = q1 q2 0 s), as
+    the shim's c1_flavour / c2_flavour (for class labels: weights, closure classes)."""
+    a = np.abs(np.asarray(pid, dtype=np.int64))
+    return np.where(a < 10, a, np.maximum((a // 1000) % 10, (a // 100) % 10)).astype(np.float64)
+
+
+def cluster_requests(table: pa.Table) -> dict[str, np.ndarray]:
+    """The table's clusters as the decay requests the cluster stage hands a decayer (keys as
+    ``_core.ClusterDecayer.decay_arrays``). The hadron masses are those of the hadron
+    four-vectors: the cluster stage puts each hadron on its nominal mass shell, so they
+    differ from the shim's nominal masses by float64 rounding only."""
+    h1, h2 = four_vectors(table, "h1"), four_vectors(table, "h2")
+    return {
+        "p": four_vectors(table, ""),
+        "c1_id": table.column("c1_id").to_numpy(), "c2_id": table.column("c2_id").to_numpy(),
+        "c1_p": four_vectors(table, "c1"), "c2_p": four_vectors(table, "c2"),
+        "c1_pert": table.column("c1_pert").to_numpy(False),
+        "c2_pert": table.column("c2_pert").to_numpy(False),
+        "id1": table.column("h1_id").to_numpy(), "id2": table.column("h2_id").to_numpy(),
+        "m1": _mass(h1), "m2": _mass(h2),
+    }
 
 
 def condition_features(table: pa.Table, names: Sequence[str]) -> np.ndarray:
-    """(N, C) float64 unscaled condition features in the order of ``names``."""
+    """(N, C) float64 unscaled condition features in the order of ``names``.
+
+    Computed by the C++ shim's own definitions (``hadml::conditionFeatures`` in
+    cpp_plugin/onnx/src/OnnxClusterDecayer.cpp, through ``_core.condition_features``), so
+    training and inference cannot disagree on what a feature means.
+    """
+    from hadml import _core
+
     unknown = [n for n in names if n not in KNOWN_FEATURES]
     if unknown:
         raise ValueError(f"unknown condition features {unknown}; known: {list(KNOWN_FEATURES)}")
-    M = table.column("mass").to_numpy().astype(np.float64)
-    m1 = _mass(four_vectors(table, "h1"))
-    m2 = _mass(four_vectors(table, "h2"))
-    cols = {
-        "cluster_mass": lambda: M,
-        "hadron1_mass": lambda: m1,
-        "hadron2_mass": lambda: m2,
-        "c1_perturbative": lambda: table.column("c1_pert").to_numpy(False).astype(np.float64),
-        "c2_perturbative": lambda: table.column("c2_pert").to_numpy(False).astype(np.float64),
-        "c1_flavour": lambda: heaviest_quark(table.column("c1_id").to_numpy()),
-        "c2_flavour": lambda: heaviest_quark(table.column("c2_id").to_numpy()),
-        "pstar": lambda: kinematics.two_body_momentum(
-            torch.from_numpy(M), torch.from_numpy(m1), torch.from_numpy(m2)
-        ).numpy(),
-    }
     if not names:
         return np.zeros((table.num_rows, 0))
-    return np.stack([cols[n]() for n in names], axis=1)
+    return _core.condition_features(cluster_requests(table), list(names))
 
 
 def target_angles(table: pa.Table) -> np.ndarray:

@@ -2,10 +2,10 @@
 
 The constants are what the training export writes and what the C++ shim
 (cpp_plugin/onnx/src/OnnxClusterDecayer.cpp) checks: keep names stable. The condition feature
-names are not repeated here: ``KNOWN_FEATURES`` is the shim's own list, read from
-``hadml._core``. ``reference_decay``
-recomputes, with numpy and the onnxruntime Python API only, what the shim computes, so a
-test can hold the two equal.
+names and definitions are not repeated here: ``KNOWN_FEATURES`` is the shim's own list and
+``compute_features`` calls the shim's definitions, both from ``hadml._core``.
+``reference_decay`` recomputes the rest (scaling, model frame, two-body decay) with numpy
+and the onnxruntime Python API only, so a test can hold it equal to the shim.
 """
 
 from __future__ import annotations
@@ -64,29 +64,16 @@ def _pstar(m: np.ndarray, m1: np.ndarray, m2: np.ndarray) -> np.ndarray:
     return np.where(m > m1 + m2, np.sqrt(np.maximum(lam, 0.0)) / (2 * m), 0.0)
 
 
-def _heaviest_flavour(pid: np.ndarray) -> np.ndarray:
-    a = np.abs(np.asarray(pid, dtype=np.int64))
-    return np.where(a < 10, a, np.maximum((a // 1000) % 10, (a // 100) % 10))
-
-
 def compute_features(requests: Mapping[str, np.ndarray], names: list[str]) -> np.ndarray:
-    """Unscaled condition features (n, C) of a request dict (keys as decay_arrays)."""
-    p = np.asarray(requests["p"], dtype=np.float64)
-    m = _mass(p)
-    m1 = np.asarray(requests["m1"], dtype=np.float64)
-    m2 = np.asarray(requests["m2"], dtype=np.float64)
-    table = {
-        "cluster_mass": m, "hadron1_mass": m1, "hadron2_mass": m2,
-        "c1_perturbative": np.asarray(requests["c1_pert"], dtype=np.float64),
-        "c2_perturbative": np.asarray(requests["c2_pert"], dtype=np.float64),
-        "c1_flavour": _heaviest_flavour(requests["c1_id"]).astype(np.float64),
-        "c2_flavour": _heaviest_flavour(requests["c2_id"]).astype(np.float64),
-        "pstar": _pstar(m, m1, m2),
-    }
-    unknown = [n for n in names if n not in table]
+    """Unscaled condition features (n, C) of a request dict (keys as decay_arrays), as the
+    float32 the shim feeds its model. The definitions are the shim's own
+    (``_core.condition_features``): there is one of each."""
+    from hadml import _core
+
+    unknown = [n for n in names if n not in KNOWN_FEATURES]
     if unknown:
         raise ValueError(f"unknown condition features {unknown}; known: {KNOWN_FEATURES}")
-    return np.stack([table[n] for n in names], axis=1).astype(np.float32)
+    return _core.condition_features(dict(requests), list(names)).astype(np.float32)
 
 
 def _metadata(session) -> dict[str, str]:

@@ -8,7 +8,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hadml.train.config import TrainConfig
+    from hadml.train.run import TrainResult
 
 
 def _require(*modules: str) -> None:
@@ -85,8 +90,24 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.export is not None:
         overrides.append(f"export={args.export}")
     cfg = load_train_config(args.config, overrides)
-    result = train(cfg, resume=args.resume, enable_progress_bar=sys.stderr.isatty())
-    print(result.summary.text())
+    if cfg.members > 1:
+        if args.resume:
+            print("error: --resume continues one model; resume ensemble members one by one "
+                  "(members=1 name=<name>-member<k> seed=<seed+k>)", file=sys.stderr)
+            return 2
+        for k, member in enumerate(cfg.member_configs()):
+            print(f"== ensemble member {k} of {cfg.members} (seed {member.seed})")
+            _train_one(train, member, None)
+        return 0
+    return _train_one(train, cfg, args.resume)
+
+
+def _train_one(train: Callable[..., TrainResult], cfg: TrainConfig, resume: str | None) -> int:
+    result = train(cfg, resume=resume, enable_progress_bar=sys.stderr.isatty())
+    if result.test_metrics:
+        print("held-out test (best checkpoint): " + ", ".join(
+            f"{k}={v:.4g}" for k, v in sorted(result.test_metrics.items())))
+    print(result.summary.text())  # last: it ends with the commands to run next
     return 0
 
 

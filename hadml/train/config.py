@@ -54,6 +54,10 @@ class TrainConfig:
     devices: int = 1
     export: str | None = None  # write the best generator to this ONNX file after training
     init_from: str | None = None  # start the generator from this checkpoint's generator
+    # Ensemble: train this many members (docs/training.md, "Ensemble"). Member 0 is the
+    # central model (this config as written); member k >= 1 differs only in its seed
+    # (seed + k), so the spread of the members measures the training's own randomness.
+    members: int = 1
 
     def validate(self) -> None:
         if self.model not in ("cluster", "event"):
@@ -78,6 +82,22 @@ class TrainConfig:
                              f"not {self.lr_g_schedule!r}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if self.members < 1:
+            raise ValueError(f"members must be >= 1, not {self.members}")
+
+    def member_configs(self) -> list[TrainConfig]:
+        """One single-model config per ensemble member: member 0 is this config; member k
+        has seed + k, name '<name>-member<k>' and exports to '<stem>.member<k>.onnx'."""
+        out = []
+        for k in range(self.members):
+            export = self.export
+            if k and export is not None:
+                path = Path(export)
+                export = str(path.with_name(f"{path.stem}.member{k}{path.suffix}"))
+            out.append(dataclasses.replace(
+                self, members=1, seed=self.seed + k,
+                name=self.name if k == 0 else f"{self.name}-member{k}", export=export))
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -134,7 +134,8 @@ class _GANBase(L.LightningModule):
     def evaluate(self, cond, angles, cluster, c1, h1, m1, m2) -> dict[str, float]:
         """1-D Wasserstein distances between generated and true decays of the given clusters
         (fixed validation noise): cos theta, phi, and hadron 1's lab E, pT, cos(polar); and
-        the binned chi2/ndf of the angles as training/closure.py computes it."""
+        the binned two-sample chi2/ndf of the angles (hadml.train.metrics, as the closure
+        test computes it)."""
         gen = torch.Generator().manual_seed(VAL_NOISE_SEED)
         fake = self.sampling_generator(cond.to(self.device),
                                        self.sample_noise(cond.shape[0], gen))
@@ -154,7 +155,8 @@ class _GANBase(L.LightningModule):
             out[f"w_h1_{k}"] = wasserstein_1d(lab_f[k], lab_r[k])
         # Monitored metric: cos theta and phi/pi, both on unit-length ranges.
         out["w_angles"] = out["w_cos_theta"] + out["w_phi"] / np.pi
-        # The closure test's criterion: chi2/ndf of each angle histogram at most 1.5.
+        # Checkpoint criterion: the worse of the two angle histograms' chi2/ndf (independent
+        # samples given the clusters, so about 1 or less for a perfect model).
         out["chi2_angles"] = max(out["chi2_cos_theta"], out["chi2_phi"])
         return out
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import lightning as L
@@ -27,6 +28,9 @@ class TrainResult:
     last_checkpoint: str | None
     log_dir: str
     summary: TrainingSummary  # where things are, what to run next; .text() to print
+    #: Metrics of the selected (best) checkpoint on the held-out test split: the split the
+    #: checkpoint monitor never saw (model selection uses the validation split only).
+    test_metrics: dict[str, float] = field(default_factory=dict)
 
 
 def make_datamodule(cfg: TrainConfig, table: pa.Table | None = None,
@@ -117,5 +121,20 @@ def train(cfg: TrainConfig, resume: str | None = None, table: pa.Table | None = 
         last_checkpoint=last.best_model_path or None, exported=cfg.export,
         model_name=cfg.name,
     )
+    test_metrics = evaluate_test_split(best or module, dm)
+    if test_metrics:
+        (Path(loggers[0].log_dir) / "test_metrics.json").write_text(
+            json.dumps(test_metrics, indent=1, sort_keys=True))
     return TrainResult(module, trainer, dm, best, last.best_model_path or None,
-                       loggers[0].log_dir, summary)
+                       loggers[0].log_dir, summary, test_metrics)
+
+
+def evaluate_test_split(model: _GANBase | str, dm: ClusterDataModule) -> dict[str, float]:
+    """The validation metrics (Wasserstein distances, two-sample chi2/ndf) of ``model`` (a
+    module or checkpoint) on the test split; empty when the split is empty."""
+    if len(dm.splits["test"]) == 0:
+        return {}
+    module = load_module(model) if isinstance(model, str) else model
+    module.eval()
+    batch = next(iter(dm.test_dataloader()))
+    return {k: float(v) for k, v in module.evaluate(*batch).items()}

@@ -48,7 +48,12 @@ class ClusterHadronizer {
   // up to params.StageTries times in all, as Herwig's ClusterHadronizationHandler::handle.
   // An event that fails any step or check gets `error` set and no hadrons; the others are
   // unaffected.
-  std::vector<HadronizedEvent> hadronize(const std::vector<ShowerEvent>& events, Random& rng);
+  // Two random streams (docs/architecture.md, "Random streams"): `rng` drives steps 1-6
+  // and the species choice, `decayRng` only the decayer (classic angles, ML noise and
+  // fallbacks). Runs sharing `rng` but not `decayRng` have the same partons, clusters and
+  // species and independent decays, as the calibrated closure test needs.
+  std::vector<HadronizedEvent> hadronize(const std::vector<ShowerEvent>& events, Random& rng,
+                                         Random& decayRng);
 
   const ClusterParams& params() const { return params_; }
   const HadronSpectrum& spectrum() const { return spectrum_; }

@@ -112,11 +112,57 @@ int heaviestFlavour(int id) {
   return std::max((a / 1000) % 10, (a / 100) % 10);
 }
 
+// Position in knownConditionFeatures().
+enum class FeatureId { ClusterMass, M1, M2, P1, P2, F1, F2, PStar };
+
+// The one definition of each condition feature (docs/model-contract.md): inference
+// (OnnxClusterDecayer::features) and training (hadml/data/features.py, through
+// conditionFeatures) both evaluate it here.
+double featureValue(FeatureId id, const ClusterDecayRequest& r) {
+  switch (id) {
+    case FeatureId::ClusterMass: return r.mass();
+    case FeatureId::M1: return r.m1;
+    case FeatureId::M2: return r.m2;
+    case FeatureId::P1: return r.constituents[0].perturbative ? 1.0 : 0.0;
+    case FeatureId::P2: return r.constituents[1].perturbative ? 1.0 : 0.0;
+    case FeatureId::F1: return heaviestFlavour(r.constituents[0].id);
+    case FeatureId::F2: return heaviestFlavour(r.constituents[1].id);
+    case FeatureId::PStar: {
+      const double M = r.mass();
+      return M > r.m1 + r.m2 ? twoBodyMomentum(M, r.m1, r.m2) : 0.0;
+    }
+  }
+  throw std::logic_error("featureValue: unhandled feature id");
+}
+
+FeatureId featureId(const std::string& name) {
+  const auto& known = knownConditionFeatures();
+  const auto it = std::find(known.begin(), known.end(), name);
+  if (it == known.end()) {
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw std::invalid_argument("unknown condition feature '" + name.substr(0, 60) +
+                                "' (known: " + list + ")");
+  }
+  return static_cast<FeatureId>(it - known.begin());
+}
+
 }  // namespace
+
+std::vector<double> conditionFeatures(const std::vector<ClusterDecayRequest>& requests,
+                                      const std::vector<std::string>& names) {
+  std::vector<FeatureId> ids;
+  ids.reserve(names.size());
+  for (const auto& n : names) ids.push_back(featureId(n));
+  std::vector<double> x(requests.size() * ids.size());
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    for (std::size_t j = 0; j < ids.size(); ++j) x[i * ids.size() + j] = featureValue(ids[j], requests[i]);
+  return x;
+}
 
 const std::vector<std::string>& knownConditionFeatures() {
   // The one list of feature names (docs/model-contract.md); Python reads it from
-  // hadml._core.KNOWN_CONDITION_FEATURES. The order matches Impl::FeatureId.
+  // hadml._core.KNOWN_CONDITION_FEATURES. The order matches FeatureId.
   static const std::vector<std::string> names{
       "cluster_mass",    "hadron1_mass", "hadron2_mass", "c1_perturbative",
       "c2_perturbative", "c1_flavour",   "c2_flavour",   "pstar"};
@@ -129,7 +175,6 @@ struct OnnxClusterDecayer::Impl {
   Ort::Env env{ORT_LOGGING_LEVEL_ERROR, "hadml"};
   std::unique_ptr<Ort::Session> session;
   Ort::MemoryInfo memInfo = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
-  enum class FeatureId { ClusterMass, M1, M2, P1, P2, F1, F2, PStar };
   std::vector<FeatureId> featureIds;
   std::unique_ptr<ClassicClusterDecayer> classic;
   std::atomic<std::uint64_t> decayed{0}, fallbacks{0};
@@ -351,30 +396,11 @@ DecayerStats OnnxClusterDecayer::stats() const {
 }
 
 std::vector<float> OnnxClusterDecayer::features(const std::vector<ClusterDecayRequest>& requests) const {
-  using F = Impl::FeatureId;
   const std::size_t c = impl_->featureIds.size();
   std::vector<float> x(requests.size() * c);
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    const ClusterDecayRequest& r = requests[i];
-    for (std::size_t j = 0; j < c; ++j) {
-      double v = 0.0;
-      switch (impl_->featureIds[j]) {
-        case F::ClusterMass: v = r.mass(); break;
-        case F::M1: v = r.m1; break;
-        case F::M2: v = r.m2; break;
-        case F::P1: v = r.constituents[0].perturbative ? 1.0 : 0.0; break;
-        case F::P2: v = r.constituents[1].perturbative ? 1.0 : 0.0; break;
-        case F::F1: v = heaviestFlavour(r.constituents[0].id); break;
-        case F::F2: v = heaviestFlavour(r.constituents[1].id); break;
-        case F::PStar: {
-          const double M = r.mass();
-          v = M > r.m1 + r.m2 ? twoBodyMomentum(M, r.m1, r.m2) : 0.0;
-          break;
-        }
-      }
-      x[i * c + j] = static_cast<float>(v);
-    }
-  }
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    for (std::size_t j = 0; j < c; ++j)
+      x[i * c + j] = static_cast<float>(featureValue(impl_->featureIds[j], requests[i]));
   return x;
 }
 

@@ -23,6 +23,13 @@ enum class InvalidOutputPolicy { Error, Fallback };
 // hadml._core.KNOWN_CONDITION_FEATURES (hadml/ml/contract.py).
 const std::vector<std::string>& knownConditionFeatures();
 
+// Unscaled condition features `names` of each request, row-major [n, names.size()], in
+// double precision: the one definition of every feature. The shim feeds their float32
+// rounding to the model; training computes them through hadml._core.condition_features
+// (hadml/data/features.py). Throws std::invalid_argument for an unknown name.
+std::vector<double> conditionFeatures(const std::vector<ClusterDecayRequest>& requests,
+                                      const std::vector<std::string>& names);
+
 struct OnnxDecayerOptions {
   std::string modelPath;
   std::string device = "cpu";  // "cpu" | "cuda" (CUDA execution provider)

@@ -1,0 +1,159 @@
+"""The calibrated closure's ingredients: the decay random stream, the two-sample chi2 and
+its p-values (issue 12, item 1)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hadml
+from hadml.config import ConfigError, load_config
+from hadml.train.metrics import (
+    chi2_ndf,
+    chi2_sf,
+    chi2_two_samples,
+    empirical_p,
+    null_scale,
+    scaled_chi2_p,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _columns(table, names=("px", "pz", "c1_id", "c2_id", "c1_pert", "h1_id", "h2_id")):
+    return {n: table.column(n).to_numpy() for n in names}
+
+
+# --- random streams ------------------------------------------------------------------
+
+def test_decay_seed_changes_decays_only() -> None:
+    base = hadml.generate(30, seed=5, collect_clusters=True, decay_hadrons=True)
+    other = hadml.generate(30, seed=5, decay_seed=99, collect_clusters=True)
+    ml = hadml.generate(30, seed=5, decay_seed=99, hadronization="ml", collect_clusters=True)
+    ref = _columns(base.cluster_table)
+    assert len(ref["px"]) > 200
+    for run in (other, ml):
+        # Same partons, clusters and species (the "cluster" stream)...
+        for name, values in _columns(run.cluster_table).items():
+            np.testing.assert_array_equal(values, ref[name], err_msg=name)
+    # ... independent decays: hadron 1's momentum differs in (almost) every cluster.
+    h1 = base.cluster_table.column("h1_px").to_numpy()
+    for run in (other, ml):
+        changed = ~np.isclose(run.cluster_table.column("h1_px").to_numpy(), h1)
+        assert changed.mean() > 0.95
+    # The decay stream feeds the classic decayer and the ML noise alike: with the same
+    # decay seed the two decayers still disagree (different models of the same clusters).
+    assert not np.allclose(ml.cluster_table.column("h1_px").to_numpy(),
+                           other.cluster_table.column("h1_px").to_numpy())
+
+
+def test_decay_seed_default_is_the_seed_and_reproducible() -> None:
+    a = hadml.generate(20, seed=8)
+    b = hadml.generate(20, seed=8, decay_seed=8)
+    c = hadml.generate(20, seed=8, decay_seed=3)
+    for x, y in zip(a.events, b.events, strict=True):
+        assert np.array_equal(x.pid, y.pid) and np.array_equal(x.p, y.p)
+    # Pythia's hadron decays follow the decay seed too: the final states differ.
+    assert any(len(x) != len(z) or not np.array_equal(x.p, z.p)
+               for x, z in zip(a.events, c.events, strict=True))
+
+
+@pytest.mark.parametrize("value", [-1, 2**63])
+def test_bad_decay_seed_is_refused(value) -> None:
+    with pytest.raises(ConfigError, match="decay_seed must be an integer in"):
+        load_config(overrides={"decay_seed": value}).validate()
+
+
+def test_decay_seed_option_parsing() -> None:
+    assert load_config(overrides={"decay_seed": "12"}).decay_seed == 12
+    assert load_config(overrides={"decay_seed": "default"}).decay_seed is None
+    assert load_config().effective_decay_seed() == 1
+
+
+# --- the statistic ---------------------------------------------------------------------
+
+def _sample(counts: list[int]) -> np.ndarray:
+    return np.concatenate([np.full(n, i + 0.5) for i, n in enumerate(counts)])
+
+
+def test_chi2_by_hand() -> None:
+    edges = np.arange(5.0)
+    # N1 = 60, N2 = 80; bins 1-3: sum_i (N2 n1_i - N1 n2_i)^2 / ((n1_i + n2_i) N1 N2)
+    # = 400^2/(30*4800) + 400^2/(40*4800) + 0 = 10/9 + 5/6 = 35/18; bin 4 is empty.
+    c2, ndf = chi2_two_samples(_sample([10, 20, 30, 0]), _sample([20, 20, 40, 0]), edges)
+    assert c2 == pytest.approx(35 / 18, rel=1e-12)
+    assert ndf == 2
+    assert chi2_ndf(_sample([10, 20, 30, 0]), _sample([20, 20, 40, 0]), edges) == pytest.approx(
+        35 / 36, rel=1e-12)
+    # Entries outside the edges count in neither N.
+    c2_out, _ = chi2_two_samples(np.append(_sample([10, 20, 30, 0]), [-3.0, 9.0]),
+                                 _sample([20, 20, 40, 0]), edges)
+    assert c2_out == pytest.approx(35 / 18, rel=1e-12)
+    assert np.isnan(chi2_two_samples(np.array([]), _sample([1, 1, 1, 1]), edges)[0])
+
+
+def test_chi2_is_calibrated_for_independent_samples_of_unequal_size() -> None:
+    rng = np.random.default_rng(1)
+    edges = np.linspace(-3, 3, 21)  # 20 bins plus tails outside: ndf 19
+    stats = [chi2_two_samples(rng.normal(size=2000), rng.normal(size=5000), edges)
+             for _ in range(400)]
+    c2 = np.array([s[0] for s in stats])
+    assert {s[1] for s in stats} == {19}
+    # Mean of 400 chi2_19 values: 19 +- 0.31.
+    assert abs(c2.mean() - 19.0) < 1.2
+    p = np.array([chi2_sf(v, 19) for v in c2])
+    assert 0.02 < np.mean(p < 0.05) < 0.09
+    assert 0.4 < np.median(p) < 0.6
+
+
+def test_chi2_sf_known_quantiles() -> None:
+    assert chi2_sf(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-9)
+    assert chi2_sf(30.14352720564616, 19) == pytest.approx(0.05, rel=1e-9)
+    assert chi2_sf(0.0, 5) == 1.0
+
+
+def test_empirical_and_scaled_null_p_values() -> None:
+    null = np.arange(1.0, 11.0)
+    assert empirical_p(10.5, null) == pytest.approx(1 / 11)
+    assert empirical_p(5.0, null) == pytest.approx(7 / 11)
+    assert empirical_p(0.0, null) == 1.0
+    rng = np.random.default_rng(2)
+    # Correlated samples: the null is c chi2_19 with c < 1; the fit finds c.
+    scaled = 0.5 * rng.chisquare(19, size=200)
+    assert null_scale(scaled, 19) == pytest.approx(0.5, abs=0.05)
+    p_same = scaled_chi2_p(0.5 * rng.chisquare(19, size=3), scaled, 19)
+    assert p_same > 1e-3
+    # A statistic at twice the null's scale in 3 seeds is far in the tail (chi2_57 at 114).
+    p_bad = scaled_chi2_p(np.full(3, 19.0), scaled, 19)
+    assert p_bad < 1e-5
+    with pytest.raises(ValueError):
+        null_scale(np.array([1.0]), 19)
+
+
+# --- the closure script's binning and classes ------------------------------------------
+
+def _closure_module():
+    spec = importlib.util.spec_from_file_location("closure", REPO / "training" / "closure.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["closure"] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_closure_classes_and_equiprobable_bins() -> None:
+    closure = _closure_module()
+    np.testing.assert_array_equal(
+        closure.flavour_class(np.array([1, 4, 2, 5203, 3]), np.array([-2, -1, -4, -1, -2103])),
+        [0, 1, 1, 2, 0])
+    x = np.random.default_rng(3).exponential(size=10000)
+    edges = closure.equiprobable_edges(x, 20, discrete=False)
+    counts, _ = np.histogram(x, edges)
+    assert len(counts) == 20 and counts.min() >= 499 and counts.max() <= 501
+    n = np.random.default_rng(4).poisson(20, size=5000).astype(float)
+    edges = closure.equiprobable_edges(n, 20, discrete=True)
+    assert np.all(np.isin(edges[1:-1] % 1.0, [0.5]))
+    assert np.histogram(n, edges)[0].sum() == 5000
