@@ -27,7 +27,9 @@ from hadml.generator import Generator, RunStopped
 from hadml.io import cluster_table
 from hadml.models import default_model_path
 
-REPO = Path(__file__).resolve().parents[1]
+#: Where the imported hadml lives: subprocesses use the same package as this process (the
+#: installed one in CI, where the checkout's hadml/ has no compiled module).
+PACKAGE_ROOT = Path(hadml.__file__).resolve().parents[1]
 OLD = b"HepMC::Version 3.02.05\nan existing output that a failed run must not touch\n"
 
 
@@ -307,7 +309,7 @@ def _small_tmpfs(path: Path, size: str):
 
 
 def _generate_cli(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     return subprocess.run([sys.executable, "-m", "hadml", "generate", *args, "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=120, **kwargs)
 
@@ -372,7 +374,7 @@ def _wait_for_events(directory: Path, proc: subprocess.Popen, timeout: float = 6
 def test_interrupt_keeps_old_file_and_marks_the_partial_one(tmp_path, sig, status, jobs):
     out, table = tmp_path / "ev.hepmc", tmp_path / "cl.parquet"
     out.write_bytes(OLD)
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "hadml", "generate", "-n", "100000", "--out", str(out),
          "--clusters", str(table), "--jobs", str(jobs), "--force-jobs", "--no-progress"],

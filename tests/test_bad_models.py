@@ -187,7 +187,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def child_results(model_dir: Path) -> dict[str, dict]:
     """Load every subprocess case in ONE child process (keeps the suite fast)."""
     paths = [c.build(model_dir / f"{c.name}.onnx") for c in CASES if c.subprocess]
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, paths)], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, paths)], cwd=model_dir,
                           capture_output=True, text=True, timeout=300,
                           env=_child_env())
     lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
@@ -199,8 +199,12 @@ def child_results(model_dir: Path) -> dict[str, dict]:
 
 
 def _child_env() -> dict[str, str]:
+    """The child imports the hadml this test process imported (an installed package in CI,
+    the checkout with an in-place build in development), not the bare source tree."""
+    import hadml
+
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = str(Path(hadml.__file__).resolve().parents[1])
     return env
 
 

@@ -206,14 +206,17 @@ def test_base_install_runs_compare(pythia_events, tmp_path):
     import subprocess
     import sys
 
-    from _refdata import REPO
-
     path = tmp_path / "ev.hepmc"
     _write_hepmc(path, pythia_events[:60])
     site = tmp_path / "site"
     site.mkdir()
     (site / "sitecustomize.py").write_text(_BLOCKER)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]))
+    from pathlib import Path
+
+    import hadml
+
+    package_root = Path(hadml.__file__).resolve().parents[1]  # the hadml under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(package_root)]))
     env.pop("HADML_REFDIR", None)
     probe = subprocess.run([sys.executable, "-c", "import matplotlib"], env=env,
                            capture_output=True, text=True)

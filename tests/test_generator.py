@@ -123,7 +123,9 @@ def test_conservation_violation_names_event_and_seed():
 def test_pythia_rounding_of_seed_21_event_6428_passes():
     # `hadml generate -n 10000 --seed 21` died here: Pythia's shower (a photon splitting
     # into e+e-) leaves 1.8e-7 GeV between its partons and the beams, 2e-9 of sqrt(s).
-    gen = Generator(hadml.config.GeneratorConfig(seed=21))
+    # The shower settings of the tune it was found with (the partons depend on them only).
+    gen = Generator(hadml.config.GeneratorConfig(seed=21, shower_pt_min=1.2,
+                                                 shower_alpha_s=0.1365))
     seen = {}
     check = gen._check
 
@@ -249,7 +251,7 @@ def test_cluster_table_is_streamed_in_row_groups(tmp_path, monkeypatch):
     assert meta.num_row_groups >= 3
     assert all(meta.row_group(k).num_rows >= 50 for k in range(meta.num_row_groups - 1))
     back = cluster_table.read(path)
-    assert back.num_rows == kept.cluster_table.num_rows > 300
+    assert back.num_rows == kept.cluster_table.num_rows > 3 * 50  # several row groups
     assert back.select(["event", "cluster", "e"]).equals(
         kept.cluster_table.select(["event", "cluster", "e"]))
     assert cluster_table.info(back)["n_events"] == 40
