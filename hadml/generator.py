@@ -1,10 +1,12 @@
 """The event generator: Pythia 8 partons -> hadml cluster stage -> Pythia 8 decays.
 
 Reproducibility. Events are made in blocks of ``config.block_size``. Block ``b`` reseeds
-Pythia (both instances) and the cluster stage's random engine from (seed, b) alone, so an
-event depends only on the seed, the configuration and its number: the output is byte
-identical for any ``jobs``. Within a block, events that fail in the cluster stage are
-replaced by new ones (counted with their reason in the summary).
+Pythia (both instances) and the cluster stage's two random engines (steps, and decays:
+docs/architecture.md, "Random streams") from (seed, decay seed, b) alone, so the output is
+byte identical for any ``jobs``. Within a block the streams are consumed event by event,
+so a shorter run gives the first events of a longer one with the same seed, up to the
+first event of a block that fails in the cluster stage: failed events are replaced by new
+ones drawn after the block's first pass (counted with their reason in the summary).
 
 The seed rule (:func:`resolve_seed`). A run's seed can be given in four places: the
 ``seed=`` argument of :func:`generate` / :func:`iter_events` (the CLI's ``--seed``),
