@@ -310,6 +310,8 @@ def _small_tmpfs(path: Path, size: str):
 
 def _generate_cli(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
+    # cwd: `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH.
+    kwargs.setdefault("cwd", PACKAGE_ROOT)
     return subprocess.run([sys.executable, "-m", "hadml", "generate", *args, "--no-progress"],
                           capture_output=True, text=True, env=env, timeout=120, **kwargs)
 
@@ -378,7 +380,7 @@ def test_interrupt_keeps_old_file_and_marks_the_partial_one(tmp_path, sig, statu
     proc = subprocess.Popen(
         [sys.executable, "-m", "hadml", "generate", "-n", "100000", "--out", str(out),
          "--clusters", str(table), "--jobs", str(jobs), "--force-jobs", "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PACKAGE_ROOT)
     try:
         _wait_for_events(tmp_path, proc)
         proc.send_signal(sig)
