@@ -379,3 +379,28 @@ def test_shipped_tune_is_a_valid_config():
     doc = yaml.safe_load(path.read_text())
     assert set(doc) <= TUNE_KEYS
     load_config(overrides={"tune": "lep"}).validate()
+
+
+def test_score_report_pools_groups_and_keeps_validation_apart(tmp_path):
+    """F of a compare report: per group sum(chi2)/sum(ndf), validation pooled apart and not
+    in F; checked on hand-made numbers, through the CLI too."""
+    import json
+
+    def histo(hid: str, chi2: float, ndf: int) -> dict:
+        return {"id": hid, "results": {"a": {"chi2": chi2, "ndf": ndf}}}
+
+    report = {"inputs": {"a": {}}, "histograms": [
+        histo(f"{ALEPH}/d01-x01-y01", 30.0, 10),   # shapes
+        histo(f"{ALEPH}/d05-x01-y01", 10.0, 10),   # shapes: (30 + 10) / 20 = 2
+        histo(f"{ALEPH}/d09-x01-y01", 40.0, 10),   # charged: 4
+        histo(f"{PDG}/d01-x01-y03", 6.0, 1),       # identified: 6
+        histo("ALEPH_2001_S4656318/d01-x01-y01", 8.0, 4),   # heavy: 2
+        histo("OPAL_2004_S6132243/d01-x01-y01", 90.0, 10),  # validation: 9
+    ]}
+    scores = tune.score_report(report)["a"]
+    assert scores == {"shapes": 2.0, "charged": 4.0, "identified": 6.0, "heavy": 2.0,
+                      "validation": 9.0, "F": 3.5}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    assert tune.main(["score", str(path)]) == 0
+    assert tune.main(["score", str(tmp_path / "missing.json")]) == 2

@@ -894,6 +894,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=None, help="tune YAML (default: DIR/tune.yaml)")
     p.add_argument("--refdir", **refdir)
 
+    p = sub.add_parser("score", help="the tuning objective of each input of a hadml compare "
+                                     "report (REPORT_DIR/report.json)")
+    p.add_argument("report", metavar="REPORT.json")
+    p.add_argument("--validation", default=",".join(DEFAULT_VALIDATION),
+                   help="analyses pooled apart as validation ('' for none)")
+
     p = sub.add_parser("validate", help="fresh run at the optimum: surrogate vs actual")
     p.add_argument("directory", metavar="DIR")
     p.add_argument("-n", "--events", type=int, default=None,
@@ -901,6 +907,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--refdir", **refdir)
     return ap
+
+
+def score_report(report: Mapping, validation: Sequence[str] = DEFAULT_VALIDATION
+                 ) -> dict[str, dict[str, float]]:
+    """The tuning objective of each input of a ``hadml compare`` report.json: chi2/ndf per
+    group (the validation analyses pooled apart as "validation") and F, the mean over the
+    groups (the validation analyses not included), as in the fit."""
+    out: dict[str, dict[str, float]] = {}
+    for label in report["inputs"]:
+        sums: dict[str, list[float]] = {}
+        for h in report["histograms"]:
+            group, result = group_of(h["id"]), h["results"].get(label)
+            if group is None or result is None or not result["ndf"]:
+                continue
+            key = "validation" if h["id"].split("/")[0] in validation else group
+            acc = sums.setdefault(key, [0.0, 0.0])
+            acc[0] += result["chi2"]
+            acc[1] += result["ndf"]
+        scores = {k: c / n for k, (c, n) in sums.items()}
+        fitted = [v for k, v in scores.items() if k != "validation"]
+        scores["F"] = sum(fitted) / len(fitted) if fitted else float("nan")
+        out[label] = scores
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -955,6 +984,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         write_tune(output, result.tune, plan, result.report)
         print(text)
         print(f"tune written to {output}; report {directory}/report.md")
+    elif args.command == "score":
+        try:
+            report = json.loads(Path(args.report).read_text())
+        except (OSError, ValueError) as err:
+            raise TuneError(f"cannot read the compare report {args.report}: {err}") from None
+        validation = [a for a in args.validation.split(",") if a]
+        for label, scores in score_report(report, validation).items():
+            groups = ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if k != "F")
+            print(f"{label}: F = {scores['F']:.3f} ({groups})")
     elif args.command == "validate":
         v = validate(args.directory, args.refdir, args.events, args.jobs)
         text = format_validation(v)
