@@ -471,13 +471,7 @@ def load_tune(tune: str) -> dict[str, Any]:
             raise ConfigError(f"{where}: {problem}")
     known = _core.default_params()
     for name, value in out.get("cluster", {}).items():
-        if name not in known:
-            raise ConfigError(f"tune file {path}: key 'cluster.{name}' is not a cluster "
-                              f"parameter; known: {', '.join(sorted(known))}")
-        try:
-            _core.validate_params({name: value})
-        except (ValueError, TypeError, RuntimeError) as err:
-            raise ConfigError(f"tune file {path}: key 'cluster.{name}': {err}") from err
+        _check_param(name, value, known, f"tune file {path}: key 'cluster.{name}'")
     return out
 
 
