@@ -157,3 +157,22 @@ def test_closure_classes_and_equiprobable_bins() -> None:
     edges = closure.equiprobable_edges(n, 20, discrete=True)
     assert np.all(np.isin(edges[1:-1] % 1.0, [0.5]))
     assert np.histogram(n, edges)[0].sum() == 5000
+
+
+def test_closure_script_runs_end_to_end(tmp_path, monkeypatch) -> None:
+    """The script itself, on a tiny sample: two seeds (the smallest null), one ML seed; it
+    writes a row per observable and class with finite statistics."""
+    import json
+
+    closure = _closure_module()
+    out = tmp_path / "closure.json"
+    monkeypatch.setattr(sys, "argv", ["closure.py", "-n", "30", "--seeds", "2", "--ml-seeds",
+                                      "1", "--seed", "5", "--json", str(out)])
+    closure.main()
+    rows = json.loads(out.read_text())["rows"]
+    observables = {r["observable"] for r in rows}
+    assert {"n_ch", "cos_theta", "phi", "x_e_primary"} <= observables
+    cos_all = [r for r in rows if r["observable"] == "cos_theta" and r["class"] == "all"]
+    assert len(cos_all) == 1 and len(cos_all[0]["null"]) == 2 and len(cos_all[0]["ml"]) == 1
+    assert np.all(np.isfinite(cos_all[0]["null"] + cos_all[0]["ml"]))
+    assert 0.0 < cos_all[0]["p_combined"] <= 1.0

@@ -33,6 +33,7 @@ the ML model closes, 1 - W1(ML, target) / W1(nominal, target).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -316,8 +317,10 @@ def main() -> None:
         run = {}
         for name, overrides in plan.items():
             start = time.perf_counter()
-            run[name] = sample(load_config(overrides={"seed": s, **overrides}, base=base),
-                               args.events, args.jobs)
+            # Each seed's runs: the base config with this seed (the seed rule refuses a
+            # second, different seed given as an override).
+            config = load_config(overrides=overrides, base=dataclasses.replace(base, seed=s))
+            run[name] = sample(config, args.events, args.jobs)
             seconds["ml" if name == "ml_b" else "classic"] += time.perf_counter() - start
         if args.plot and s == seeds[0] and "ml_b" in run:
             plot(run["classic_a"], run["ml_b"], args.plot, ("classic A", "ML B"))
