@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not getattr(_core, "HAS_ONNX", False),
                                 reason="built without ONNX Runtime")
 
 
-def _shim_requests(events: list[dict], hadron_table: dict) -> dict[str, np.ndarray]:
+def _shim_requests(events: list[dict]) -> dict[str, np.ndarray]:
     """The decay requests as ClusterHadronizer::prepare builds them from the cluster stage's
     own output: constituents, the cluster momentum at its decay, and the masses the stage
     chose for the two hadrons (drawn from their widths), not the table's columns."""
@@ -48,7 +48,7 @@ def test_training_features_equal_the_shims_on_real_clusters() -> None:
     results = gen.hadronizer.hadronize([gen.partons.next().as_tuple() for _ in range(150)])
     events = [r for r in results if r["error"] is None]
     table = cluster_table.from_events(events, range(len(events)))
-    requests = _shim_requests(events, gen.hadron_table)
+    requests = _shim_requests(events)
     assert table.num_rows == len(requests["p"]) > 1000
     np.testing.assert_array_equal(table.column("h2_id").to_numpy(), requests["id2"])
     shim = _core.OnnxClusterDecayer(str(default_model_path()))
