@@ -1,6 +1,6 @@
 """The ``hadml`` command line: a thin layer over the Python API.
 
-Subcommands: ``generate`` (this file), ``compare`` (hadml.analysis.cli),
+Subcommands: ``generate`` and ``merge`` (this file), ``compare`` (hadml.analysis.cli),
 ``train`` and ``export`` (hadml.train.cli; needs the ``[train]`` extra).
 """
 
@@ -13,6 +13,10 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+#: The executors of ``hadml generate --executor`` (hadml.scaleout.EXECUTORS; written out
+#: here so that ``hadml --help`` does not import the generator).
+EXECUTORS = ("local", "dask")
 
 
 def _add_generate(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +58,72 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-params", action="store_true",
                    help="print the cluster parameters with their values and exit")
+    scale = p.add_argument_group(
+        "scale-out (docs/scale-out.md)",
+        "A run is a fixed list of blocks of block_size events, each seeded on its own, so "
+        "shards made anywhere join into the bytes of one --jobs 1 run.")
+    scale.add_argument("--shard", default=None, metavar="I/N",
+                       help="make only shard I of N (0 <= I < N: contiguous blocks) of the "
+                            "-n run, e.g. --shard $SLURM_ARRAY_TASK_ID/100, and write a "
+                            "manifest; join the shards with 'hadml merge'")
+    scale.add_argument("--manifest", default=None, metavar="FILE",
+                       help="the shard's manifest (default: <--out or --clusters>"
+                            ".manifest.json)")
+    scale.add_argument("--executor", choices=EXECUTORS, default="local",
+                       help="local: --jobs processes on this machine (default); dask: "
+                            "blocks as dask.distributed tasks, each writing a shard, merged "
+                            "here into --out/--clusters (needs hadml[dask])")
+    scale.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="dask scheduler address (tcp://host:8786) or scheduler file "
+                            "(.json); none: a local cluster of --jobs worker processes")
+    scale.add_argument("--task-blocks", type=int, default=None, metavar="K",
+                       help="blocks per dask task (default: about 4 tasks per worker "
+                            "thread)")
+    scale.add_argument("--work-dir", default=None, metavar="DIR",
+                       help="where dask tasks write their shards, at the same path on the "
+                            "workers and here (default: a hidden directory beside the "
+                            "output; removed at the end)")
     p.set_defaults(func=_run_generate)
+
+
+def _add_merge(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "merge", help="check the shards of a run (--shard I/N) and join them",
+        description=(
+            "Read the manifests of the shards of one run (hadml generate --shard I/N), "
+            "check that they are shards of one run (hadml version, seed, configuration "
+            "hash), that every block is there exactly once, that the event counts match and "
+            "that the files are the ones the manifests describe (size, SHA-256), then join "
+            "them into one HepMC3 file and/or one Parquet cluster table: the same bytes as "
+            "one --jobs 1 run. Outputs are written atomically."),
+    )
+    p.add_argument("manifests", nargs="+", metavar="MANIFEST",
+                   help="the shards' manifests (*.manifest.json), in any order")
+    p.add_argument("--out", default=None,
+                   help="merged HepMC3 output (compressed for .gz, .bz2, .xz)")
+    p.add_argument("--clusters", default=None, help="merged Parquet cluster-table output")
+    p.add_argument("--no-verify", action="store_true",
+                   help="skip the SHA-256 check of the shard files (event counts are still "
+                        "checked)")
+    p.set_defaults(func=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from hadml.io.manifest import read_manifest
+    from hadml.io.merge import merge_shards
+
+    manifests = [read_manifest(path) for path in args.manifests]
+    result = merge_shards(manifests, hepmc=args.out, clusters=args.clusters,
+                          verify=not args.no_verify)
+    first = manifests[0]
+    print(f"shards merged         : {result.n_shards} (blocks 0-{first.run_blocks - 1}, "
+          f"seed {first.seed}, config {first.config_hash[:12]})")
+    print(f"events                : {result.n_events}")
+    if result.hepmc is not None:
+        print(f"events written to     : {args.out}")
+    if result.clusters is not None:
+        print(f"cluster table written : {args.clusters} ({result.n_rows} clusters)")
+    return 0
 
 
 def _effective_jobs(requested: int, force: bool) -> int:
@@ -69,7 +138,8 @@ def _effective_jobs(requested: int, force: bool) -> int:
 
 def _run_generate(args: argparse.Namespace) -> int:
     from hadml.config import ConfigError, load_config, parse_set_options
-    from hadml.generator import generate, resolve_seed
+    from hadml.generator import resolve_seed
+    from hadml.scaleout import ShardSpec, run
 
     overrides: dict[str, object] = parse_set_options(args.set)
     for name in ("ecm", "tune", "hadronization", "model", "device"):
@@ -90,17 +160,33 @@ def _run_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if args.events < 1:
         raise ConfigError(f"-n/--events must be at least 1, got {args.events}")
+    shard = ShardSpec.parse(args.shard) if args.shard is not None else None
+    if args.executor != "dask":
+        for name in ("scheduler", "task_blocks", "work_dir"):
+            if getattr(args, name) is not None:
+                raise ConfigError(f"--{name.replace('_', '-')} is for --executor dask")
+    if args.scheduler is not None and args.jobs != 1:
+        raise ConfigError("--jobs sets the workers of a local dask cluster; with "
+                          "--scheduler the cluster's workers run the tasks")
     jobs = _effective_jobs(args.jobs, args.force_jobs)
     # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
-    result = generate(
-        args.events, config=config, jobs=jobs, keep_events=False,
-        hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
+    summary, manifest = run(
+        args.events, config, hepmc=args.out, clusters=args.clusters, shard=shard,
+        manifest=args.manifest, executor=args.executor, jobs=jobs,
+        scheduler=args.scheduler, task_blocks=args.task_blocks, work_dir=args.work_dir,
+        progress=not args.no_progress,
     )
-    print(result.summary.text())
+    print(summary.text())
+    if manifest is not None:
+        print(f"shard                 : {shard} (blocks {manifest.blocks[0]}-"
+              f"{manifest.blocks[1] - 1} of {manifest.run_blocks}, {manifest.events} of "
+              f"{manifest.run_events} events)")
     if args.out:
         print(f"events written to     : {args.out}")
     if args.clusters:
         print(f"cluster table written : {args.clusters}")
+    if manifest is not None:
+        print(f"manifest written      : {manifest.path}")
     return 0
 
 
@@ -175,6 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_generate(sub)
+    _add_merge(sub)
     for module, plugin in _PLUGINS.items():
         try:
             importlib.import_module(module).register(sub)

@@ -532,21 +532,36 @@ def block_plan(n_events: int, block_size: int) -> list[tuple[int, int, int]]:
     return plan
 
 
+def select_blocks(plan: list[tuple[int, int, int]],
+                  blocks: range | None) -> list[tuple[int, int, int]]:
+    """The part of a run's block plan that ``blocks`` (a range of block indices, step 1;
+    None: all) selects, for a shard of the run (hadml.scaleout)."""
+    if blocks is None:
+        return plan
+    if not isinstance(blocks, range) or blocks.step != 1 or not (
+            0 <= blocks.start < blocks.stop <= len(plan)):
+        raise ValueError(f"blocks must be a non-empty range of block indices within "
+                         f"[0, {len(plan)}), got {blocks!r}")
+    return plan[blocks.start:blocks.stop]
+
+
 def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
                keep_events: bool = True, keep_clusters: bool = False,
                progress: Callable[[int], None] | None = None,
-               generator: Generator | None = None) -> Iterator[BlockResult]:
+               generator: Generator | None = None,
+               blocks: range | None = None) -> Iterator[BlockResult]:
     """Yield the block results of a run in block order, using ``jobs`` processes.
 
     With jobs > 1 at most 2 x jobs blocks are in flight, so memory does not grow with the
     run when the consumer (the writers) is slower than the workers; closing the iterator
     (an error or an interrupt in the consumer) cancels the blocks not started.
-    ``generator`` (jobs == 1) reuses an instance built and checked by the caller."""
+    ``generator`` (jobs == 1) reuses an instance built and checked by the caller.
+    ``blocks`` runs only those blocks of the ``n_events`` run (a shard, hadml.scaleout)."""
     n_events = _check_count(n_events, "the number of events")
     jobs = _check_count(jobs, "jobs")
     config = resolve_seed(None, config)
     config.validate()
-    plan = block_plan(n_events, config.block_size)
+    plan = select_blocks(block_plan(n_events, config.block_size), blocks)
     tasks = [(b, n, first, keep_events, keep_clusters) for b, n, first in plan]
     jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
@@ -634,7 +649,8 @@ def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str,
 def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | None = None,
              jobs: int = 1, collect_clusters: bool = False, keep_events: bool = True,
              hepmc: str | Path | None = None, clusters: str | Path | None = None,
-             progress: bool = False, **overrides) -> GenerationResult:
+             progress: bool = False, blocks: range | None = None,
+             **overrides) -> GenerationResult:
     """Generate e+e- -> hadrons events with hadml's cluster hadronization.
 
     Parameters
@@ -648,6 +664,8 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         ``ecm=91.2``, ``ClMaxLight=3.6``.
     collect_clusters: also return the cluster table (pyarrow Table, schema v1).
     hepmc, clusters: optional output files (HepMC3, compressed for .gz/.bz2/.xz; Parquet).
+    blocks: make only these blocks (a range of block indices) of the ``n_events`` run: a
+        shard, joined with the others by ``hadml merge`` (hadml.scaleout, docs/scale-out.md).
 
     Every input is checked before the first event (numbers, seed, configuration, Pythia
     settings, model, output paths). Outputs are written under temporary names and renamed
@@ -668,6 +686,8 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     cfg = apply_overrides(config or GeneratorConfig(), overrides, source="generate()")
     cfg = resolve_seed(seed, cfg)
     cfg.validate()
+    plan = select_blocks(block_plan(n_events, cfg.block_size), blocks)
+    n_run = sum(n for _, n, _ in plan)  # the events this call makes (all, or a shard's)
     targets = []
     if hepmc is not None:
         target = check_output_path(hepmc, "HepMC3 output")
@@ -690,15 +710,18 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     table_writer: cluster_table.ClusterTableWriter | None = None
     bar = None
     start = time.perf_counter()
-    info = {"config": cfg.to_dict(), "n_events": n_events}
-    blocks = None
+    info: dict[str, object] = {"config": cfg.to_dict(), "n_events": n_run}
+    selection, blocks = blocks, None  # `blocks` below: the iterator of block results
+    if selection is not None:
+        info["blocks"] = [selection.start, selection.stop]
+        info["run_events"] = n_events
     events_in_table = 0
     signals = _DeferredSignals().__enter__()
     try:
         # Building a generator initialises Pythia with the run's settings and loads the
         # model: with jobs > 1 this one only checks them (the workers build their own).
         generator: Generator | None = Generator(cfg)
-        if min(jobs, len(block_plan(n_events, cfg.block_size))) > 1:
+        if min(jobs, len(plan)) > 1:
             generator = None
         signals.check()
         if hepmc is not None:
@@ -708,10 +731,11 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=n_events, unit="ev", desc=f"hadml {cfg.hadronization}")
+            bar = tqdm(total=n_run, unit="ev", desc=f"hadml {cfg.hadronization}")
         want_clusters = collect_clusters or table_writer is not None
         blocks = run_blocks(cfg, n_events, jobs, keep_events or hep_writer is not None,
-                            want_clusters, bar.update if bar else None, generator)
+                            want_clusters, bar.update if bar else None, generator,
+                            selection)
         for block in blocks:
             summary.add(block)
             signals.check()
@@ -768,7 +792,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         existing = ("; existing files under the final names are untouched"
                     if hepmc is not None or clusters is not None else "")
         kept_text = ("; unfinished output kept: " + ", ".join(notes)) if notes else ""
-        raise RunStopped(f"run {what} after {summary.n_events} of {n_events} events"
+        raise RunStopped(f"run {what} after {summary.n_events} of {n_run} events"
                          f"{reason}{kept_text}{existing}", summary.n_events, kept) from err
     finally:
         signals.__exit__()
