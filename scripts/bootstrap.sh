@@ -2,7 +2,8 @@
 # Set up hadml on a fresh Debian machine: build tools and nlohmann/json (apt), a virtual environment in
 # .venv, and the package built from this checkout.
 #   scripts/bootstrap.sh          generation only (hadml with ONNX Runtime, no torch)
-#   scripts/bootstrap.sh --test   also torch/Lightning ([train]) and the test tools ([test])
+#   scripts/bootstrap.sh --test   also torch/Lightning ([train]), the test tools ([test]) and
+#                                 dask.distributed ([dask], so that the dask tests run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -28,7 +29,7 @@ fi
 if [ "$mode" = "--test" ]; then
   # The CPU build of torch first: an unpinned torch would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q ".[train,test]"
+  .venv/bin/python -m pip install -q ".[train,test,dask]"
 else
   .venv/bin/python -m pip install -q .
 fi

@@ -297,9 +297,10 @@ def _write_hepmc(shards: Sequence[Manifest], target: Path, files: list) -> None:
 
 
 # -- cluster table -----------------------------------------------------------------------------
-def _cluster_blocks(m: Manifest, record: OutputRecord) -> Iterator:
-    """The rows of each block of a shard's cluster table (a pyarrow Table per block),
-    read in batches (memory stays at a block's rows)."""
+def cluster_blocks(m: Manifest, record: OutputRecord, batch_rows: int = 1 << 16) -> Iterator:
+    """The rows of each block of a shard's cluster table in block order (a pyarrow Table,
+    or None for a block without rows), read in batches of ``batch_rows`` (memory stays at
+    a block's rows and a batch)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -323,7 +324,7 @@ def _cluster_blocks(m: Manifest, record: OutputRecord) -> Iterator:
     current = 0
     pieces: list = []
     last_event = -1
-    for batch in pf.iter_batches(batch_size=1 << 16, columns=SCHEMA.names):
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=SCHEMA.names):
         events = batch.column("event").to_numpy()
         if events.size == 0:
             continue
@@ -357,7 +358,7 @@ def _write_clusters(shards: Sequence[Manifest], target: Path, info: dict,
     for m in shards:
         record = m.output("clusters")
         assert record is not None
-        for table in _cluster_blocks(m, record):
+        for table in cluster_blocks(m, record):
             if table is not None:  # None: a block without decayed clusters (no rows)
                 writer.write(table)
     writer.finish(info)
