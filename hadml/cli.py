@@ -11,6 +11,7 @@ import importlib
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -89,13 +90,19 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
 def _add_merge(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "merge", help="check the shards of a run (--shard I/N) and join them",
-        description=(
+        description=textwrap.fill(
             "Read the manifests of the shards of one run (hadml generate --shard I/N), "
             "check that they are shards of one run (hadml version, seed, configuration "
             "hash), that every block is there exactly once, that the event counts match and "
             "that the files are the ones the manifests describe (size, SHA-256), then join "
             "them into one HepMC3 file and/or one Parquet cluster table: the same bytes as "
             "one --jobs 1 run. Outputs are written atomically."),
+        epilog=(
+            "example (a Slurm array of 100 jobs, then the merge; docs/scale-out.md):\n"
+            "  hadml generate -n 1000000 --seed 42 --shard $SLURM_ARRAY_TASK_ID/100 \\\n"
+            "      --out ev.$SLURM_ARRAY_TASK_ID.hepmc.gz --no-progress\n"
+            "  hadml merge ev.*.hepmc.gz.manifest.json --out events.hepmc.gz"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("manifests", nargs="+", metavar="MANIFEST",
                    help="the shards' manifests (*.manifest.json), in any order")
@@ -111,10 +118,12 @@ def _add_merge(sub: argparse._SubParsersAction) -> None:
 def _run_merge(args: argparse.Namespace) -> int:
     from hadml.io.manifest import read_manifest
     from hadml.io.merge import merge_shards
+    from hadml.scaleout import sigterm_interrupts
 
     manifests = [read_manifest(path) for path in args.manifests]
-    result = merge_shards(manifests, hepmc=args.out, clusters=args.clusters,
-                          verify=not args.no_verify)
+    with sigterm_interrupts():  # SIGTERM, like Ctrl-C, leaves no temporary file
+        result = merge_shards(manifests, hepmc=args.out, clusters=args.clusters,
+                              verify=not args.no_verify)
     first = manifests[0]
     print(f"shards merged         : {result.n_shards} (blocks 0-{first.run_blocks - 1}, "
           f"seed {first.seed}, config {first.config_hash[:12]})")

@@ -234,9 +234,10 @@ def _work_directory(work_dir: str | os.PathLike | None,
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """SIGTERM stops a dask run like Ctrl-C (the work directory is removed, the outputs
-    are untouched); only the main thread can set handlers."""
+def sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raises Interrupted (a KeyboardInterrupt) like Ctrl-C, so that a dask run or
+    a merge cleans up (work directory, temporary files; the outputs are untouched); only
+    the main thread can set handlers."""
     import threading
 
     from hadml.generator import Interrupted
@@ -334,7 +335,7 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
     bar = None
     futures: list = []
     try:
-        with _sigterm_interrupts():
+        with sigterm_interrupts():
             client, cluster = _connect(distributed, scheduler, workers, processes)
             if task_blocks is None:
                 threads = max(sum(client.nthreads().values()), 1)
