@@ -1,58 +1,143 @@
 #!/usr/bin/env python
-"""Events per second: hadml generation (classic and, if available, ML cluster decays)
-against Pythia 8's own string hadronization, measured side by side in one run.
+"""Events per second, side by side in one run, every configuration writing its events to
+a HepMC3 file (docs/performance.md):
 
-Both sides deliver the same product: a complete e+e- -> hadrons event at sqrt(s) with
-hadron decays, read out into numpy arrays (hadml: the full history; Pythia: the final
-state). "Pythia next() only" is also shown (no readout), the lower bound of its cost.
+- C++ Pythia peer: Pythia 8 string hadronization and decays, HepMC3 written by Pythia's
+  HepMC3 interface (bench/pythia_peer.cpp, built from the same Pythia 8 and HepMC3 as
+  hadml._core: ``cmake --build build/dev --target hadml_pythia_peer``);
+- Python Pythia peer: the same with pythia8mc, the record read in Python and written by
+  pyhepmc (what a plain Python script does);
+- hadml classic and ML cluster decays (hadml.generator: the C++ event loop, HepMC3 text
+  from HepMC3's C++ writer, written by hadml.io.hepmc.HepMCWriter).
+
+All use hadml's shower cut-off (the peers get TimeShower:pTmin of hadml's tune) and exclude
+initialisation; repeats are interleaved and the best rate of each is kept.
 
     python bench/bench_generate.py -n 2000
+    python bench/bench_generate.py --memory 100000      # RSS over a long CLI run
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
 from hadml.analysis.pythia_peer import string_settings
 from hadml.config import GeneratorConfig
 from hadml.generator import Generator
-from hadml.pythia_stage import make_pythia
+from hadml.io.hepmc import HepMCWriter
+from hadml.pythia_stage import make_pythia, xml_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+PEER = ROOT / "build" / "dev" / "cpp_plugin" / "pythia" / "hadml_pythia_peer"
 
 
-def pythia_string(n: int, ecm: float, readout: bool) -> float:
-    pythia = make_pythia(string_settings(seed=1, ecm=ecm))
+def peer_settings(ecm: float) -> list[str]:
+    cut = GeneratorConfig(ecm=ecm).effective_shower_pt_min()
+    return string_settings(seed=1, ecm=ecm, extra=[f"TimeShower:pTmin = {cut!r}"])
+
+
+def cpp_peer(n: int, ecm: float, out: Path) -> float:
+    if not PEER.exists():
+        subprocess.run(["cmake", "--build", str(ROOT / "build" / "dev"), "--target",
+                        "hadml_pythia_peer"], check=True, stdout=subprocess.DEVNULL)
+    settings = out.with_suffix(".cmnd")
+    settings.write_text("\n".join(peer_settings(ecm)) + "\n")
+    pythia = make_pythia(peer_settings(ecm))  # for the path of its xmldoc
+    line = subprocess.run([str(PEER), xml_dir(pythia), str(settings), str(n), str(out)],
+                          check=True, capture_output=True, text=True).stdout.split()
+    return int(line[1]) / float(line[3])
+
+
+def python_peer(n: int, ecm: float, out: Path) -> float:
+    import pyhepmc
+
+    pythia = make_pythia(peer_settings(ecm))
     for _ in range(50):
         pythia.next()
     start = time.perf_counter()
-    for _ in range(n):
-        pythia.next()
-        if readout:
+    with pyhepmc.open(str(out), "w") as f:
+        made = 0
+        while made < n:
+            if not pythia.next():
+                continue
             ev = pythia.event
-            ids, mom = [], []
-            for i in range(ev.size()):
-                p = ev[i]
-                if p.isFinal():
-                    ids.append(p.id())
-                    mom.append((p.px(), p.py(), p.pz(), p.e()))
-            np.asarray(ids), np.asarray(mom)
+            rows = [(p.id(), p.status(), p.px(), p.py(), p.pz(), p.e(), p.m(), p.mother1(),
+                     p.mother2()) for p in (ev[i] for i in range(1, ev.size()))]
+            a = np.array(rows)
+            gen = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
+            parents = a[:, 7:9].astype(np.int32)
+            parents[:, 1] = np.maximum(parents[:, 0], parents[:, 1])
+            gen.from_hepevt(event_number=made, px=a[:, 2].copy(), py=a[:, 3].copy(),
+                            pz=a[:, 4].copy(), en=a[:, 5].copy(), m=a[:, 6].copy(),
+                            pid=a[:, 0].astype(np.int32), status=a[:, 1].astype(np.int32),
+                            parents=parents, fortran=True)
+            f.write(gen)
+            made += 1
     return n / (time.perf_counter() - start)
 
 
-def hadml_rate(n: int, config: GeneratorConfig) -> float:
+def hadml_rate(n: int, config: GeneratorConfig, out: Path) -> float:
     gen = Generator(config)
-    gen.run_block(10_000, 50, 0)  # warm-up
+    gen.run_block(10_000, 50, 0, keep_events=False, keep_hepmc=True)  # warm-up
     start = time.perf_counter()
-    done = 0
-    block = 0
-    while done < n:
-        k = min(config.block_size, n - done)
-        gen.run_block(block, k, done)
-        done += k
-        block += 1
+    with HepMCWriter(out) as writer:
+        done, block = 0, 0
+        while done < n:
+            k = min(config.block_size, n - done)
+            result = gen.run_block(block, k, done, keep_events=False, keep_hepmc=True)
+            writer.write_text(result.hepmc, k)
+            done += k
+            block += 1
     return n / (time.perf_counter() - start)
+
+
+def rss_over_run(args: list[str]) -> list[tuple[float, float]]:
+    """(seconds, RSS in MiB) of a `hadml generate` process, sampled every 0.5 s."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-m", "hadml", "generate", "--no-progress", *args],
+                            env=env, stdout=subprocess.DEVNULL)
+    samples: list[tuple[float, float]] = []
+    start = time.perf_counter()
+
+    def sample() -> None:
+        while proc.poll() is None:
+            try:
+                status = Path(f"/proc/{proc.pid}/status").read_text()
+            except OSError:
+                break
+            kb = next(int(line.split()[1]) for line in status.splitlines()
+                      if line.startswith("VmRSS:"))
+            samples.append((time.perf_counter() - start, kb / 1024))
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    proc.wait()
+    thread.join()
+    if proc.returncode:
+        raise RuntimeError(f"hadml generate {' '.join(args)} failed ({proc.returncode})")
+    return samples
+
+
+def memory(n: int, tmp: Path) -> None:
+    print(f"\nRSS of `hadml generate -n {n}` (MiB) at 10%, 50%, 90% of the run time, max")
+    for label, extra in (("--out", []), ("--out --clusters", ["--clusters",
+                                                              str(tmp / "c.parquet")])):
+        samples = rss_over_run(["-n", str(n), "--out", str(tmp / "m.hepmc"), *extra])
+        t = np.array([s[0] for s in samples])
+        rss = np.array([s[1] for s in samples])
+        at = [float(np.interp(f * t[-1], t, rss)) for f in (0.1, 0.5, 0.9)]
+        print(f"  {label:18s} {at[0]:8.1f} {at[1]:8.1f} {at[2]:8.1f} {rss.max():8.1f}"
+              f"   ({t[-1]:.0f} s)")
 
 
 def main() -> None:
@@ -62,33 +147,41 @@ def main() -> None:
     ap.add_argument("--ecm", type=float, default=91.188)
     ap.add_argument("--model", default=None, help="ONNX model for the ML row")
     ap.add_argument("--repeats", type=int, default=2, help="interleaved repeats (best kept)")
+    ap.add_argument("--memory", type=int, default=0, metavar="N",
+                    help="instead: RSS over a `hadml generate -n N` run, without and with "
+                         "--clusters")
     args = ap.parse_args()
 
     from hadml import _core
 
-    # Interleaved repeats, best of each: the ratios do not depend on which ran first.
-    configs = {"classic": GeneratorConfig(ecm=args.ecm)}
-    if getattr(_core, "HAS_ONNX", False):
-        configs["ml"] = GeneratorConfig(ecm=args.ecm, hadronization="ml", model=args.model)
-    best: dict[str, float] = {}
-    for _ in range(args.repeats):
-        for name, fn in (("read", lambda: pythia_string(args.events, args.ecm, True)),
-                         ("bare", lambda: pythia_string(args.events, args.ecm, False)),
-                         *((k, lambda c=c: hadml_rate(args.events, c))
-                           for k, c in configs.items())):
-            best[name] = max(best.get(name, 0.0), fn())
-    p_read, classic = best["read"], best["classic"]
-    rows = [("Pythia 8 string hadronization + readout", p_read),
-            ("Pythia 8 string hadronization, next() only", best["bare"]),
-            ("hadml classic cluster hadronization", classic)]
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        if args.memory:
+            memory(args.memory, tmp)
+            return
+        configs = {"classic": GeneratorConfig(ecm=args.ecm)}
+        if getattr(_core, "HAS_ONNX", False):
+            configs["ml"] = GeneratorConfig(ecm=args.ecm, hadronization="ml", model=args.model)
+        runs = [("cpp", lambda: cpp_peer(args.events, args.ecm, tmp / "cpp.hepmc")),
+                ("python", lambda: python_peer(args.events, args.ecm, tmp / "py.hepmc")),
+                *((k, lambda k=k, c=c: hadml_rate(args.events, c, tmp / f"{k}.hepmc"))
+                  for k, c in configs.items())]
+        best: dict[str, float] = {}
+        for _ in range(args.repeats):
+            for name, fn in runs:
+                best[name] = max(best.get(name, 0.0), fn())
+    labels = {"cpp": "C++ Pythia 8 peer (string), HepMC3",
+              "python": "Python Pythia 8 peer (string), pyhepmc",
+              "classic": "hadml classic, HepMC3",
+              "ml": "hadml ML cluster decays (ONNX, CPU), HepMC3"}
+    ref = best["cpp"]
+    print(f"\n{args.events} events at sqrt(s) = {args.ecm} GeV, one process, best of "
+          f"{args.repeats}\n")
+    print(f"{'configuration':46s} {'events/s':>9s} {'ms/event':>9s} {'vs C++ peer':>12s}")
+    for name, rate in best.items():
+        print(f"{labels[name]:46s} {rate:9.0f} {1e3 / rate:9.3f} {rate / ref:12.2f}")
     if "ml" in best:
-        rows.append(("hadml ML cluster decays (ONNX, CPU)", best["ml"]))
-    print(f"\n{args.events} events at sqrt(s) = {args.ecm} GeV, one process\n")
-    print(f"{'configuration':48s} {'events/s':>10s} {'ms/event':>9s} {'vs Pythia+readout':>18s}")
-    for name, rate in rows:
-        print(f"{name:48s} {rate:10.0f} {1e3 / rate:9.3f} {rate / p_read:18.2f}")
-    if len(rows) > 3:
-        print(f"\nML / classic hadml rate: {rows[3][1] / classic:.2f}")
+        print(f"\nML / classic: {best['ml'] / best['classic']:.2f}")
 
 
 if __name__ == "__main__":

@@ -44,25 +44,16 @@ from pathlib import Path
 import numpy as np
 
 from hadml.config import ConfigError, GeneratorConfig
-from hadml.event import (
-    CLUSTER_PID,
-    FATE_DECAYED,
-    FATE_FISSIONED,
-    STATUS_BEAM,
-    STATUS_CLUSTER,
-    STATUS_DECAYED,
-    STATUS_FINAL,
-    STATUS_PARTON,
-    STATUS_SPLIT_GLUON,
-    Event,
-    baryon_number3,
-)
+from hadml.event import Event
 from hadml.pythia_stage import (
     PYTHIA_MAX_SEED,
     ChargeTable,
     HadronDecayer,
     PartonEvent,
     PartonGenerator,
+    decay_settings,
+    perturbative_settings,
+    xml_dir,
 )
 
 #: hadml's stages (cluster stage + hadron decays), summed 4-momentum deviation / sqrt(s).
@@ -182,6 +173,10 @@ class BlockResult:
     ml_decays: int  # cluster decays asked of the ML decayer (fallbacks included)
     seconds: float
     stage_retries: int = 0  # extra tries of reconnection/fission/light clusters
+    # Per event, |dE| + |dpx| + |dpy| + |dpz| between Pythia's partons and photons and the
+    # beams (GeV): the rounding of Pythia's stage, checked against PYTHIA_STAGE_TOLERANCE.
+    pythia_deviation: np.ndarray | None = None
+    hepmc: bytes | None = None  # HepMC3 text of the block's events (keep_hepmc)
 
 
 @dataclass
@@ -273,7 +268,10 @@ def _make_cluster_decayer(config: GeneratorConfig):
 
 
 class Generator:
-    """One generator instance (two Pythia objects and one cluster stage)."""
+    """One generator instance: the C++ event loop (hadml._core.EventLoop: two Pythia 8
+    instances, the cluster stage, the checks and the event record), plus, in Python, a
+    Pythia of the same settings that checks them with clear errors and gives the particle
+    data (hadron table, charges), and the cluster stage alone (``hadronizer``) for studies."""
 
     def __init__(self, config: GeneratorConfig) -> None:
         from hadml import _core
@@ -291,217 +289,72 @@ class Generator:
         self.hadronizer = _core.ClusterHadronizer(
             config.cluster_params(), self.hadron_table, self.cluster_decayer, 1
         )
+        self._loop = _core.EventLoop(
+            xml_dir(self.partons.pythia), perturbative_settings(config), decay_settings(),
+            config.decay_hadrons, config.cluster_params(), self.hadron_table,
+            self.cluster_decayer, HADML_STAGE_TOLERANCE, PYTHIA_STAGE_TOLERANCE,
+            MAX_ATTEMPTS_PER_EVENT)
 
     # -- one block -------------------------------------------------------------------------
     def run_block(self, block: int, n_events: int, first_number: int,
-                  keep_events: bool = True, keep_clusters: bool = False) -> BlockResult:
+                  keep_events: bool = True, keep_clusters: bool = False,
+                  keep_hepmc: bool = False) -> BlockResult:
+        """Make one block in C++ (hadml._core.EventLoop.run_block): the events as flat
+        arrays, split here into Event views, the cluster table's columns, and with
+        ``keep_hepmc`` the events' HepMC3 text (HepMC3's C++ writer)."""
+        from hadml import _core
+
         start = time.perf_counter()
         seed = self.config.run_seed
         decay_seed = self.config.effective_decay_seed()  # decays' streams (docs/architecture.md)
-        self.partons.reseed(1 + derive_seed(seed, block, "pythia-partons", PYTHIA_MAX_SEED))
-        if self.decayer:
-            self.decayer.reseed(
-                1 + derive_seed(decay_seed, block, "pythia-decays", PYTHIA_MAX_SEED))
-        self.hadronizer.seed(derive_seed(seed, block, "cluster-stage"),
-                             derive_seed(decay_seed, block, "cluster-decays"))
         stats_before = self.cluster_decayer.stats()
-
-        failures: collections.Counter = collections.Counter()
-        retries = 0
-        good: list[tuple[PartonEvent, dict]] = []
-        attempts = 0
-        while len(good) < n_events:
-            need = n_events - len(good)
-            attempts += need
-            if attempts > MAX_ATTEMPTS_PER_EVENT * n_events:
-                raise RuntimeError(
-                    f"block {block} (seed {seed}): more than {MAX_ATTEMPTS_PER_EVENT} attempts "
-                    f"per event; failures so far: {dict(failures)}"
-                )
-            batch = [self.partons.next() for _ in range(need)]
-            results = self.hadronizer.hadronize([pe.as_tuple() for pe in batch])
-            for pe, res in zip(batch, results, strict=True):
-                number = first_number + len(good)
-                retries += max(res["stage_tries"] - 1, 0)
-                if res["conservation_violated"]:
-                    raise ConservationError(
-                        f"event {number} (seed {seed}, block {block}): {res['error']}"
-                    )
-                if res["error"] is not None:
-                    failures[_reason(res["error"])] += 1
-                    continue
-                good.append((pe, res))
-
-        events: list[Event] = []
-        n_charged = np.empty(n_events, dtype=np.int64)
-        for k, (pe, res) in enumerate(good):
-            number = first_number + k
-            event = self._assemble(number, pe, res)
-            self._check(event, pe, number, block)
-            fin = event.final
-            n_charged[k] = int(np.count_nonzero(self._charges(event.pid[fin]) != 0))
-            if keep_events:
-                events.append(event)
+        try:
+            out = self._loop.run_block(
+                block, seed,
+                1 + derive_seed(seed, block, "pythia-partons", PYTHIA_MAX_SEED),
+                1 + derive_seed(decay_seed, block, "pythia-decays", PYTHIA_MAX_SEED),
+                derive_seed(seed, block, "cluster-stage"),
+                derive_seed(decay_seed, block, "cluster-decays"),
+                n_events, first_number, keep_events, keep_clusters, keep_hepmc)
+        except _core.ConservationViolation as err:
+            raise ConservationError(str(err)) from None
+        events = _split_events(out["events"]) if keep_events else []
         clusters = None
         if keep_clusters:
             from hadml.io import cluster_table
 
-            clusters = cluster_table.from_events(
-                [res for _, res in good], range(first_number, first_number + n_events))
+            clusters = cluster_table.from_columns(out["clusters"])
         stats = self.cluster_decayer.stats()
         fallbacks = stats["fallbacks"] - stats_before["fallbacks"]
         ml_decays = 0
         if self.config.hadronization == "ml":
             ml_decays = fallbacks + stats["decayed"] - stats_before["decayed"]
-        return BlockResult(block, events, clusters, n_charged, dict(failures),
+        return BlockResult(block, events, clusters, out["n_charged"], dict(out["failures"]),
                            int(fallbacks), int(ml_decays), time.perf_counter() - start,
-                           retries)
-
-    # -- event record ------------------------------------------------------------------------
-    def _assemble(self, number: int, pe: PartonEvent, res: dict) -> Event:
-        """Full history: beams -> partons -> (split gluons ->) clusters -> hadrons -> decays.
-
-        Partons are ordered cluster by cluster so that the two constituents of a primary
-        cluster are adjacent (a HEPEVT parent range)."""
-        p_id, p_p, p_mass = res["parton_id"], res["parton_p"], res["parton_mass"]
-        split = res["parton_split"]
-        source = res["parton_source"]
-        cl_parent = res["cluster_parent"]
-        primary = np.flatnonzero(cl_parent < 0)
-        # A diquark of a baryonic cluster is two partons (parton2 >= 0): the cluster's
-        # parent range then holds three rows.
-        constituents = np.stack([res[f"cluster_{k}"][primary] for k in (
-            "c1_parton", "c1_parton2", "c2_parton", "c2_parton2")], axis=1).reshape(-1)
-        constituents = constituents[constituents >= 0]
-        split_gluons = np.flatnonzero(split)
-        order = np.concatenate([split_gluons, constituents]).astype(np.int64)
-        if len(order) != len(p_id) or len(np.unique(order)) != len(order):
-            raise RuntimeError(
-                f"event {number}: partons and cluster constituents do not match one to one"
-            )
-        parton_pos = np.empty(len(p_id), dtype=np.int64)
-        parton_pos[order] = 2 + np.arange(len(order))
-
-        # Shower photons (not partons) follow the partons, children of the beams too.
-        n_other = len(pe.other_id)
-        first_other = 2 + len(order)
-
-        # Cluster rows. Fissioned clusters first (a parent's index is below its children's),
-        # then the final clusters with each light-cluster exchange pair adjacent, so that
-        # the pair can be the parent range of the exchange vertex
-        # {light cluster, partner} -> {hadron, moved partner (extra row) or hadron}.
-        n_cl = len(cl_parent)
-        fate = res["cluster_fate"]
-        exchange = res["cluster_exchange"]
-        index = np.arange(n_cl)
-        pair_key = np.where(exchange >= 0, np.minimum(index, exchange), index)
-        cl_order = np.lexsort((index, pair_key, fate != FATE_FISSIONED))
-        first_cluster = first_other + n_other
-        cluster_pos = np.empty(n_cl, dtype=np.int64)
-        cluster_pos[cl_order] = first_cluster + np.arange(n_cl)
-        moved = np.flatnonzero((exchange >= 0) & (fate == FATE_DECAYED))
-        n_moved = len(moved)
-        moved_pos = np.full(n_cl, -1, dtype=np.int64)
-        moved_pos[moved] = first_cluster + n_cl + np.arange(n_moved)
-        first_hadron = first_cluster + n_cl + n_moved
-        h_id, h_p, h_cluster = res["hadron_id"], res["hadron_p"], res["hadron_cluster"]
-        n_h = len(h_id)
-        # The mass each hadron was given by the cluster stage: nominal, or drawn from the
-        # hadron's Breit-Wigner (cluster parameter OnShell = 0, Herwig 7.3's default).
-        h_mass = res["hadron_mass"]
-
-        # Parent ranges.
-        par = np.full((first_hadron + n_h, 2), -1, dtype=np.int64)
-        beam_slice = slice(2, 2 + len(order))
-        is_input = source[order] < 0
-        par[beam_slice][is_input] = (0, 1)
-        split_src = source[order][~is_input]
-        par[beam_slice][~is_input] = np.stack([parton_pos[split_src]] * 2, axis=1)
-        par[first_other:first_cluster] = (0, 1)
-        prim_rows = cluster_pos[primary]
-        c1 = parton_pos[res["cluster_c1_parton"][primary]]
-        n_parents = 2 + (res["cluster_c1_parton2"][primary] >= 0) + (
-            res["cluster_c2_parton2"][primary] >= 0)
-        par[prim_rows] = np.stack([c1, c1 + n_parents - 1], axis=1)
-        child = np.flatnonzero(cl_parent >= 0)
-        par[cluster_pos[child]] = np.stack([cluster_pos[cl_parent[child]]] * 2, axis=1)
-        # Products of each cluster: its own row, the exchange pair, or the moved-partner row.
-        product_parent = np.stack([cluster_pos, cluster_pos], axis=1)
-        paired = np.flatnonzero(exchange >= 0)
-        pair_lo = np.minimum(cluster_pos[paired], cluster_pos[exchange[paired]])
-        product_parent[paired] = np.stack([pair_lo, pair_lo + 1], axis=1)
-        par[moved_pos[moved]] = product_parent[moved]
-        product_parent[moved] = np.stack([moved_pos[moved]] * 2, axis=1)
-        par[first_hadron:] = product_parent[h_cluster]
-
-        n_rows_cl = n_cl + n_moved
-        pid = np.concatenate([[11, -11], p_id[order], pe.other_id,
-                              np.full(n_rows_cl, CLUSTER_PID), h_id])
-        status = np.concatenate([
-            [STATUS_BEAM, STATUS_BEAM],
-            np.where(split[order], STATUS_SPLIT_GLUON, STATUS_PARTON),
-            np.full(n_other, STATUS_FINAL),
-            np.full(n_rows_cl, STATUS_CLUSTER),
-            np.full(n_h, STATUS_FINAL),
-        ])
-        cl_p = np.concatenate([res["cluster_p_initial"][cl_order], res["cluster_p"][moved]])
-        cl_m = np.sqrt(np.clip(cl_p[:, 3] ** 2 - (cl_p[:, :3] ** 2).sum(axis=1), 0, None))
-        mom = np.concatenate([pe.beams, p_p[order], pe.other_p, cl_p, h_p])
-        mass = np.concatenate([[0.000510999, 0.000510999], p_mass[order], pe.other_m, cl_m,
-                               h_mass])
-
-        if self.decayer is not None and n_h:
-            dec = self.decayer.decay(h_id, h_p, h_mass)
-            # dec rows 0..n_h-1 are the primary hadrons in the same order; the rest are
-            # decay products whose mothers point into the decay record.
-            if len(dec.id) < n_h or not np.array_equal(dec.id[:n_h], h_id):
-                raise RuntimeError(f"event {number}: Pythia reordered the primary hadrons")
-            status[first_hadron:] = np.where(dec.final[:n_h], STATUS_FINAL, STATUS_DECAYED)
-            extra = slice(n_h, len(dec.id))
-            mothers = dec.mother[extra] + first_hadron
-            pid = np.concatenate([pid, dec.id[extra]])
-            status = np.concatenate(
-                [status, np.where(dec.final[extra], STATUS_FINAL, STATUS_DECAYED)])
-            mom = np.concatenate([mom, dec.p[extra]])
-            mass = np.concatenate([mass, dec.m[extra]])
-            par = np.concatenate([par, np.stack([mothers, mothers], axis=1)])
-        return Event(number, pid.astype(np.int32), status.astype(np.int32), mom, mass,
-                     par.astype(np.int32))
+                           int(out["stage_retries"]), out["pythia_deviation"],
+                           out.get("hepmc"))
 
     def _check(self, event: Event, pe: PartonEvent, number: int, block: int) -> None:
-        """Conservation of 4-momentum (per stage, module docstring), charge and baryon
-        number in the final state."""
-        fin = event.final
-        total = event.p[fin].sum(axis=0)
+        """The conservation checks the event loop applies to every event (4-momentum per
+        stage, module docstring; final-state charge and baryon number), on one event."""
+        from hadml import _core
+
         start = pe.p.sum(axis=0) + pe.other_p.sum(axis=0)
         beams = pe.beams.sum(axis=0)
-        scale = float(beams[3])
-        where = f"event {number} (seed {self.config.run_seed}, block {block})"
-        for stage, got, expected, tol in (
-            ("hadml's cluster stage and hadron decays (final state - partons and photons)",
-             total, start, HADML_STAGE_TOLERANCE),
-            ("Pythia's perturbative stage (partons and photons - beams)", start, beams,
-             PYTHIA_STAGE_TOLERANCE),
-        ):
-            deviation = float(np.abs(got - expected).sum())
-            if not deviation <= tol * scale:
-                raise ConservationError(
-                    f"{where}: 4-momentum not conserved by {stage}: difference "
-                    f"{(got - expected).tolist()} GeV, |dE|+|dp| = {deviation:.3g} GeV > "
-                    f"{tol:g} x sqrt(s) = {tol * scale:.3g} GeV"
-                )
-        charge = int(self._charges(event.pid[fin]).sum())
-        if charge != 0:
-            raise ConservationError(f"{where}: final-state charge is {charge}/3, not 0")
-        baryon = int(baryon_number3(event.pid[fin]).sum())
-        if baryon != 0:
-            raise ConservationError(f"{where}: final-state baryon number is {baryon}/3, not 0")
+        try:
+            self._loop.check(event.pid, event.status, event.p, start.tolist(), beams.tolist(),
+                             f"event {number} (seed {self.config.run_seed}, block {block})")
+        except _core.ConservationViolation as err:
+            raise ConservationError(str(err)) from None
 
 
-def _reason(message: str) -> str:
-    """Group failure messages by their stable part (before any number)."""
-    head = message.split(":")[0]
-    return head[:120]
+def _split_events(rec: dict[str, np.ndarray]) -> list[Event]:
+    """Event objects (views into the block's arrays) from the event loop's flat record."""
+    offsets = rec["offsets"]
+    pid, status, p, m, parents = (rec[k] for k in ("pid", "status", "p", "m", "parents"))
+    return [Event(int(number), pid[a:b], status[a:b], p[a:b], m[a:b], parents[a:b])
+            for number, a, b in zip(rec["number"].tolist(), offsets[:-1].tolist(),
+                                    offsets[1:].tolist(), strict=True)]
 
 
 # -- running many blocks ---------------------------------------------------------------------
@@ -519,7 +372,7 @@ def _worker_init(config_dict: dict) -> None:
     _WORKER_GENERATOR = Generator(load_config(overrides=config_dict))
 
 
-def _worker_run(args: tuple[int, int, int, bool, bool]) -> BlockResult:
+def _worker_run(args: tuple[int, int, int, bool, bool, bool]) -> BlockResult:
     assert _WORKER_GENERATOR is not None
     return _WORKER_GENERATOR.run_block(*args)
 
@@ -549,7 +402,8 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
                keep_events: bool = True, keep_clusters: bool = False,
                progress: Callable[[int], None] | None = None,
                generator: Generator | None = None,
-               blocks: range | None = None) -> Iterator[BlockResult]:
+               blocks: range | None = None,
+               keep_hepmc: bool = False) -> Iterator[BlockResult]:
     """Yield the block results of a run in block order, using ``jobs`` processes.
 
     With jobs > 1 at most 2 x jobs blocks are in flight, so memory does not grow with the
@@ -562,7 +416,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     config = resolve_seed(None, config)
     config.validate()
     plan = select_blocks(block_plan(n_events, config.block_size), blocks)
-    tasks = [(b, n, first, keep_events, keep_clusters) for b, n, first in plan]
+    tasks = [(b, n, first, keep_events, keep_clusters, keep_hepmc) for b, n, first in plan]
     jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
         gen = generator or Generator(config)
@@ -733,16 +587,14 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
 
             bar = tqdm(total=n_run, unit="ev", desc=f"hadml {cfg.hadronization}")
         want_clusters = collect_clusters or table_writer is not None
-        blocks = run_blocks(cfg, n_events, jobs, keep_events or hep_writer is not None,
-                            want_clusters, bar.update if bar else None, generator,
-                            selection)
+        blocks = run_blocks(cfg, n_events, jobs, keep_events, want_clusters,
+                            bar.update if bar else None, generator,
+                            selection, keep_hepmc=hep_writer is not None)
         for block in blocks:
             summary.add(block)
             signals.check()
             if hep_writer is not None:
-                for ev in block.events:
-                    hep_writer.write(ev)
-                    signals.check()
+                hep_writer.write_text(block.hepmc, len(block.n_charged))
                 hep_writer.flush()
             if table_writer is not None:
                 table_writer.write(block.clusters)

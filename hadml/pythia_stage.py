@@ -117,6 +117,18 @@ def perturbative_settings(config: GeneratorConfig) -> list[str]:
     ]
 
 
+def decay_settings(extra: list[str] | None = None) -> list[str]:
+    """Settings of the Pythia that only decays the cluster stage's primary hadrons."""
+    return ["ProcessLevel:all = off", "HadronLevel:Hadronize = off", *_QUIET,
+            "Random:seed = 1", *(extra or [])]
+
+
+def xml_dir(pythia) -> str:
+    """The xmldoc directory an initialised pythia8mc.Pythia read (the wheel's own copy, or
+    PYTHIA8DATA): the C++ event loop's Pythia instances read the same files."""
+    return str(pythia.settings.word("xmlPath"))
+
+
 class ChargeTable:
     """3 x electric charge for any PDG id Pythia knows, vectorised (sorted-id lookup)."""
 
@@ -233,10 +245,7 @@ class HadronDecayer:
     """A second Pythia with ProcessLevel:all = off that only decays hadrons."""
 
     def __init__(self, extra_settings: list[str] | None = None) -> None:
-        self.pythia = make_pythia(
-            ["ProcessLevel:all = off", "HadronLevel:Hadronize = off", *_QUIET, "Random:seed = 1",
-             *(extra_settings or [])]
-        )
+        self.pythia = make_pythia(decay_settings(extra_settings))
 
     def reseed(self, seed: int) -> None:
         self.pythia.rndm.init(int(seed))

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pyhepmc
@@ -410,14 +411,20 @@ def test_conservation_violation_keeps_the_partial_file(tmp_path, monkeypatch):
     # before are kept under the partial name, the old file stays.
     out = tmp_path / "ev.hepmc"
     out.write_bytes(OLD)
-    original = Generator._check
+    original = Generator.run_block
 
-    def check_with_a_bug(self, event, pe, number, block):
-        if number == 160:
-            event.p[np.flatnonzero(event.final)[0], 3] += 1e-3  # a lost MeV
-        original(self, event, pe, number, block)
+    def run_block_with_a_bug(self, block, n_events, first_number, *args, **kwargs):
+        result = original(self, block, n_events, first_number, *args, **kwargs)
+        if block == 3:
+            # Event 160 as made, then a lost MeV, through the event loop's own check.
+            event = original(self, block, n_events, first_number).events[160 - first_number]
+            made = SimpleNamespace(p=event.p[event.final].sum(axis=0, keepdims=True),
+                                   other_p=np.zeros((0, 4)), beams=event.p[:2])
+            event.p[np.flatnonzero(event.final)[0], 3] += 1e-3
+            self._check(event, made, event.number, block)
+        return result
 
-    monkeypatch.setattr(Generator, "_check", check_with_a_bug)
+    monkeypatch.setattr(Generator, "run_block", run_block_with_a_bug)
     with pytest.raises(RunStopped) as info:
         hadml.generate(200, seed=4, block_size=50, hepmc=out, keep_events=False)
     err = info.value

@@ -8,6 +8,7 @@ void bindCore(py::module_& m);    // bind_core.cpp: params, tables, decayer base
 void bindSteps(py::module_& m);   // bind_steps.cpp: the individual steps, for tests
 void bindDecays(py::module_& m);  // bind_decays.cpp: spectrum and classic decayer
 void bindRedecay(py::module_& m);  // bind_redecay.cpp: generator-record re-decay (Herwig adapter)
+void bindEventLoop(py::module_& m);  // cpp_plugin/pythia/bind_eventloop.cpp: the event loop
 #ifdef HADML_WITH_ONNX
 void bindOnnx(py::module_& m);    // cpp_plugin/onnx/bind_onnx.cpp
 #endif
@@ -19,6 +20,7 @@ PYBIND11_MODULE(_core, m) {
   hadml::bindings::bindSteps(m);
   hadml::bindings::bindDecays(m);
   hadml::bindings::bindRedecay(m);
+  hadml::bindings::bindEventLoop(m);
 #ifdef HADML_WITH_ONNX
   hadml::bindings::bindOnnx(m);
   m.attr("HAS_ONNX") = true;

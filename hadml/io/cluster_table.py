@@ -102,6 +102,13 @@ def from_events(
     return pa.Table.from_arrays(arrays, schema=SCHEMA)
 
 
+def from_columns(columns: Mapping[str, np.ndarray]) -> pa.Table:
+    """Build the table from the columns the C++ event loop fills (hadml._core.EventLoop,
+    one array per column of the schema)."""
+    arrays = [pa.array(columns[name], type=dtype) for name, dtype in COLUMNS]
+    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+
+
 def write(table: pa.Table, path: str | Path, info: Mapping[str, object] | None = None) -> None:
     """Write a cluster table atomically (a temporary file renamed onto ``path``); ``info``
     (run configuration, seed...) is stored as JSON."""
