@@ -26,10 +26,12 @@ def sphericity_axes(p3: np.ndarray, event: np.ndarray, n_events: int) -> np.ndar
     """Unit sphericity axis of each event [n_events, 3] (eigenvector of the largest
     eigenvalue of the momentum tensor); particles' 3-momenta ``p3`` [n, 3], event index
     ``event`` [n]."""
-    tensor = np.zeros((n_events, 3, 3))
-    np.add.at(tensor, event, p3[:, :, None] * p3[:, None, :])
-    norm = np.zeros(n_events)
-    np.add.at(norm, event, (p3 ** 2).sum(1))
+    tensor = np.empty((n_events, 3, 3))
+    for a in range(3):
+        for b in range(a, 3):
+            tensor[:, a, b] = tensor[:, b, a] = np.bincount(event, p3[:, a] * p3[:, b],
+                                                            minlength=n_events)
+    norm = np.bincount(event, (p3 ** 2).sum(1), minlength=n_events)
     tensor /= np.maximum(norm, 1e-12)[:, None, None]
     _, vecs = np.linalg.eigh(tensor)  # ascending eigenvalues
     return vecs[:, :, -1]
@@ -48,8 +50,7 @@ def particle_features(events: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarr
     p = np.concatenate([np.asarray(e["p"], dtype=np.float64) for e in events])
     pid = np.concatenate([np.asarray(e["pid"]) for e in events])
     event = np.repeat(np.arange(len(events)), counts)
-    e_vis = np.zeros(len(events))
-    np.add.at(e_vis, event, p[:, 3])
+    e_vis = np.bincount(event, p[:, 3], minlength=len(events))
     p3 = p[:, :3]
     pabs = np.sqrt((p3 ** 2).sum(1))
     axis = sphericity_axes(p3, event, len(events))[event]
