@@ -38,42 +38,48 @@ def true_log_ratio(events, mu: float) -> np.ndarray:
     return (((m - MU0) ** 2 - (m - mu) ** 2) / (2 * SIGMA ** 2)).sum(1)
 
 
+N_TRAIN = 6000  # events per class
+MU1 = 1.05
+
+
 @pytest.fixture(scope="module")
 def toy_classifier(tmp_path_factory):
-    """Nominal mu = 1.0 against mu = 0.95 and 1.05: one parametrized classifier (seconds)."""
+    """Nominal mu = 1.0 against mu = 1.05 (seconds)."""
     cfg = load_reweight_config(
         "smoke", [f"out_dir={tmp_path_factory.mktemp('runs')}", "max_epochs=15", "lr=0.005",
                   "batch_size=256", "hidden=16", "latent=8"],
-        nominal="nom:mu=1.0", varied=["lo:mu=0.95", "hi:mu=1.05"])
-    return train(cfg, toy_events(6000, MU0, 1),
-                 [toy_events(3000, 0.95, 2), toy_events(3000, 1.05, 3)])
+        nominal="nom:mu=1.0", varied=[f"hi:mu={MU1}"])
+    return train(cfg, toy_events(N_TRAIN, MU0, 1), [toy_events(N_TRAIN, MU1, 2)])
 
 
-@pytest.mark.parametrize("mu", [0.95, 1.05])
-def test_weights_recover_the_known_density_ratio(toy_classifier, mu):
+def test_weights_recover_the_known_density_ratio(toy_classifier):
     test = toy_events(4000, MU0, 10)
-    w = compute_weights(toy_classifier.module, test, {"t": {"mu": mu}})["t"]
-    truth = np.exp(true_log_ratio(test, mu))
+    w = compute_weights(toy_classifier.module, test, {"t": {"mu": MU1}})["t"]
+    truth = np.exp(true_log_ratio(test, MU1))
     # The weights are the density ratio: correlated with the truth and of mean 1.
-    assert np.corrcoef(np.log(w), np.log(truth))[0, 1] > 0.9
+    assert np.corrcoef(np.log(w), np.log(truth))[0, 1] > 0.95
     assert abs(w.mean() - 1.0) < 0.05
-    # The weighted nominal sample has the varied mean mass, within its statistical error
-    # (the Kish effective size of the weighted sample), as the exact weights give it.
+    # The weighted nominal sample has the mean mass the exact weights give it, within the
+    # statistical error of the learned weights: that of the training samples (the
+    # classifier matches the weighted nominal to the varied training events), 3 sigma.
     m = np.array([np.sqrt(e["p"][:, 3] ** 2 - 1.0).mean() for e in test])
-    for weights in (w, truth):
-        mean = np.sum(weights * m) / weights.sum()
-        err = m.std() / np.sqrt(kish_ess(weights))
-        assert abs(mean - mu) < 3 * err, (mean, mu, err)
-    # The nominal mean is far from the target: the check above is not trivially passed.
-    assert abs(m.mean() - mu) > 10 * m.std() / np.sqrt(len(m))
+    exact = np.sum(truth * m) / truth.sum()
+    learned = np.sum(w * m) / w.sum()
+    n_fit = N_TRAIN * 0.75  # training split of each class (smoke: val_fraction 0.25)
+    err = m.std() * np.sqrt(2.0 / n_fit)
+    assert abs(learned - exact) < 3 * err, (learned, exact, err)
+    # ... and the exact weights give the target within the test sample's error; the
+    # nominal mean is far from it (the check is not passed by weights of 1).
+    assert abs(exact - MU1) < 3 * m.std() / np.sqrt(kish_ess(truth))
+    assert abs(m.mean() - MU1) > 10 * err
 
 
 def test_training_summary_reports_the_held_out_checks(toy_classifier):
     r = toy_classifier
     assert r.best_checkpoint is not None and r.epochs_run == 15
-    assert [c.params for c in r.checks] == [{"mu": 0.95}, {"mu": 1.05}]
-    for c in r.checks:
-        assert abs(c.mean_weight - 1.0) < 0.05 and 0.7 < c.kish_fraction < 1.0
+    (check,) = r.checks
+    assert check.params == {"mu": MU1}
+    assert abs(check.mean_weight - 1.0) < 0.05 and 0.7 < check.kish_fraction < 1.0
     text = r.text()
     assert "hadml reweight apply" in text and "Kish ESS" in text
     assert r.best_val_accuracy is not None and r.best_val_accuracy > 0.55
