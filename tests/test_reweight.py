@@ -153,3 +153,32 @@ def test_kish_and_weight_files(tmp_path):
     with pytest.raises(ValueError, match="one value per event"):
         write_weights(tmp_path / "w2.npz", numbers, {"a": np.ones(3)})
     assert not (tmp_path / "w2.npz").exists()
+
+
+def test_nominal_events_get_the_varied_parameters_with_balanced_classes():
+    """The parametrized training data (DCTR section 2): nominal events are given the
+    parameters of varied events, in proportion to the varied samples' sizes, and the two
+    classes weigh the same."""
+    import torch
+
+    from hadml.reweight.model import EventSet, TrainingData
+
+    nominal = EventSet.from_events(toy_events(400, MU0, 1))
+    data = TrainingData(nominal, [(EventSet.from_events(toy_events(300, 0.9, 2)), [0.9]),
+                                  (EventSet.from_events(toy_events(100, 1.1, 3)), [1.1])],
+                        val_fraction=0.25, seed=0)
+    assert data.weight[data.is_nominal].sum() == pytest.approx(data.weight[~data.is_nominal].sum())
+    draws = torch.cat([data.collate(data.split["train"], "train")["theta"][:, 0]
+                       for _ in range(20)])
+    labels = data.label[data.split["train"]].repeat(20)
+    nominal_theta = draws[labels == 0]
+    assert set(np.round(nominal_theta.double().numpy(), 4).tolist()) == {0.9, 1.1}
+    share = float((nominal_theta < 1.0).float().mean())
+    assert share == pytest.approx(0.75, abs=0.02)  # 300 of 400 varied events are at 0.9
+    # The validation draw is fixed: two collations agree.
+    v = data.split["val"]
+    assert torch.equal(data.collate(v, "val")["theta"], data.collate(v, "val")["theta"])
+    # Varied events keep their own parameters.
+    batch = data.collate(data.split["train"], "train")
+    varied_theta = batch["theta"][batch["label"] == 1, 0]
+    assert set(np.round(varied_theta.double().numpy(), 4).tolist()) == {0.9, 1.1}
