@@ -1,7 +1,8 @@
 """The ``hadml`` command line: a thin layer over the Python API.
 
 Subcommands: ``generate`` and ``merge`` (this file), ``compare`` (hadml.analysis.cli),
-``train`` and ``export`` (hadml.train.cli; needs the ``[train]`` extra).
+``train`` and ``export`` (hadml.train.cli; needs the ``[train]`` extra), ``reweight``
+(hadml.reweight.cli; the same extra).
 """
 
 from __future__ import annotations
@@ -221,6 +222,11 @@ _PLUGINS = {
         ("pip install torch==2.13.0    # the CPU build of torch, first",
          "pip install 'hadml[train]'"),
         ("torch", "lightning", "onnx", "onnxscript", "tensorboard")),
+    "hadml.reweight.cli": _Plugin(
+        ("reweight",), "torch and Lightning (the train extra)",
+        ("pip install torch==2.13.0    # the CPU build of torch, first",
+         "pip install 'hadml[train]'"),
+        ("torch", "lightning")),
 }
 
 

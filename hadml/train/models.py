@@ -138,15 +138,20 @@ class DeepSetsDiscriminator(nn.Module):
 
     Sum pooling keeps the multiplicity visible, mean pooling the typical hadron; both
     (DESIGN.md section 6). Sets are ragged: ``event`` gives each hadron's set index.
+
+    ``n_context`` > 0 adds per-set inputs to rho (the parameters of a parametrized
+    classifier, hadml.reweight); ``context`` [n_events, n_context] then goes to forward.
     """
 
     def __init__(self, n_in: int = N_HADRON_FEATURES, latent: int = 64, hidden: int = 128,
-                 layers: int = 2):
+                 layers: int = 2, n_context: int = 0):
         super().__init__()
+        self.n_context = n_context
         self.phi = mlp(n_in, latent, hidden, layers)
-        self.rho = mlp(2 * latent, 1, hidden, layers)
+        self.rho = mlp(2 * latent + n_context, 1, hidden, layers)
 
-    def forward(self, x: torch.Tensor, event: torch.Tensor, n_events: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, event: torch.Tensor, n_events: int,
+                context: torch.Tensor | None = None) -> torch.Tensor:
         h = self.phi(x)
         s = torch.zeros(n_events, h.shape[1], dtype=h.dtype, device=h.device)
         s = s.index_add(0, event, h)
@@ -155,4 +160,8 @@ class DeepSetsDiscriminator(nn.Module):
         mean = s / count.clamp(min=1.0).unsqueeze(-1)
         # log1p keeps the sum's scale comparable to the mean's for ~100-hadron events.
         pooled = torch.cat([torch.sign(s) * torch.log1p(s.abs()), mean], dim=-1)
+        if (context is None) != (self.n_context == 0):
+            raise ValueError(f"this Deep Sets network takes {self.n_context} context inputs")
+        if context is not None:
+            pooled = torch.cat([pooled, context.to(pooled.dtype)], dim=-1)
         return self.rho(pooled).squeeze(-1)

@@ -25,28 +25,30 @@ class Recipe:
     description: str
 
 
-def shipped_recipes() -> list[Recipe]:
-    """The shipped recipes, sorted by name."""
+def shipped_recipes(directory: Path = RECIPE_DIR) -> list[Recipe]:
+    """The shipped recipes (of ``directory``: hadml.reweight ships its own), sorted by name."""
     recipes = []
-    for path in sorted(RECIPE_DIR.glob(f"*{SUFFIX}")):
+    for path in sorted(directory.glob(f"*{SUFFIX}")):
         raw = yaml.safe_load(path.read_text()) or {}
         description = raw.get(DESCRIPTION_KEY, "") if isinstance(raw, dict) else ""
         recipes.append(Recipe(path.stem, path, str(description)))
     return recipes
 
 
-def find_recipe(config: str | Path) -> Path:
+def find_recipe(config: str | Path, directory: Path = RECIPE_DIR,
+                command: str = "hadml train") -> Path:
     """A training config given as a path (used when it exists) or as the name of a shipped
-    recipe (``smoke`` or ``smoke.yaml``). Raises FileNotFoundError naming the recipes."""
+    recipe in ``directory`` (``smoke`` or ``smoke.yaml``). Raises FileNotFoundError naming
+    the recipes and the ``command`` that lists them."""
     path = Path(config)
     if path.is_file():
         return path
     text = str(config)
     if "/" not in text and "\\" not in text:
         name = text[: -len(SUFFIX)] if text.endswith(SUFFIX) else text
-        shipped = RECIPE_DIR / f"{name}{SUFFIX}"
+        shipped = directory / f"{name}{SUFFIX}"
         if shipped.is_file():
             return shipped
-    names = ", ".join(r.name for r in shipped_recipes())
+    names = ", ".join(r.name for r in shipped_recipes(directory))
     raise FileNotFoundError(f"training config {text!r} is neither a file nor a shipped recipe "
-                            f"({names}; see hadml train --list-configs)")
+                            f"({names}; see {command} --list-configs)")
