@@ -321,11 +321,11 @@ def test_invalid_outputs_fallback_policy_counts(tmp_path: Path, name: str) -> No
 
 def test_feature_names_are_the_shims() -> None:
     assert C.KNOWN_FEATURES == tuple(_core.KNOWN_CONDITION_FEATURES)
-    assert len(C.KNOWN_FEATURES) == 8 and len(set(C.KNOWN_FEATURES)) == 8
+    assert len(C.KNOWN_FEATURES) == 10 and len(set(C.KNOWN_FEATURES)) == 10
     # Python computes every name the shim knows, to the same values.
     req = make_requests(20)
     ours = C.compute_features(req, list(C.KNOWN_FEATURES))
-    assert ours.shape == (20, 8)
+    assert ours.shape == (20, 10)
     # The contract page documents exactly these names.
     doc = (REPO / "docs" / "model-contract.md").read_text()
     table = doc.split("## Condition features")[1].split("\n## ")[0]
