@@ -76,7 +76,8 @@ def _request(p, c1_id, c2_id, m1, m2, c1_pert=True, c2_pert=False) -> dict[str, 
 
 @pytest.mark.parametrize(("p", "c1_id", "c2_id", "m1", "m2", "expected"), [
     # Cluster of mass 2 at rest, equal masses: p* = sqrt(M^2/4 - m^2) = sqrt(0.75).
-    ((0, 0, 0, 2.0), 2, -1, 0.5, 0.5, [2.0, 0.5, 0.5, 1.0, 0.0, 2.0, 1.0, 0.8660254037844386, 0.0, 0.0]),
+    ((0, 0, 0, 2.0), 2, -1, 0.5, 0.5,
+     [2.0, 0.5, 0.5, 1.0, 0.0, 2.0, 1.0, 0.8660254037844386, 0.0, 0.0]),
     # Moving (M = 2): p* = sqrt((4 - 2.25)(4 - 0.25)) / 4; the diquark 5203 counts as b
     # and sets c2_diquark.
     ((0, 0, 1.5, 2.5), 4, -5203, 0.5, 1.0,
