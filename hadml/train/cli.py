@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "generate with the model.",
     )
     p.add_argument("--config", default=None, metavar="NAME|FILE",
-                   help="a shipped recipe by name (smoke, cluster_gan, event_gan; see "
+                   help="a shipped recipe by name (smoke, cluster_gan, event_gan, species; see "
                         "--list-configs) or a training YAML file")
     p.add_argument("--list-configs", action="store_true",
                    help="list the shipped recipes and exit")
@@ -82,6 +82,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
         return missing_extra("train", err)
 
+    from hadml.train.species import is_species_config
+
+    if is_species_config(args.config):
+        return _run_species(args)
     overrides = list(args.overrides)
     if args.accelerator is not None:
         overrides.append(f"accelerator={args.accelerator}")
@@ -100,6 +104,29 @@ def _run_train(args: argparse.Namespace) -> int:
             _train_one(train, member, None)
         return 0
     return _train_one(train, cfg, args.resume)
+
+
+def _run_species(args: argparse.Namespace) -> int:
+    """The species head of a format-2 model (docs/species.md): CPU, no checkpoint resume."""
+    from hadml.train.species import load_species_config, train_species
+
+    if args.resume or args.accelerator not in (None, "cpu") or args.devices not in (None, 1):
+        raise ValueError("a species config trains on one CPU and cannot resume "
+                         "(--resume, --accelerator, --devices do not apply)")
+    overrides = list(args.overrides)
+    if args.export is not None:
+        overrides.append(f"export={args.export}")
+    result = train_species(load_species_config(args.config, overrides))
+    worst = max((abs(e / o - 1.0), h) for h, (e, o) in result.closure.items() if o >= 400)
+    print(f"species head: validation NLL {result.val_nll:.5f}; largest expected/observed "
+          f"deviation among species with >= 400 validation hadrons: {100 * worst[0]:.2f}% "
+          f"(|id| {worst[1]}); {result.seconds:.0f} s")
+    print(f"checkpoint: {result.checkpoint}")
+    if result.exported:
+        print(f"format-2 model: {result.exported}\n"
+              f"generate with: hadml generate -n 1000 --hadronization ml --model "
+              f"{result.exported}")
+    return 0
 
 
 def _train_one(train: Callable[..., TrainResult], cfg: TrainConfig, resume: str | None) -> int:

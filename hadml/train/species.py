@@ -338,3 +338,33 @@ def load_head(checkpoint: str | Path) -> tuple[SpeciesHead, dict[str, Any]]:
     head.load_state_dict(saved["state_dict"])
     head.eval()
     return head, saved
+
+
+def is_species_config(config: str | Path) -> bool:
+    """Whether a training YAML (path or shipped recipe name) is a species config."""
+    import yaml
+
+    from hadml.train.recipes import find_recipe
+
+    raw = yaml.safe_load(find_recipe(config).read_text()) or {}
+    return isinstance(raw, dict) and raw.get("model") == "species"
+
+
+def load_species_config(config: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                        ) -> SpeciesConfig:
+    """A species YAML (path or recipe name) with ``key=value`` overrides (values parsed
+    by YAML)."""
+    import yaml
+
+    from hadml.train.recipes import DESCRIPTION_KEY, find_recipe
+
+    raw = yaml.safe_load(find_recipe(config).read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{config}: a training config is a YAML mapping")
+    raw.pop(DESCRIPTION_KEY, None)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        raw[key.strip()] = yaml.safe_load(value)
+    return SpeciesConfig.from_dict(raw)
