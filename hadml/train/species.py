@@ -52,9 +52,9 @@ class SpeciesConfig:
     features: list[str] = field(default_factory=lambda: list(SPECIES_FEATURES))
     hidden: int = 128
     layers: int = 3
-    batch_size: int = 4096
-    lr: float = 2e-3
-    max_epochs: int = 20
+    batch_size: int = 2048
+    lr: float = 3e-3
+    max_epochs: int = 6
     val_fraction: float = 0.1
     split_seed: int = 0
     #: The format-1 model whose angle generator goes into the exported format-2 file;
@@ -163,12 +163,11 @@ def pair_log_weights(logits: torch.Tensor, mass: torch.Tensor, key: torch.Tensor
     c1, c2 = table.col1[key], table.col2[key]
     m1, m2 = table.m1[key], table.m2[key]
     score = torch.gather(logits[:, :s], 1, c1) + torch.gather(logits[:, s:], 1, c2)
-    big = mass.to(torch.float64)[:, None]
-    lam = (big**2 - (m1 + m2) ** 2) * (big**2 - (m1 - m2) ** 2)
-    is_open = big > m1 + m2
-    log_pstar = torch.where(is_open, 0.5 * torch.log(torch.clamp(lam, min=1e-300)) -
-                            torch.log(2 * big), torch.zeros_like(lam))
-    out = score.to(torch.float64) + log_pstar
+    big = mass[:, None]
+    is_open = big > m1 + m2  # in float64, as the shim decides
+    lam = ((big**2 - (m1 + m2) ** 2) * (big**2 - (m1 - m2) ** 2)).to(score.dtype)
+    log_pstar = 0.5 * torch.log(torch.clamp(lam, min=1e-30)) - torch.log(2 * big.to(score.dtype))
+    out = score + log_pstar
     return torch.where(is_open, out, torch.full_like(out, -torch.inf))
 
 

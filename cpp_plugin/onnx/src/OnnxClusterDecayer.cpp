@@ -656,7 +656,7 @@ void OnnxClusterDecayer::chooseSpecies(std::vector<ClusterDecayRequest>& request
     const auto it = im.speciesIndex.find(std::abs(id));
     return it == im.speciesIndex.end() ? -1 : it->second;
   };
-  std::vector<double> cum;
+  std::vector<double> cum, e1, e2;
   std::uint64_t fell = 0;
   for (std::size_t i = 0; i < n; ++i) {
     ClusterDecayRequest& r = requests[i];
@@ -676,25 +676,32 @@ void OnnxClusterDecayer::chooseSpecies(std::vector<ClusterDecayRequest>& request
     const float* l1 = logits.data() + i * 2 * S;
     const float* l2 = l1 + S;
     // Open channels are a prefix (sorted by threshold); the weight of each is
-    // exp(l1 + l2 - max) p*(M; m1, m2), in double precision.
+    // exp(l1 - max1) exp(l2 - max2) p*(M; m1, m2), in double precision, the maxima taken
+    // over the open channels (one exp per listed hadron, not per channel).
     std::size_t open = 0;
-    double top = -std::numeric_limits<double>::infinity();
+    double top1 = -std::numeric_limits<double>::infinity(), top2 = top1;
     bool finite = true;
     while (open < list.size() && M > list[open].m1 + list[open].m2) {
-      const double s = double(l1[list[open].col1]) + double(l2[list[open].col2]);
-      finite = finite && std::isfinite(s);
-      top = std::max(top, s);
+      const double a = l1[list[open].col1], b = l2[list[open].col2];
+      finite = finite && std::isfinite(a) && std::isfinite(b);
+      top1 = std::max(top1, a);
+      top2 = std::max(top2, b);
       ++open;
     }
     const double u = rng.flat();
     int chosen = -1;
     if (open > 0 && finite) {
+      e1.resize(S);
+      e2.resize(S);
+      for (std::size_t k = 0; k < S; ++k) {
+        e1[k] = std::exp(std::min(double(l1[k]) - top1, 0.0));
+        e2[k] = std::exp(std::min(double(l2[k]) - top2, 0.0));
+      }
       cum.resize(open);
       double sum = 0.0;
       for (std::size_t k = 0; k < open; ++k) {
         const SpeciesChannel& ch = list[k];
-        sum += std::exp(double(l1[ch.col1]) + double(l2[ch.col2]) - top) *
-               twoBodyMomentum(M, ch.m1, ch.m2);
+        sum += e1[ch.col1] * e2[ch.col2] * twoBodyMomentum(M, ch.m1, ch.m2);
         cum[k] = sum;
       }
       if (sum > 0.0 && std::isfinite(sum)) {
