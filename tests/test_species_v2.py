@@ -221,3 +221,59 @@ def test_v2_metadata_on_a_v1_graph_is_refused(tmp_path) -> None:
         C.KEY_SPECIES_SCALING: json.dumps({"offset": [0.0], "scale": [1.0]})})
     with pytest.raises(ValueError, match="'condition', 'noise' and 'species_condition'"):
         _core.OnnxClusterDecayer(str(bad))
+
+
+@pytest.fixture(scope="module")
+def small_table():
+    import hadml
+
+    return hadml.generate(300, seed=3, collect_clusters=True, keep_events=False).cluster_table
+
+
+def test_species_training_learns_the_selector_weights(small_table, tmp_path) -> None:
+    """Likelihood training on 300 classic events (2300 clusters): on the validation
+    clusters the head beats the phase-space-only choice (all logits 0: p* alone; 3.85 nats
+    when written) by more than 0.3 nats (measured 0.51): it learned the spin, mixing and popping weights
+    the p* factor lacks."""
+    import pyarrow as pa
+
+    from hadml.data.datamodule import split_by_event
+    from hadml.train.species import SpeciesConfig, nll, prepare, train_species
+
+    cfg = SpeciesConfig(max_epochs=15, hidden=32, layers=2, batch_size=256, lr=1e-2,
+                        out_dir=str(tmp_path), export=str(tmp_path / "v2.onnx"))
+    result = train_species(cfg, table=small_table, log=lambda _: None)
+    masks = split_by_event(small_table.column("event").to_numpy(), cfg.val_fraction, 0.0,
+                           cfg.split_seed)
+    val = small_table.filter(pa.array(masks["val"]))
+    species = sorted(result.closure)
+    data, channels, _, _ = prepare(val, cfg.features, species, None)
+
+    class Zero(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(len(x), 2 * len(species))
+
+    phase_space_only = float(nll(Zero(), data, torch.arange(len(data)), channels))
+    assert result.val_nll < phase_space_only - 0.3
+    # The expected counts of the validation clusters add up to the observed ones.
+    e = sum(v[0] for v in result.closure.values())
+    o = sum(v[1] for v in result.closure.values())
+    assert abs(e - o) < 1e-6 * o
+    d = _core.OnnxClusterDecayer(str(result.exported))
+    assert d.chooses_species and d.species == species
+
+
+def test_train_cli_runs_the_species_recipe(small_table, tmp_path, capsys) -> None:
+    from hadml.io import cluster_table
+    from hadml.train.cli import main
+
+    data = tmp_path / "clusters.parquet"
+    cluster_table.write(small_table, data)
+    out = tmp_path / "v2.onnx"
+    assert main(["train", "--config", "species", f"data_path={data}", "max_epochs=1",
+                 "hidden=16", "layers=1", f"out_dir={tmp_path}", "--export", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "species head: validation NLL" in text and f"--model {out}" in text
+    assert _core.OnnxClusterDecayer(str(out)).format_version == 2
+    assert main(["train", "--config", "species", "--resume", "x.ckpt"]) == 2
+    assert "cannot resume" in capsys.readouterr().err
