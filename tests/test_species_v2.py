@@ -233,8 +233,8 @@ def small_table():
 def test_species_training_learns_the_selector_weights(small_table, tmp_path) -> None:
     """Likelihood training on 300 classic events (2300 clusters): on the validation
     clusters the head beats the phase-space-only choice (all logits 0: p* alone; 3.85 nats
-    when written) by more than 0.3 nats (measured 0.51): it learned the spin, mixing and popping weights
-    the p* factor lacks."""
+    when written) by more than 0.3 nats (measured 0.51): it learned the spin, mixing and
+    popping weights the p* factor lacks."""
     import pyarrow as pa
 
     from hadml.data.datamodule import split_by_event
