@@ -275,5 +275,10 @@ def test_train_cli_runs_the_species_recipe(small_table, tmp_path, capsys) -> Non
     text = capsys.readouterr().out
     assert "species head: validation NLL" in text and f"--model {out}" in text
     assert _core.OnnxClusterDecayer(str(out)).format_version == 2
+    # The checkpoint exports again through hadml export.
+    again = tmp_path / "again.onnx"
+    assert main(["export", str(tmp_path / "species" / "species_head.pt"), "-o", str(again)]) == 0
+    assert "format 2" in capsys.readouterr().out
+    assert _core.OnnxClusterDecayer(str(again)).chooses_species
     assert main(["train", "--config", "species", "--resume", "x.ckpt"]) == 2
     assert "cannot resume" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -54,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument("checkpoint", help="Lightning checkpoint (.ckpt)")
     e.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    e.add_argument("--angles-from", default=None, metavar="ONNX",
+                   help="for a species head (species_head.pt of hadml train --config "
+                        "species): the format-1 file whose angle generator the format-2 "
+                        "file holds (default: the shipped model)")
     e.set_defaults(func=_run_export)
 
 
@@ -148,6 +153,16 @@ def _run_export(args: argparse.Namespace) -> int:
 
         return missing_extra("export", err)
 
+    if args.checkpoint.endswith(".pt"):  # a species head (docs/species.md)
+        from hadml.train.export import export_species_model
+
+        path = export_species_model(args.checkpoint, args.angles_from, args.output)
+        meta = read_metadata(path)
+        print(f"wrote {path}: format 2, {len(json.loads(meta['hadml.species']))} species, "
+              f"species features {meta['hadml.species_features']}")
+        return 0
+    if args.angles_from is not None:
+        raise ValueError("--angles-from applies to a species head (.pt) only")
     path = export_generator(args.checkpoint, args.output)
     meta = read_metadata(path)
     print(f"wrote {path}: features {meta['hadml.condition_features']}, "
