@@ -11,6 +11,13 @@ x_p in 20 bins equiprobable in the classic sample gives the p-value (independent
 the two runs share partons only at each block's first event).
 
     python training/species_closure.py --model v2.onnx -n 40000 --blocks 20 --seed 1000
+
+With ``--primary CKPT TABLE`` it measures the species head alone instead, on the
+validation clusters of the cluster table it was trained on (the events the training held
+out): per primary species, the head's expected count (sum of its probabilities) against
+the classic selector's, estimated with ``--draws`` selector draws per cluster.
+
+    python training/species_closure.py --primary runs/species/species_head.pt clusters.parquet
 """
 
 from __future__ import annotations
@@ -38,6 +45,41 @@ def _count(events, ecm: float, counts: dict, xp: dict) -> None:
             xp[name].append(2.0 * pabs[sel] / ecm)
 
 
+def primary_closure(checkpoint: str, table_path: str, draws: int) -> int:
+    import pyarrow as pa
+
+    from hadml.data.datamodule import split_by_event
+    from hadml.io import cluster_table
+    from hadml.train.species import _spectrum, expected_counts, load_head, prepare
+
+    head, saved = load_head(checkpoint)
+    cfg = saved["config"]
+    table = cluster_table.read(table_path)
+    masks = split_by_event(table.column("event").to_numpy(), cfg["val_fraction"], 0.0,
+                           cfg["split_seed"])
+    val = table.filter(pa.array(masks["val"]))
+    species = saved["species"]
+    col = {h: k for k, h in enumerate(species)}
+    data, channels, _, _ = prepare(val, saved["features"], species, saved["scaling"])
+    model, observed = expected_counts(head, data, channels, species)
+    spectrum = _spectrum()
+    mass = val.column("mass").to_numpy()
+    c1, c2 = val.column("c1_id").to_numpy(), val.column("c2_id").to_numpy()
+    classic = np.zeros(len(species))
+    for i in range(len(mass)):
+        for ids in spectrum.sample_pairs(float(mass[i]), int(c1[i]), int(c2[i]), draws, 1 + i):
+            for h in np.abs(ids):
+                if int(h) in col:
+                    classic[col[int(h)]] += 1.0 / draws
+    print(f"{len(mass)} validation clusters, {draws} classic draws each")
+    print(f"{'|id|':>8s} {'classic':>9s} {'model':>9s} {'observed':>8s} {'model/classic-1':>16s}")
+    for k in np.argsort(-classic)[:40]:
+        err = 100 / np.sqrt(classic[k] * draws)
+        print(f"{species[k]:8d} {classic[k]:9.1f} {model[k]:9.1f} {observed[k]:8.0f} "
+              f"{100 * (model[k] / classic[k] - 1):+8.2f} +- {err:.2f}%")
+    return 0
+
+
 def main() -> int:
     import hadml  # noqa: F401
     from hadml.config import GeneratorConfig
@@ -45,12 +87,19 @@ def main() -> int:
     from hadml.train.metrics import chi2_sf, chi2_two_samples
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", required=True, help="format-2 ONNX model")
+    ap.add_argument("--model", help="format-2 ONNX model")
+    ap.add_argument("--primary", nargs=2, metavar=("CKPT", "TABLE"),
+                    help="species head checkpoint and its training cluster table")
+    ap.add_argument("--draws", type=int, default=64)
     ap.add_argument("-n", "--events", type=int, default=20000, help="events per generator")
     ap.add_argument("--blocks", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1000, help="block k uses seed + k")
     ap.add_argument("--json", default=None, help="write the table as JSON here")
     args = ap.parse_args()
+    if args.primary:
+        return primary_closure(*args.primary, args.draws)
+    if not args.model:
+        ap.error("--model is required (or --primary)")
     per_block = args.events // args.blocks
     gens = {"classic": Generator(GeneratorConfig(seed=args.seed)),
             "ml": Generator(GeneratorConfig(seed=args.seed, hadronization="ml",
