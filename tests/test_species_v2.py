@@ -282,3 +282,4 @@ def test_train_cli_runs_the_species_recipe(small_table, tmp_path, capsys) -> Non
     assert _core.OnnxClusterDecayer(str(again)).chooses_species
     assert main(["train", "--config", "species", "--resume", "x.ckpt"]) == 2
     assert "cannot resume" in capsys.readouterr().err
+
