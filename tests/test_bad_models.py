@@ -296,7 +296,7 @@ def test_invalid_outputs_error_policy(tmp_path: Path, name: str) -> None:
     with pytest.raises(RuntimeError, match=f"'{re.escape(str(path))}': invalid output at "
                                            f"batch index {first} "):
         d.decay_arrays(req, 3)
-    assert d.stats() == {"decayed": 0, "fallbacks": 0}
+    assert d.stats() == {"decayed": 0, "fallbacks": 0, "species_fallbacks": 0}
 
 
 @pytest.mark.parametrize("name", sorted(INVALID_OUTPUTS))
@@ -308,24 +308,24 @@ def test_invalid_outputs_fallback_policy_counts(tmp_path: Path, name: str) -> No
     n_bad = int(np.sum(~(np.isfinite(ang).all(axis=1) & (np.abs(ang[:, 0]) <= 1 + 1e-4)
                          & (np.abs(ang[:, 1]) <= np.pi + 1e-4))))
     out = d.decay_arrays(req, 3)
-    assert d.stats() == {"decayed": 30 - n_bad, "fallbacks": n_bad}
+    assert d.stats() == {"decayed": 30 - n_bad, "fallbacks": n_bad, "species_fallbacks": 0}
     out2 = d.decay_arrays(req, 4)
     assert d.stats()["decayed"] + d.stats()["fallbacks"] == 60
     np.testing.assert_allclose(out["p1"] + out["p2"], req["p"], rtol=0, atol=1e-10)
     np.testing.assert_allclose(out2["p1"] + out2["p2"], req["p"], rtol=0, atol=1e-10)
     if name == "all_nan":
-        assert d.stats() == {"decayed": 0, "fallbacks": 60}
+        assert d.stats() == {"decayed": 0, "fallbacks": 60, "species_fallbacks": 0}
 
 
 # --- one list of feature names ----------------------------------------------------------
 
 def test_feature_names_are_the_shims() -> None:
     assert C.KNOWN_FEATURES == tuple(_core.KNOWN_CONDITION_FEATURES)
-    assert len(C.KNOWN_FEATURES) == 8 and len(set(C.KNOWN_FEATURES)) == 8
+    assert len(C.KNOWN_FEATURES) == 10 and len(set(C.KNOWN_FEATURES)) == 10
     # Python computes every name the shim knows, to the same values.
     req = make_requests(20)
     ours = C.compute_features(req, list(C.KNOWN_FEATURES))
-    assert ours.shape == (20, 8)
+    assert ours.shape == (20, 10)
     # The contract page documents exactly these names.
     doc = (REPO / "docs" / "model-contract.md").read_text()
     table = doc.split("## Condition features")[1].split("\n## ")[0]

@@ -76,16 +76,18 @@ def _request(p, c1_id, c2_id, m1, m2, c1_pert=True, c2_pert=False) -> dict[str, 
 
 @pytest.mark.parametrize(("p", "c1_id", "c2_id", "m1", "m2", "expected"), [
     # Cluster of mass 2 at rest, equal masses: p* = sqrt(M^2/4 - m^2) = sqrt(0.75).
-    ((0, 0, 0, 2.0), 2, -1, 0.5, 0.5, [2.0, 0.5, 0.5, 1.0, 0.0, 2.0, 1.0, 0.8660254037844386]),
-    # Moving (M = 2): p* = sqrt((4 - 2.25)(4 - 0.25)) / 4; the diquark 5203 counts as b.
+    ((0, 0, 0, 2.0), 2, -1, 0.5, 0.5,
+     [2.0, 0.5, 0.5, 1.0, 0.0, 2.0, 1.0, 0.8660254037844386, 0.0, 0.0]),
+    # Moving (M = 2): p* = sqrt((4 - 2.25)(4 - 0.25)) / 4; the diquark 5203 counts as b
+    # and sets c2_diquark.
     ((0, 0, 1.5, 2.5), 4, -5203, 0.5, 1.0,
-     [2.0, 0.5, 1.0, 1.0, 0.0, 4.0, 5.0, 0.6404344228724749]),
+     [2.0, 0.5, 1.0, 1.0, 0.0, 4.0, 5.0, 0.6404344228724749, 0.0, 1.0]),
     # Below threshold (M < m1 + m2): p* = 0 rather than nan.
-    ((0, 0, 0, 1.0), 3, -3, 0.6, 0.6, [1.0, 0.6, 0.6, 1.0, 0.0, 3.0, 3.0, 0.0]),
+    ((0, 0, 0, 1.0), 3, -3, 0.6, 0.6, [1.0, 0.6, 0.6, 1.0, 0.0, 3.0, 3.0, 0.0, 0.0, 0.0]),
 ])
 def test_feature_definitions(p, c1_id, c2_id, m1, m2, expected) -> None:
     names = ["cluster_mass", "hadron1_mass", "hadron2_mass", "c1_perturbative",
-             "c2_perturbative", "c1_flavour", "c2_flavour", "pstar"]
+             "c2_perturbative", "c1_flavour", "c2_flavour", "pstar", "c1_diquark", "c2_diquark"]
     assert set(names) == set(contract.KNOWN_FEATURES)
     got = _core.condition_features(_request(p, c1_id, c2_id, m1, m2), names)
     np.testing.assert_allclose(got[0], expected, rtol=1e-12, atol=1e-15)

@@ -47,7 +47,10 @@ def test_loads_and_exposes_metadata(model: Path) -> None:
     ({"cond_dtype": "double"}, "'condition' has dtype float64, expected float32"),
     ({"drop_keys": (C.KEY_NOISE_DIM,)}, "missing metadata key 'hadml.noise_dim'"),
     ({"drop_keys": (C.KEY_SCALING,)}, "missing metadata key 'hadml.input_scaling'"),
-    ({"metadata": {C.KEY_FORMAT_VERSION: "2"}}, "unsupported hadml.format_version '2'"),
+    ({"metadata": {C.KEY_FORMAT_VERSION: "3"}}, "unsupported hadml.format_version '3'"),
+    # A format-2 file needs the species head's metadata (and graph input and output).
+    ({"metadata": {C.KEY_FORMAT_VERSION: "2"}},
+     "missing metadata key 'hadml.species_features'"),
     ({"features": [*FEATURES[:-1], "rapidity"]}, "unknown condition feature 'rapidity'"),
     ({"offset": [0.0, 1.0]}, "offset must be a list of 5 numbers"),
     ({"scale": [1.0, 1.0, 0.0, 1.0, 1.0]}, "scale[2] (hadron2_mass) is 0;"),
@@ -177,5 +180,5 @@ def test_nan_output_fallback_policy(tmp_path: Path) -> None:
         if "not implemented" in str(e):
             pytest.skip("SKIPPED ONLY because ClassicClusterDecayer::decayOne is still a stub")
         raise
-    assert d.stats() == {"decayed": 40 - n_bad, "fallbacks": n_bad}
+    assert d.stats() == {"decayed": 40 - n_bad, "fallbacks": n_bad, "species_fallbacks": 0}
     np.testing.assert_allclose(out["p1"] + out["p2"], req["p"], rtol=0, atol=1e-10)

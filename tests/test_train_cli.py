@@ -95,7 +95,7 @@ def test_list_configs(capsys):
     assert main(["train", "--list-configs"]) == 0
     out = capsys.readouterr().out.splitlines()
     recipes = shipped_recipes()
-    assert [r.name for r in recipes] == ["cluster_gan", "event_gan", "smoke"]
+    assert [r.name for r in recipes] == ["cluster_gan", "event_gan", "smoke", "species"]
     for recipe, line in zip(recipes, out, strict=False):
         assert line.split(None, 1) == [recipe.name, recipe.description]
         assert recipe.path == RECIPE_DIR / f"{recipe.name}.yaml"
@@ -113,8 +113,11 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
     from hadml.train.recipes import RECIPE_DIR, shipped_recipes
 
     # Every shipped recipe is a valid config (its description is not an option).
+    from hadml.train.species import is_species_config, load_species_config
+
     for recipe in shipped_recipes():
-        cfg = load_train_config(recipe.name)
+        load = load_species_config if is_species_config(recipe.name) else load_train_config
+        cfg = load(recipe.name)
         assert cfg.name == recipe.name
     smoke = load_train_config("smoke", ["max_epochs=2"])
     assert (smoke.max_epochs, smoke.data.source, smoke.data.n_events) == (2, "generate", 300)
@@ -125,7 +128,7 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
     mine = load_train_config("smoke")
     assert (mine.name, mine.max_epochs) == ("mine", 1)
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe "
-                                                "\\(cluster_gan, event_gan, smoke;"):
+                                                "\\(cluster_gan, event_gan, smoke, species;"):
         load_train_config("smok")
     with pytest.raises(FileNotFoundError, match="neither a file"):
         load_train_config("sub/smoke.yaml")

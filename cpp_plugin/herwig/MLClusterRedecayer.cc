@@ -153,6 +153,14 @@ void MLClusterRedecayer::doinitrun() {
     throw Exception() << "MLClusterRedecayer: cannot load " << modelFile_ << ": " << e.what()
                       << Exception::runerror;
   }
+  // A format-2 model chooses the hadron species too; this adapter re-decays Herwig's own
+  // hadrons and cannot yet replace their species (docs/species.md): refuse, do not
+  // silently use only its angle head.
+  if (decayer_->choosesSpecies())
+    throw Exception() << "MLClusterRedecayer: " << modelFile_
+                      << " is a format-2 model (it chooses the hadron species), which this "
+                         "Herwig adapter does not support yet; use a format-1 model"
+                      << Exception::runerror;
 }
 
 void MLClusterRedecayer::dofinish() {

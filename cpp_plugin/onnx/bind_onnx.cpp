@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "convert.h"
+#include "hadml/HadronSpectrum.h"
 #include "hadml/OnnxClusterDecayer.h"
 
 namespace hadml::bindings {
@@ -102,7 +103,57 @@ void bindOnnx(py::module_& m) {
              }
              return toArray(a, static_cast<py::ssize_t>(n), 2);
            }, py::arg("condition"), py::arg("noise"),
-           "Run the model on unscaled condition (n, C) and noise (n, Z); returns angles (n, 2).");
+           "Run the model on unscaled condition (n, C) and noise (n, Z); returns angles (n, 2).")
+      .def_property_readonly("chooses_species", &OnnxClusterDecayer::choosesSpecies,
+                             "True for a format-2 model (it chooses the hadron species).")
+      .def_property_readonly("species", [](const OnnxClusterDecayer& d) { return d.info().species; })
+      .def_property_readonly("species_features", [](const OnnxClusterDecayer& d) { return d.info().speciesFeatures; })
+      .def_property_readonly("species_offset", [](const OnnxClusterDecayer& d) { return d.info().speciesOffset; })
+      .def_property_readonly("species_scale", [](const OnnxClusterDecayer& d) { return d.info().speciesScale; })
+      .def("species_features_of", [](const OnnxClusterDecayer& d, const py::dict& requests) {
+             const auto req = requestsFromDict(requests);
+             return toArray(d.speciesFeatures(req), static_cast<py::ssize_t>(req.size()),
+                            static_cast<py::ssize_t>(d.info().speciesFeatures.size()));
+           }, py::arg("requests"), "Unscaled species-head features (n, Cs) of a request batch.")
+      .def("infer_species_logits", [](const OnnxClusterDecayer& d, const F32& condition) {
+             const auto w = static_cast<py::ssize_t>(d.info().speciesFeatures.size());
+             const auto c = fromArray(condition, w, "species condition");
+             const std::size_t n = static_cast<std::size_t>(condition.shape(0));
+             std::vector<float> l;
+             {
+               py::gil_scoped_release release;
+               l = d.inferSpeciesLogits(c, n);
+             }
+             return toArray(l, static_cast<py::ssize_t>(n),
+                            2 * static_cast<py::ssize_t>(d.info().species.size()));
+           }, py::arg("species_condition"),
+           "Run the species head on unscaled features (n, Cs); returns logits (n, 2 S).")
+      .def("choose_species", [](OnnxClusterDecayer& d, const py::dict& requests,
+                                const HadronSpectrum& spectrum, std::uint64_t seed) {
+             auto req = requestsFromDict(requests);
+             {
+               py::gil_scoped_release release;
+               Random rng(seed);
+               d.chooseSpecies(req, spectrum, rng);
+             }
+             const auto n = static_cast<py::ssize_t>(req.size());
+             py::array_t<int> id1(n), id2(n);
+             py::array_t<double> m1(n), m2(n);
+             for (py::ssize_t i = 0; i < n; ++i) {
+               id1.mutable_at(i) = req[i].id1;
+               id2.mutable_at(i) = req[i].id2;
+               m1.mutable_at(i) = req[i].m1;
+               m2.mutable_at(i) = req[i].m2;
+             }
+             py::dict out;
+             out["id1"] = id1;
+             out["id2"] = id2;
+             out["m1"] = m1;
+             out["m2"] = m2;
+             return out;
+           }, py::arg("requests"), py::arg("spectrum"), py::arg("seed"),
+           "Format 2: the species (id1, id2) and masses (m1, m2) the model chooses for a "
+           "request batch (keys as decay_arrays; id1/id2/m1/m2 ignored), engine seeded with seed.");
 }
 
 }  // namespace hadml::bindings

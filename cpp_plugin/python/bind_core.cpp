@@ -92,6 +92,7 @@ void bindCore(py::module_& m) {
         py::dict out;
         out["decayed"] = s.decayed;
         out["fallbacks"] = s.fallbacks;
+        out["species_fallbacks"] = s.speciesFallbacks;
         return out;
       })
       .def("decay_arrays", [](ClusterDecayer& d, const py::dict& requests, std::uint64_t seed) {

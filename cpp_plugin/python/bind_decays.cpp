@@ -39,6 +39,25 @@ void bindDecays(py::module_& m) {
              return py::make_tuple(h1, h2);
            },
            py::arg("M"), py::arg("id1"), py::arg("id2"), py::arg("n"), py::arg("seed") = 1)
+      .def("pair_channels",
+           [](const HadronSpectrum& s, int id1, int id2) {
+             const auto ch = s.pairChannels(id1, id2);
+             const auto n = static_cast<py::ssize_t>(ch.size());
+             py::array_t<int> a(n), b(n);
+             py::array_t<double> m1(n), m2(n);
+             for (py::ssize_t i = 0; i < n; ++i) {
+               a.mutable_at(i) = ch[i].id1;
+               b.mutable_at(i) = ch[i].id2;
+               m1.mutable_at(i) = ch[i].m1;
+               m2.mutable_at(i) = ch[i].m2;
+             }
+             return py::make_tuple(a, b, m1, m2);
+           },
+           py::arg("id1"), py::arg("id2"),
+           "Every hadron pair (id1s, id2s, nominal m1s, m2s) the selector can choose for a "
+           "cluster (id1, id2), by increasing m1 + m2 (the mask of model contract v2).")
+      .def_static("flavour_pair_key", &HadronSpectrum::flavourPairKey, py::arg("id1"),
+                  py::arg("id2"), "Clusters with equal keys share one channel list.")
       .def("selects", &HadronSpectrum::selects, py::arg("id"),
            "Whether hadron |id| takes part in species selection (parameter HadronTable).")
       .def("single_hadrons", &HadronSpectrum::singleHadrons, py::arg("id1"), py::arg("id2"),

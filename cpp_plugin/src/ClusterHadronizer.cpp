@@ -51,11 +51,13 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
     ClusterDecayRequest r;
     r.constituents = c.constituents;
     r.p = c.p;
-    const auto species =
-        spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
-    r.id1 = species.first;
-    r.id2 = species.second;
-    std::tie(r.m1, r.m2) = spectrum_.decayMasses(c.mass(), r.id1, r.id2, rng);
+    if (!decayer_->choosesSpecies()) {  // else the decayer chooses (model contract v2)
+      const auto species =
+          spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
+      r.id1 = species.first;
+      r.id2 = species.second;
+      std::tie(r.m1, r.m2) = spectrum_.decayMasses(c.mass(), r.id1, r.id2, rng);
+    }
     requests.push_back(r);
     requestCluster.push_back(static_cast<int>(i));
   }
@@ -112,6 +114,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<Show
   }
 
   std::vector<TwoBodyDecay> decays;
+  if (decayer_->choosesSpecies()) decayer_->chooseSpecies(requests, spectrum_, decayRng);
   decayer_->decay(requests, decayRng, decays);
   if (decays.size() != requests.size())
     throw std::logic_error("cluster decayer '" + decayer_->name() + "' returned " +

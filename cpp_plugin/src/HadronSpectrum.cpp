@@ -280,6 +280,24 @@ std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2,
   return {list[i].id1, list[i].id2};
 }
 
+std::vector<HadronSpectrum::PairChannel> HadronSpectrum::pairChannels(int id1, int id2) const {
+  const FlavourPair& fp = pair(id1, id2);
+  std::vector<PairChannel> out;
+  out.reserve(fp.meson.size() + fp.baryon.size());
+  for (const auto* list : {&fp.meson, &fp.baryon})
+    for (const Channel& c : *list) out.push_back({c.id1, c.id2, c.m1, c.m2});
+  // By threshold, then ids (a reproducible order); one entry per ordered pair.
+  std::sort(out.begin(), out.end(), [](const PairChannel& a, const PairChannel& b) {
+    const double ta = a.m1 + a.m2, tb = b.m1 + b.m2;
+    if (ta != tb) return ta < tb;
+    return a.id1 != b.id1 ? a.id1 < b.id1 : a.id2 < b.id2;
+  });
+  out.erase(std::unique(out.begin(), out.end(), [](const PairChannel& a, const PairChannel& b) {
+              return a.id1 == b.id1 && a.id2 == b.id2;
+            }), out.end());
+  return out;
+}
+
 const std::vector<std::pair<int, double>>& HadronSpectrum::singleHadrons(int id1, int id2) const {
   return pair(id1, id2).singles;
 }

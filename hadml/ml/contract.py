@@ -1,4 +1,4 @@
-"""The ONNX model contract (docs/model-contract.md, format version 1) in Python.
+"""The ONNX model contract (docs/model-contract.md, format versions 1 and 2) in Python.
 
 The constants are what the training export writes and what the C++ shim
 (cpp_plugin/onnx/src/OnnxClusterDecayer.cpp) checks: keep names stable. The condition feature
@@ -16,6 +16,8 @@ from collections.abc import Mapping
 import numpy as np
 
 FORMAT_VERSION = 1
+#: Format 2: the model also chooses the species of the two hadrons (species head).
+FORMAT_VERSION_SPECIES = 2
 INPUT_CONDITION = "condition"
 INPUT_NOISE = "noise"
 OUTPUT_ANGLES = "angles"
@@ -35,6 +37,21 @@ METADATA_KEYS = (
     KEY_FORMAT_VERSION, KEY_FEATURES, KEY_NOISE_DIM, KEY_NOISE_DISTRIBUTION, KEY_FRAME,
     KEY_OUTPUT, KEY_SCALING, KEY_PROVENANCE,
 )
+
+# Format 2 (species head): extra graph input/output and metadata keys.
+INPUT_SPECIES = "species_condition"
+OUTPUT_SPECIES = "species_logits"
+KEY_SPECIES = "hadml.species"
+KEY_SPECIES_FEATURES = "hadml.species_features"
+KEY_SPECIES_SCALING = "hadml.species_scaling"
+KEY_SPECIES_CHOICE = "hadml.species_choice"
+#: P(pair) proportional to exp(l1[h1] + l2[h2]) p*(M; m1, m2) over the open allowed pairs.
+SPECIES_CHOICE = "softmax_logits_pstar"
+METADATA_KEYS_V2 = METADATA_KEYS + (
+    KEY_SPECIES, KEY_SPECIES_FEATURES, KEY_SPECIES_SCALING, KEY_SPECIES_CHOICE,
+)
+#: Condition features that depend on the species (the species head may not read them).
+SPECIES_DEPENDENT_FEATURES = ("hadron1_mass", "hadron2_mass", "pstar")
 
 
 
@@ -138,3 +155,26 @@ def reference_decay(model_path: str, requests: Mapping[str, np.ndarray],
     p1 = _boost(np.concatenate([d * ps[:, None], e1[:, None]], axis=1), beta)
     p2 = _boost(np.concatenate([-d * ps[:, None], (m - e1)[:, None]], axis=1), beta)
     return {"p1": p1, "p2": p2}
+
+
+def species_probabilities(logits: np.ndarray, species: list[int], cluster_mass: float,
+                          channels: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The format-2 species choice for one cluster, in numpy (docs/model-contract.md):
+    ``logits`` (2 S,) of the species head, ``channels`` = HadronSpectrum.pair_channels of
+    the cluster's constituents. Returns (id1, id2, probability) of the allowed open pairs:
+    both hadrons in ``species`` and M > m1 + m2, weight exp(l1 + l2) p*(M; m1, m2)."""
+    col = {int(h): k for k, h in enumerate(species)}
+    n_species = len(species)
+    id1, id2, m1, m2 = channels
+    keep = [(a, b, x, y) for a, b, x, y in zip(id1, id2, m1, m2, strict=True)
+            if abs(int(a)) in col and abs(int(b)) in col and cluster_mass > x + y]
+    if not keep:
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty.astype(np.int64), empty
+    a, b, x, y = (np.asarray(v) for v in zip(*keep, strict=True))
+    score = np.array([logits[col[abs(int(i))]] + logits[n_species + col[abs(int(j))]]
+                      for i, j in zip(a, b, strict=True)], dtype=np.float64)
+    m = np.full(len(a), cluster_mass)
+    w = np.exp(score - score.max()) * _pstar(m, x.astype(np.float64), y.astype(np.float64))
+    return a.astype(np.int64), b.astype(np.int64), w / w.sum()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -33,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "generate with the model.",
     )
     p.add_argument("--config", default=None, metavar="NAME|FILE",
-                   help="a shipped recipe by name (smoke, cluster_gan, event_gan; see "
+                   help="a shipped recipe by name (smoke, cluster_gan, event_gan, species; see "
                         "--list-configs) or a training YAML file")
     p.add_argument("--list-configs", action="store_true",
                    help="list the shipped recipes and exit")
@@ -54,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     e.add_argument("checkpoint", help="Lightning checkpoint (.ckpt)")
     e.add_argument("-o", "--output", required=True, help="ONNX file to write")
+    e.add_argument("--angles-from", default=None, metavar="ONNX",
+                   help="for a species head (species_head.pt of hadml train --config "
+                        "species): the format-1 file whose angle generator the format-2 "
+                        "file holds (default: the shipped model)")
     e.set_defaults(func=_run_export)
 
 
@@ -82,6 +87,10 @@ def _run_train(args: argparse.Namespace) -> int:
 
         return missing_extra("train", err)
 
+    from hadml.train.species import is_species_config
+
+    if is_species_config(args.config):
+        return _run_species(args)
     overrides = list(args.overrides)
     if args.accelerator is not None:
         overrides.append(f"accelerator={args.accelerator}")
@@ -102,6 +111,31 @@ def _run_train(args: argparse.Namespace) -> int:
     return _train_one(train, cfg, args.resume)
 
 
+def _run_species(args: argparse.Namespace) -> int:
+    """The species head of a format-2 model (docs/species.md): CPU, no checkpoint resume."""
+    from hadml.train.species import load_species_config, train_species
+
+    if args.resume or args.accelerator not in (None, "cpu") or args.devices not in (None, 1):
+        raise ValueError("a species config trains on one CPU and cannot resume "
+                         "(--resume, --accelerator, --devices do not apply)")
+    overrides = list(args.overrides)
+    if args.export is not None:
+        overrides.append(f"export={args.export}")
+    result = train_species(load_species_config(args.config, overrides))
+    common = sorted(result.closure.items(), key=lambda kv: -kv[1][1])[:10]
+    worst = max((abs(e / o - 1.0), h, o) for h, (e, o) in common if o > 0)
+    print(f"species head: validation NLL {result.val_nll:.5f}; largest expected/observed "
+          f"deviation among the 10 commonest species of the validation clusters: "
+          f"{100 * worst[0]:.2f}% (|id| {worst[1]}, {worst[2]:.0f} observed); "
+          f"{result.seconds:.0f} s")
+    print(f"checkpoint: {result.checkpoint}")
+    if result.exported:
+        print(f"format-2 model: {result.exported}\n"
+              f"generate with: hadml generate -n 1000 --hadronization ml --model "
+              f"{result.exported}")
+    return 0
+
+
 def _train_one(train: Callable[..., TrainResult], cfg: TrainConfig, resume: str | None) -> int:
     result = train(cfg, resume=resume, enable_progress_bar=sys.stderr.isatty())
     if result.test_metrics:
@@ -119,6 +153,16 @@ def _run_export(args: argparse.Namespace) -> int:
 
         return missing_extra("export", err)
 
+    if args.checkpoint.endswith(".pt"):  # a species head (docs/species.md)
+        from hadml.train.export import export_species_model
+
+        path = export_species_model(args.checkpoint, args.angles_from, args.output)
+        meta = read_metadata(path)
+        print(f"wrote {path}: format 2, {len(json.loads(meta['hadml.species']))} species, "
+              f"species features {meta['hadml.species_features']}")
+        return 0
+    if args.angles_from is not None:
+        raise ValueError("--angles-from applies to a species head (.pt) only")
     path = export_generator(args.checkpoint, args.output)
     meta = read_metadata(path)
     print(f"wrote {path}: features {meta['hadml.condition_features']}, "

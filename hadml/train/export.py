@@ -1,4 +1,5 @@
-"""Export a trained generator to ONE self-describing ONNX file (docs/model-contract.md v1).
+"""Export a trained generator to ONE self-describing ONNX file (docs/model-contract.md v1;
+export_species_model writes format 2: a species head next to a format-1 angle graph).
 
 The graph maps ``condition`` float32 [N, C] (already scaled) and ``noise`` float32 [N, Z]
 to ``angles`` float32 [N, 2] = (cos theta, phi) of hadron 1 in the model frame; N is
@@ -150,3 +151,108 @@ def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata_props of an ONNX file as a dict."""
     model = onnx.load(str(path), load_external_data=False)
     return {p.key: p.value for p in model.metadata_props}
+
+
+def _export_species_head(head: torch.nn.Module, path: Path, opset: int) -> None:
+    """The species head alone: ``species_condition`` [M, Cs] -> ``species_logits`` [M, 2S]
+    (TorchScript exporter: its opset can match the angle graph's)."""
+    x = torch.zeros(8, head.n_features)
+    torch.onnx.export(
+        head, (x,), str(path), dynamo=False, input_names=[contract.INPUT_SPECIES],
+        output_names=[contract.OUTPUT_SPECIES],
+        dynamic_axes={contract.INPUT_SPECIES: {0: "species_batch"},
+                      contract.OUTPUT_SPECIES: {0: "species_batch"}},
+        opset_version=opset,
+    )
+
+
+def export_species_model(species_checkpoint: str | Path, angles_from: str | Path | None,
+                         path: str | Path, *, verify_batch: int = 512, seed: int = 0) -> Path:
+    """Write a format-2 file (docs/model-contract.md): the species head of
+    ``species_checkpoint`` (hadml.train.species) next to the angle graph of the format-1
+    file ``angles_from`` (None: the shipped model), in one graph with independent batch
+    dimensions. Verified with onnxruntime: logits equal torch's, angles equal the format-1
+    file's, to 1e-5."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    from hadml.models import default_model_path
+    from hadml.train.species import load_head
+
+    head, saved = load_head(species_checkpoint)
+    angles_path = Path(angles_from) if angles_from else default_model_path()
+    angles = onnx.load(str(angles_path))
+    ameta = {p.key: p.value for p in angles.metadata_props}
+    if ameta.get(contract.KEY_FORMAT_VERSION) != str(contract.FORMAT_VERSION):
+        raise ExportError(f"{angles_path}: the angle generator must come from a format-"
+                          f"{contract.FORMAT_VERSION} file")
+    opset = next(o.version for o in angles.opset_import if o.domain in ("", "ai.onnx"))
+    with tempfile.TemporaryDirectory() as tmp:
+        spath = Path(tmp) / "species.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _export_species_head(head, spath, opset)
+        species_model = onnx.load(str(spath))
+    species_model.ir_version = angles.ir_version
+    merged = onnx.compose.merge_models(
+        angles, species_model, io_map=[], prefix2="species_head/",
+        outputs=[contract.OUTPUT_ANGLES, "species_head/" + contract.OUTPUT_SPECIES])
+    # The prefix renames the head's graph input and output too; give them their names back.
+    rename = {"species_head/" + contract.INPUT_SPECIES: contract.INPUT_SPECIES,
+              "species_head/" + contract.OUTPUT_SPECIES: contract.OUTPUT_SPECIES}
+    for v in list(merged.graph.input) + list(merged.graph.output):
+        v.name = rename.get(v.name, v.name)
+    for node in merged.graph.node:
+        node.input[:] = [rename.get(n, n) for n in node.input]
+        node.output[:] = [rename.get(n, n) for n in node.output]
+    meta = dict(ameta)
+    meta.update({
+        contract.KEY_FORMAT_VERSION: str(contract.FORMAT_VERSION_SPECIES),
+        contract.KEY_SPECIES: json.dumps([int(h) for h in saved["species"]]),
+        contract.KEY_SPECIES_FEATURES: json.dumps(list(saved["features"])),
+        contract.KEY_SPECIES_SCALING: json.dumps(saved["scaling"]),
+        contract.KEY_SPECIES_CHOICE: contract.SPECIES_CHOICE,
+        contract.KEY_PROVENANCE: json.dumps({
+            "angles": {"file": angles_path.name,
+                       "provenance": json.loads(ameta[contract.KEY_PROVENANCE])},
+            "species": {"config": saved["config"], "data_sha256": saved["data_sha256"],
+                        "val_nll": saved["val_nll"]},
+            "code_version": code_version(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__,
+        }, sort_keys=True, default=str),
+    })
+    del merged.metadata_props[:]
+    for k, v in meta.items():
+        entry = merged.metadata_props.add()
+        entry.key, entry.value = k, v
+    merged.producer_name = "hadml"
+    onnx.checker.check_model(merged)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(merged, str(path), save_as_external_data=False)
+
+    # Verify: both heads, each with the other head at zero rows (as the shim runs them).
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    ref = ort.InferenceSession(str(angles_path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(seed)
+    n_cond = len(json.loads(meta[contract.KEY_FEATURES]))
+    n_noise = int(meta[contract.KEY_NOISE_DIM])
+    x = rng.normal(size=(verify_batch, head.n_features)).astype(np.float32)
+    cond = rng.normal(size=(verify_batch, n_cond)).astype(np.float32)
+    noise = rng.normal(size=(verify_batch, n_noise)).astype(np.float32)
+    empty = {contract.INPUT_CONDITION: np.zeros((0, n_cond), np.float32),
+             contract.INPUT_NOISE: np.zeros((0, n_noise), np.float32)}
+    (logits,) = sess.run([contract.OUTPUT_SPECIES], {**empty, contract.INPUT_SPECIES: x})
+    with torch.no_grad():
+        want = head(torch.from_numpy(x)).numpy()
+    (ang,) = sess.run([contract.OUTPUT_ANGLES], {
+        INPUT_CONDITION: cond, INPUT_NOISE: noise,
+        contract.INPUT_SPECIES: np.zeros((0, head.n_features), np.float32)})
+    (ang_ref,) = ref.run([OUTPUT_ANGLES], {INPUT_CONDITION: cond, INPUT_NOISE: noise})
+    worst = max(float(np.max(np.abs(logits - want))), float(np.max(np.abs(ang - ang_ref))))
+    if not worst <= VERIFY_TOLERANCE:
+        raise ExportError(f"{path}: onnxruntime differs from torch / the angle file by "
+                          f"{worst:.3g} (> {VERIFY_TOLERANCE})")
+    return path

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,8 @@
 #include "hadml/Random.h"
 
 namespace hadml {
+
+class HadronSpectrum;
 
 // Everything a decayer may look at for one cluster. Self-contained (copies, no pointers)
 // so a batch can outlive the events it was built from.
@@ -27,6 +30,10 @@ struct ClusterDecayRequest {
 struct DecayerStats {
   std::uint64_t decayed = 0;    // clusters decayed by this decayer's own method
   std::uint64_t fallbacks = 0;  // clusters handed to the classic decayer (ML policy)
+  // Species choice (model contract v2): clusters whose pair the classic selector chose
+  // instead of the model (no pair of the model's list is open, or invalid model output
+  // under the fallback policy).
+  std::uint64_t speciesFallbacks = 0;
 };
 
 class ClusterDecayer {
@@ -37,6 +44,17 @@ class ClusterDecayer {
   // All randomness is drawn from `rng`, in request order.
   virtual void decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,
                      std::vector<TwoBodyDecay>& out) = 0;
+  // Model contract v2: a decayer that chooses the species of the two hadrons itself. The
+  // hadronizer then skips the classic selector (requests come with id1 = id2 = 0) and,
+  // before decay(), calls chooseSpecies on the whole batch with the same engine.
+  virtual bool choosesSpecies() const { return false; }
+  // Sets id1, id2, m1, m2 of every request; the pair conserves the constituents' flavour
+  // (spectrum.pairChannels) and the masses follow the classic off-shell rule
+  // (spectrum.decayMasses). All randomness from rng, in request order.
+  virtual void chooseSpecies(std::vector<ClusterDecayRequest>& /*requests*/,
+                             const HadronSpectrum& /*spectrum*/, Random& /*rng*/) {
+    throw std::logic_error("cluster decayer '" + name() + "' does not choose species");
+  }
   virtual std::string name() const = 0;
   virtual DecayerStats stats() const { return {}; }
 };

@@ -50,7 +50,7 @@ class ClusterHadronizer {
   // unaffected.
   // Two random streams (docs/architecture.md, "Random streams"): `rng` drives steps 1-6
   // and the species choice, `decayRng` only the decayer (classic angles, ML noise and
-  // fallbacks). Runs sharing `rng` but not `decayRng` have the same partons, clusters and
+  // fallbacks; a decayer that chooses species, model contract v2, draws them from it too). Runs sharing `rng` but not `decayRng` have the same partons, clusters and
   // species and independent decays, as the calibrated closure test needs.
   std::vector<HadronizedEvent> hadronize(const std::vector<ShowerEvent>& events, Random& rng,
                                          Random& decayRng);

@@ -44,6 +44,22 @@ class HadronSpectrum {
   // Hadrons (signed id, selection weight) of flavours (id1, id2), by increasing mass.
   const std::vector<std::pair<int, double>>& singleHadrons(int id1, int id2) const;
 
+  // One hadron pair a cluster can decay into, with the nominal masses.
+  struct PairChannel {
+    int id1, id2;   // hadron carrying id1's flavour, hadron carrying id2's
+    double m1, m2;  // nominal masses; the channel is open when M > m1 + m2
+  };
+  // Every distinct hadron pair chooseHadronPair can return for a cluster (id1, id2) at some
+  // mass (meson and baryon branches, by increasing m1 + m2): the flavour-, charge- and
+  // baryon-number-conserving pairs of this hadron table. Model contract v2 builds its
+  // mask from these (docs/model-contract.md). Throws like chooseHadronPair for impossible
+  // constituents.
+  std::vector<PairChannel> pairChannels(int id1, int id2) const;
+  // The key under which clusters (id1, id2) share one channel list (diquark spin ignored).
+  static std::int64_t flavourPairKey(int id1, int id2) {
+    return key(flavourKey(id1), flavourKey(id2));
+  }
+
   // Mass of one instance of hadron id: the nominal mass when OnShell = 1 or the hadron
   // has no width or mass range; otherwise drawn from a relativistic Breit-Wigner in m^2
   // with fixed width, truncated to [massMin, massMax] (ThePEG's BreitWignerMass).

@@ -1,4 +1,5 @@
-// ONNX Runtime implementation of the ML cluster decayer (docs/model-contract.md, v1).
+// ONNX Runtime implementation of the ML cluster decayer (docs/model-contract.md, formats
+// 1 and 2).
 #include "hadml/OnnxClusterDecayer.h"
 
 #include <nlohmann/json.hpp>
@@ -9,12 +10,16 @@
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
+#include <tuple>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "hadml/ClassicClusterDecayer.h"
+#include "hadml/HadronSpectrum.h"
 #include "hadml/Kinematics.h"
 
 namespace hadml {
@@ -22,9 +27,18 @@ namespace hadml {
 namespace {
 
 constexpr int kFormatVersion = 1;
+constexpr int kFormatVersionSpecies = 2;  // the model chooses the species too
 const char* const kInputCondition = "condition";
 const char* const kInputNoise = "noise";
 const char* const kOutputAngles = "angles";
+const char* const kInputSpecies = "species_condition";
+const char* const kOutputSpecies = "species_logits";
+// P(pair) proportional to exp(l1[h1] + l2[h2]) p*(M; m1, m2) over the open allowed pairs.
+const char* const kSpeciesChoice = "softmax_logits_pstar";
+// Species list: at most this many hadrons (the Herwig 7.3 table selects about 350).
+constexpr std::size_t kMaxSpecies = 4096;
+// Species-head rows per Session::Run: bounds the logits buffer (n x 2S floats).
+constexpr std::size_t kSpeciesChunk = 8192;
 const char* const kFrame = "cluster_rest_z_constituent1";
 const char* const kOutput = "cos_theta,phi";
 constexpr double kAngleTolerance = 1e-4;
@@ -113,7 +127,12 @@ int heaviestFlavour(int id) {
 }
 
 // Position in knownConditionFeatures().
-enum class FeatureId { ClusterMass, M1, M2, P1, P2, F1, F2, PStar };
+enum class FeatureId { ClusterMass, M1, M2, P1, P2, F1, F2, PStar, D1, D2 };
+
+bool isDiquarkCode(int id) {
+  const int a = std::abs(id);
+  return a >= 1000 && a < 10000 && (a / 10) % 10 == 0;
+}
 
 // The one definition of each condition feature (docs/model-contract.md): inference
 // (OnnxClusterDecayer::features) and training (hadml/data/features.py, through
@@ -131,6 +150,8 @@ double featureValue(FeatureId id, const ClusterDecayRequest& r) {
       const double M = r.mass();
       return M > r.m1 + r.m2 ? twoBodyMomentum(M, r.m1, r.m2) : 0.0;
     }
+    case FeatureId::D1: return isDiquarkCode(r.constituents[0].id) ? 1.0 : 0.0;
+    case FeatureId::D2: return isDiquarkCode(r.constituents[1].id) ? 1.0 : 0.0;
   }
   throw std::logic_error("featureValue: unhandled feature id");
 }
@@ -165,8 +186,13 @@ const std::vector<std::string>& knownConditionFeatures() {
   // hadml._core.KNOWN_CONDITION_FEATURES. The order matches FeatureId.
   static const std::vector<std::string> names{
       "cluster_mass",    "hadron1_mass", "hadron2_mass", "c1_perturbative",
-      "c2_perturbative", "c1_flavour",   "c2_flavour",   "pstar"};
+      "c2_perturbative", "c1_flavour",   "c2_flavour",   "pstar",
+      "c1_diquark",      "c2_diquark"};
   return names;
+}
+
+bool speciesIndependentFeature(const std::string& name) {
+  return name != "hadron1_mass" && name != "hadron2_mass" && name != "pstar";
 }
 
 struct OnnxClusterDecayer::Impl {
@@ -176,8 +202,11 @@ struct OnnxClusterDecayer::Impl {
   std::unique_ptr<Ort::Session> session;
   Ort::MemoryInfo memInfo = Ort::MemoryInfo::CreateCpu(OrtArenaAllocator, OrtMemTypeDefault);
   std::vector<FeatureId> featureIds;
+  std::vector<FeatureId> speciesFeatureIds;  // format 2
+  std::unordered_map<int, int> speciesIndex;  // |id| -> logit column (format 2)
   std::unique_ptr<ClassicClusterDecayer> classic;
-  std::atomic<std::uint64_t> decayed{0}, fallbacks{0};
+  std::atomic<std::uint64_t> decayed{0}, fallbacks{0}, speciesFallbacks{0};
+  bool speciesModel() const { return info.formatVersion == kFormatVersionSpecies; }
 
   [[noreturn]] void bad(const std::string& what) const {
     throw std::invalid_argument("ONNX cluster-decay model '" + options.modelPath + "': " + what +
@@ -187,6 +216,11 @@ struct OnnxClusterDecayer::Impl {
   void load();
   void validateGraph();
   void readMetadata();
+  void trialRun() const;
+  // Runs the graph; the head not asked for gets zero rows (its batch dimension is its own).
+  std::vector<Ort::Value> run(const char* output, std::vector<float>& cond, std::size_t nCond,
+                              std::vector<float>& noise, std::vector<float>& species,
+                              std::size_t nSpecies) const;
 };
 
 void OnnxClusterDecayer::Impl::load() {
@@ -232,6 +266,7 @@ void OnnxClusterDecayer::Impl::load() {
   }
   readMetadata();
   validateGraph();
+  if (speciesModel()) trialRun();
   if (options.policy == InvalidOutputPolicy::Fallback)
     classic = std::make_unique<ClassicClusterDecayer>(options.classicParams);
 }
@@ -256,29 +291,36 @@ void OnnxClusterDecayer::Impl::readMetadata() {
   };
   auto getJson = [&](const char* key) { return parseJson(key, get(key)); };
   const std::string version = get("hadml.format_version");
-  if (version != std::to_string(kFormatVersion))
-    bad("unsupported hadml.format_version " + shownValue(version) + " (this shim reads version " +
-        std::to_string(kFormatVersion) + ")");
-  info.formatVersion = kFormatVersion;
+  if (version != std::to_string(kFormatVersion) && version != std::to_string(kFormatVersionSpecies))
+    bad("unsupported hadml.format_version " + shownValue(version) + " (this shim reads versions " +
+        std::to_string(kFormatVersion) + " and " + std::to_string(kFormatVersionSpecies) + ")");
+  info.formatVersion = version == "1" ? kFormatVersion : kFormatVersionSpecies;
 
-  const nlohmann::json feats = getJson("hadml.condition_features");
-  if (!feats.is_array() || feats.empty())
-    bad("hadml.condition_features must be a non-empty JSON list of names");
-  const auto& known = knownConditionFeatures();
-  for (const nlohmann::json& f : feats) {
-    if (!f.is_string()) bad("hadml.condition_features must hold strings, found " + f.dump().substr(0, 60));
-    const std::string name = f.get<std::string>();
-    const auto it = std::find(known.begin(), known.end(), name);
-    if (it == known.end()) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      bad("unknown condition feature " + shownValue(name) + " (known: " + list + ")");
+  auto readFeatures = [&](const char* key, std::vector<std::string>& names,
+                          std::vector<FeatureId>& ids, bool speciesHead) {
+    const nlohmann::json feats = getJson(key);
+    if (!feats.is_array() || feats.empty())
+      bad(std::string(key) + " must be a non-empty JSON list of names");
+    const auto& known = knownConditionFeatures();
+    for (const nlohmann::json& f : feats) {
+      if (!f.is_string()) bad(std::string(key) + " must hold strings, found " + f.dump().substr(0, 60));
+      const std::string name = f.get<std::string>();
+      const auto it = std::find(known.begin(), known.end(), name);
+      if (it == known.end()) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        bad("unknown condition feature " + shownValue(name) + " (known: " + list + ")");
+      }
+      if (std::find(names.begin(), names.end(), name) != names.end())
+        bad("condition feature '" + name + "' is listed twice in " + key);
+      if (speciesHead && !speciesIndependentFeature(name))
+        bad("hadml.species_features lists '" + name +
+            "', which depends on the species the head is choosing");
+      names.push_back(name);
+      ids.push_back(static_cast<FeatureId>(it - known.begin()));
     }
-    if (std::find(info.features.begin(), info.features.end(), name) != info.features.end())
-      bad("condition feature '" + name + "' is listed twice in hadml.condition_features");
-    info.features.push_back(name);
-    featureIds.push_back(static_cast<FeatureId>(it - known.begin()));
-  }
+  };
+  readFeatures("hadml.condition_features", info.features, featureIds, false);
 
   const std::string zs = get("hadml.noise_dim");
   char* end = nullptr;
@@ -297,36 +339,62 @@ void OnnxClusterDecayer::Impl::readMetadata() {
   info.output = get("hadml.output");
   if (info.output != kOutput) bad("hadml.output " + shownValue(info.output) + " is not '" + kOutput + "'");
 
-  const nlohmann::json sc = getJson("hadml.input_scaling");
-  if (!sc.is_object() || !sc.contains("offset") || !sc.contains("scale"))
-    bad("hadml.input_scaling must be a JSON object with 'offset' and 'scale' lists");
-  const std::size_t c = info.features.size();
-  for (const std::string k : {"offset", "scale"}) {
-    const nlohmann::json& a = sc.at(k);
-    if (!a.is_array() || a.size() != c)
-      bad("hadml.input_scaling." + k + " must be a list of " + std::to_string(c) +
-          " numbers (one per condition feature), got " +
-          (a.is_array() ? std::to_string(a.size()) : std::string("no list")));
-    std::vector<double>& dst = k == "offset" ? info.offset : info.scale;
-    for (std::size_t j = 0; j < c; ++j) {
-      const std::string where = "hadml.input_scaling." + k + "[" + std::to_string(j) + "] (" +
-                                info.features[j] + ")";
-      if (!a[j].is_number()) bad(where + " is not a number: " + a[j].dump().substr(0, 60));
-      const double x = a[j].get<double>();
-      if (!std::isfinite(x)) bad(where + " is not a finite number");
-      if (k == "scale" && !(x >= kMinScale && x <= kMaxScaleOrOffset)) {
-        std::ostringstream msg;
-        msg << where << " is " << x << "; a scale must lie in [" << kMinScale << ", "
-            << kMaxScaleOrOffset << "] (the model input is (x - offset) / scale in float32)";
-        bad(msg.str());
+  auto readScaling = [&](const char* key, const std::vector<std::string>& names,
+                         std::vector<double>& offset, std::vector<double>& scale) {
+    const std::string k0(key);
+    const nlohmann::json sc = getJson(key);
+    if (!sc.is_object() || !sc.contains("offset") || !sc.contains("scale"))
+      bad(k0 + " must be a JSON object with 'offset' and 'scale' lists");
+    const std::size_t c = names.size();
+    for (const std::string k : {"offset", "scale"}) {
+      const nlohmann::json& a = sc.at(k);
+      if (!a.is_array() || a.size() != c)
+        bad(k0 + "." + k + " must be a list of " + std::to_string(c) +
+            " numbers (one per condition feature), got " +
+            (a.is_array() ? std::to_string(a.size()) : std::string("no list")));
+      std::vector<double>& dst = k == "offset" ? offset : scale;
+      for (std::size_t j = 0; j < c; ++j) {
+        const std::string where = k0 + "." + k + "[" + std::to_string(j) + "] (" + names[j] + ")";
+        if (!a[j].is_number()) bad(where + " is not a number: " + a[j].dump().substr(0, 60));
+        const double x = a[j].get<double>();
+        if (!std::isfinite(x)) bad(where + " is not a finite number");
+        if (k == "scale" && !(x >= kMinScale && x <= kMaxScaleOrOffset)) {
+          std::ostringstream msg;
+          msg << where << " is " << x << "; a scale must lie in [" << kMinScale << ", "
+              << kMaxScaleOrOffset << "] (the model input is (x - offset) / scale in float32)";
+          bad(msg.str());
+        }
+        if (k == "offset" && std::abs(x) > kMaxScaleOrOffset) {
+          std::ostringstream msg;
+          msg << where << " is " << x << "; |offset| must be at most " << kMaxScaleOrOffset;
+          bad(msg.str());
+        }
+        dst.push_back(x);
       }
-      if (k == "offset" && std::abs(x) > kMaxScaleOrOffset) {
-        std::ostringstream msg;
-        msg << where << " is " << x << "; |offset| must be at most " << kMaxScaleOrOffset;
-        bad(msg.str());
-      }
-      dst.push_back(x);
     }
+  };
+  readScaling("hadml.input_scaling", info.features, info.offset, info.scale);
+
+  if (speciesModel()) {
+    readFeatures("hadml.species_features", info.speciesFeatures, speciesFeatureIds, true);
+    readScaling("hadml.species_scaling", info.speciesFeatures, info.speciesOffset,
+                info.speciesScale);
+    const nlohmann::json sp = getJson("hadml.species");
+    if (!sp.is_array() || sp.empty() || sp.size() > kMaxSpecies)
+      bad("hadml.species must be a JSON list of 1 to " + std::to_string(kMaxSpecies) +
+          " hadron ids");
+    for (const nlohmann::json& x : sp) {
+      if (!x.is_number_integer() || x.get<long long>() <= 0 || x.get<long long>() >= 10000000)
+        bad("hadml.species must hold positive PDG hadron ids (|id|), found " + x.dump().substr(0, 60));
+      const int id = x.get<int>();
+      if (!speciesIndex.emplace(id, static_cast<int>(info.species.size())).second)
+        bad("hadron " + std::to_string(id) + " is listed twice in hadml.species");
+      info.species.push_back(id);
+    }
+    info.speciesChoice = get("hadml.species_choice");
+    if (info.speciesChoice != kSpeciesChoice)
+      bad("hadml.species_choice " + shownValue(info.speciesChoice) + " is not '" +
+          kSpeciesChoice + "'");
   }
   info.provenance = get("hadml.provenance");
   parseJson("hadml.provenance", info.provenance);  // must be valid JSON within the limits
@@ -343,11 +411,20 @@ void OnnxClusterDecayer::Impl::validateGraph() {
     for (const auto& x : v) s += (s.empty() ? "'" : ", '") + x + "'";
     return s.empty() ? std::string("none") : s;
   };
-  if (nIn != 2 || std::find(inNames.begin(), inNames.end(), kInputCondition) == inNames.end() ||
-      std::find(inNames.begin(), inNames.end(), kInputNoise) == inNames.end())
-    bad("graph inputs must be exactly 'condition' and 'noise', found " + join(inNames));
-  if (std::find(outNames.begin(), outNames.end(), kOutputAngles) == outNames.end())
+  const bool v2 = speciesModel();
+  auto has = [](const std::vector<std::string>& v, const char* n) {
+    return std::find(v.begin(), v.end(), n) != v.end();
+  };
+  if (nIn != (v2 ? 3u : 2u) || !has(inNames, kInputCondition) || !has(inNames, kInputNoise) ||
+      (v2 && !has(inNames, kInputSpecies)))
+    bad(std::string("graph inputs must be exactly ") +
+        (v2 ? "'condition', 'noise' and 'species_condition' (format 2)"
+            : "'condition' and 'noise'") +
+        ", found " + join(inNames));
+  if (!has(outNames, kOutputAngles))
     bad("graph has no output 'angles' (outputs: " + join(outNames) + ")");
+  if (v2 && !has(outNames, kOutputSpecies))
+    bad("format-2 graph has no output 'species_logits' (outputs: " + join(outNames) + ")");
 
   auto check = [&](bool input, std::size_t idx, const std::string& name, int64_t width) {
     const Ort::TypeInfo ti = input ? session->GetInputTypeInfo(idx) : session->GetOutputTypeInfo(idx);
@@ -366,15 +443,76 @@ void OnnxClusterDecayer::Impl::validateGraph() {
       bad("'" + name + "' has shape " + shapeString(shape) + ", expected [N, " +
           std::to_string(width) + "] (" +
           (name == kInputCondition ? "number of hadml.condition_features"
-                                   : name == kInputNoise ? "hadml.noise_dim" : "cos_theta, phi") +
+           : name == kInputNoise   ? "hadml.noise_dim"
+           : name == kInputSpecies ? "number of hadml.species_features"
+           : name == kOutputSpecies ? "2 x the length of hadml.species"
+                                    : "cos_theta, phi") +
           ")");
   };
   for (std::size_t i = 0; i < nIn; ++i) {
     if (inNames[i] == kInputCondition) check(true, i, inNames[i], static_cast<int64_t>(info.features.size()));
+    else if (inNames[i] == kInputSpecies)
+      check(true, i, inNames[i], static_cast<int64_t>(info.speciesFeatures.size()));
     else check(true, i, inNames[i], info.noiseDim);
   }
-  for (std::size_t i = 0; i < nOut; ++i)
+  for (std::size_t i = 0; i < nOut; ++i) {
     if (outNames[i] == kOutputAngles) check(false, i, outNames[i], 2);
+    if (v2 && outNames[i] == kOutputSpecies)
+      check(false, i, outNames[i], 2 * static_cast<int64_t>(info.species.size()));
+  }
+}
+
+std::vector<Ort::Value> OnnxClusterDecayer::Impl::run(const char* output, std::vector<float>& cond,
+                                                      std::size_t nCond, std::vector<float>& noise,
+                                                      std::vector<float>& species,
+                                                      std::size_t nSpecies) const {
+  const std::size_t c = info.features.size(), z = static_cast<std::size_t>(info.noiseDim);
+  const std::array<int64_t, 2> cs{static_cast<int64_t>(nCond), static_cast<int64_t>(c)};
+  const std::array<int64_t, 2> zs{static_cast<int64_t>(nCond), static_cast<int64_t>(z)};
+  const std::array<int64_t, 2> ss{static_cast<int64_t>(nSpecies),
+                                  static_cast<int64_t>(info.speciesFeatures.size())};
+  std::vector<Ort::Value> inputs;
+  inputs.push_back(Ort::Value::CreateTensor<float>(memInfo, cond.data(), cond.size(), cs.data(), 2));
+  inputs.push_back(Ort::Value::CreateTensor<float>(memInfo, noise.data(), noise.size(), zs.data(), 2));
+  std::vector<const char*> inNames{kInputCondition, kInputNoise};
+  if (speciesModel()) {
+    inputs.push_back(
+        Ort::Value::CreateTensor<float>(memInfo, species.data(), species.size(), ss.data(), 2));
+    inNames.push_back(kInputSpecies);
+  }
+  const char* outNames[] = {output};
+  try {
+    return session->Run(Ort::RunOptions{nullptr}, inNames.data(), inputs.data(), inputs.size(),
+                        outNames, 1);
+  } catch (const Ort::Exception& e) {
+    throw std::runtime_error(
+        "ONNX cluster-decay model '" + options.modelPath + "': inference failed" +
+        (speciesModel() ? " (a format-2 graph must run its species head and its angle head "
+                          "with independent batch sizes)"
+                        : "") +
+        ": " + e.what());
+  }
+}
+
+// Format 2: one row through each head at load time, so that a graph whose heads share a
+// batch dimension, or whose outputs do not have the declared widths, is refused on load.
+void OnnxClusterDecayer::Impl::trialRun() const {
+  std::vector<float> cond(info.features.size(), 0.0f), noise(info.noiseDim, 0.0f),
+      species(info.speciesFeatures.size(), 0.0f), none;
+  auto expect = [&](std::vector<Ort::Value> out, const char* name, int64_t width) {
+    const auto shape = out.at(0).GetTensorTypeAndShapeInfo().GetShape();
+    if (out.at(0).GetTensorTypeAndShapeInfo().GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT ||
+        shape.size() != 2 || shape[0] != 1 || shape[1] != width)
+      bad(std::string("output '") + name + "' has shape " + shapeString(shape) +
+          " for one cluster, expected [1, " + std::to_string(width) + "] float32");
+  };
+  try {
+    expect(run(kOutputAngles, cond, 1, noise, none, 0), kOutputAngles, 2);
+    expect(run(kOutputSpecies, none, 0, none, species, 1), kOutputSpecies,
+           2 * static_cast<int64_t>(info.species.size()));
+  } catch (const std::runtime_error& e) {
+    bad(std::string("trial run on one cluster failed: ") + e.what());
+  }
 }
 
 OnnxClusterDecayer::OnnxClusterDecayer(const OnnxDecayerOptions& options)
@@ -392,6 +530,7 @@ DecayerStats OnnxClusterDecayer::stats() const {
   DecayerStats s;
   s.decayed = impl_->decayed.load();
   s.fallbacks = impl_->fallbacks.load();
+  s.speciesFallbacks = impl_->speciesFallbacks.load();
   return s;
 }
 
@@ -427,21 +566,8 @@ std::vector<float> OnnxClusterDecayer::inferAngles(const std::vector<float>& con
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < c; ++j)
       cond[i * c + j] = static_cast<float>((conditionUnscaled[i * c + j] - im.info.offset[j]) / im.info.scale[j]);
-  std::vector<float> noiseCopy(noise);  // ORT wants non-const buffers
-  const std::array<int64_t, 2> cs{static_cast<int64_t>(n), static_cast<int64_t>(c)};
-  const std::array<int64_t, 2> zs{static_cast<int64_t>(n), static_cast<int64_t>(z)};
-  std::array<Ort::Value, 2> inputs{
-      Ort::Value::CreateTensor<float>(im.memInfo, cond.data(), cond.size(), cs.data(), 2),
-      Ort::Value::CreateTensor<float>(im.memInfo, noiseCopy.data(), noiseCopy.size(), zs.data(), 2)};
-  const char* inNames[] = {kInputCondition, kInputNoise};
-  const char* outNames[] = {kOutputAngles};
-  std::vector<Ort::Value> outputs;
-  try {
-    outputs = im.session->Run(Ort::RunOptions{nullptr}, inNames, inputs.data(), 2, outNames, 1);
-  } catch (const Ort::Exception& e) {
-    throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
-                             "': inference failed: " + e.what());
-  }
+  std::vector<float> noiseCopy(noise), none;  // ORT wants non-const buffers
+  std::vector<Ort::Value> outputs = im.run(kOutputAngles, cond, n, noiseCopy, none, 0);
   if (outputs.size() != 1 || !outputs[0].IsTensor() ||
       outputs[0].GetTensorTypeAndShapeInfo().GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT)
     throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
@@ -453,6 +579,160 @@ std::vector<float> OnnxClusterDecayer::inferAngles(const std::vector<float>& con
                              " for a batch of " + std::to_string(n) + ", expected [n, 2]");
   const float* a = outputs[0].GetTensorData<float>();
   return std::vector<float>(a, a + 2 * n);
+}
+
+bool OnnxClusterDecayer::choosesSpecies() const { return impl_->speciesModel(); }
+
+std::vector<float> OnnxClusterDecayer::speciesFeatures(
+    const std::vector<ClusterDecayRequest>& requests) const {
+  const std::size_t c = impl_->speciesFeatureIds.size();
+  std::vector<float> x(requests.size() * c);
+  for (std::size_t i = 0; i < requests.size(); ++i)
+    for (std::size_t j = 0; j < c; ++j)
+      x[i * c + j] = static_cast<float>(featureValue(impl_->speciesFeatureIds[j], requests[i]));
+  return x;
+}
+
+std::vector<float> OnnxClusterDecayer::inferSpeciesLogits(
+    const std::vector<float>& speciesConditionUnscaled, std::size_t n) const {
+  const Impl& im = *impl_;
+  if (!im.speciesModel())
+    throw std::logic_error("OnnxClusterDecayer::inferSpeciesLogits: '" + im.options.modelPath +
+                           "' is a format-1 model (no species head)");
+  const std::size_t c = im.info.speciesFeatures.size(), w = 2 * im.info.species.size();
+  if (speciesConditionUnscaled.size() != n * c)
+    throw std::invalid_argument("OnnxClusterDecayer::inferSpeciesLogits: species condition must be [n, " +
+                                std::to_string(c) + "]");
+  std::vector<float> logits(n * w);
+  std::vector<float> none;
+  for (std::size_t first = 0; first < n; first += kSpeciesChunk) {
+    const std::size_t rows = std::min(kSpeciesChunk, n - first);
+    std::vector<float> cond(rows * c);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t j = 0; j < c; ++j)
+        cond[i * c + j] = static_cast<float>(
+            (speciesConditionUnscaled[(first + i) * c + j] - im.info.speciesOffset[j]) /
+            im.info.speciesScale[j]);
+    const std::vector<Ort::Value> out = im.run(kOutputSpecies, none, 0, none, cond, rows);
+    const auto info = out.at(0).GetTensorTypeAndShapeInfo();
+    const auto shape = info.GetShape();
+    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || shape.size() != 2 ||
+        shape[0] != static_cast<int64_t>(rows) || shape[1] != static_cast<int64_t>(w))
+      throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
+                               "': output 'species_logits' has shape " + shapeString(shape) +
+                               " for a batch of " + std::to_string(rows) + ", expected [n, " +
+                               std::to_string(w) + "] float32");
+    const float* a = out[0].GetTensorData<float>();
+    std::copy(a, a + rows * w, logits.begin() + static_cast<std::ptrdiff_t>(first * w));
+  }
+  return logits;
+}
+
+namespace {
+
+// One allowed pair of a flavour key, with the logit columns of its two hadrons.
+struct SpeciesChannel {
+  int id1, id2, col1, col2;
+  double m1, m2;
+};
+
+}  // namespace
+
+void OnnxClusterDecayer::chooseSpecies(std::vector<ClusterDecayRequest>& requests,
+                                       const HadronSpectrum& spectrum, Random& rng) {
+  const Impl& im = *impl_;
+  if (!im.speciesModel())
+    throw std::logic_error("OnnxClusterDecayer::chooseSpecies: '" + im.options.modelPath +
+                           "' is a format-1 model; the classic selector chooses its species");
+  const std::size_t n = requests.size();
+  if (n == 0) return;
+  const std::size_t S = im.info.species.size();
+  const std::vector<float> logits = inferSpeciesLogits(speciesFeatures(requests), n);
+  // The mask: per flavour key, the pairs of spectrum.pairChannels whose two hadrons are
+  // both in hadml.species (by increasing threshold). Built per batch: a batch holds a few
+  // dozen keys, and the spectrum is the caller's.
+  std::unordered_map<std::int64_t, std::vector<SpeciesChannel>> channels;
+  auto column = [&](int id) {
+    const auto it = im.speciesIndex.find(std::abs(id));
+    return it == im.speciesIndex.end() ? -1 : it->second;
+  };
+  std::vector<double> cum, e1, e2;
+  std::uint64_t fell = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    ClusterDecayRequest& r = requests[i];
+    const int c1 = r.constituents[0].id, c2 = r.constituents[1].id;
+    const std::int64_t key = HadronSpectrum::flavourPairKey(c1, c2);
+    auto it = channels.find(key);
+    if (it == channels.end()) {
+      std::vector<SpeciesChannel> list;
+      for (const auto& ch : spectrum.pairChannels(c1, c2)) {
+        const int k1 = column(ch.id1), k2 = column(ch.id2);
+        if (k1 >= 0 && k2 >= 0) list.push_back({ch.id1, ch.id2, k1, k2, ch.m1, ch.m2});
+      }
+      it = channels.emplace(key, std::move(list)).first;
+    }
+    const std::vector<SpeciesChannel>& list = it->second;
+    const double M = r.mass();
+    const float* l1 = logits.data() + i * 2 * S;
+    const float* l2 = l1 + S;
+    // Open channels are a prefix (sorted by threshold); the weight of each is
+    // exp(l1 - max1) exp(l2 - max2) p*(M; m1, m2), in double precision, the maxima taken
+    // over the open channels (one exp per listed hadron, not per channel).
+    std::size_t open = 0;
+    double top1 = -std::numeric_limits<double>::infinity(), top2 = top1;
+    bool finite = true;
+    while (open < list.size() && M > list[open].m1 + list[open].m2) {
+      const double a = l1[list[open].col1], b = l2[list[open].col2];
+      finite = finite && std::isfinite(a) && std::isfinite(b);
+      top1 = std::max(top1, a);
+      top2 = std::max(top2, b);
+      ++open;
+    }
+    const double u = rng.flat();
+    int chosen = -1;
+    if (open > 0 && finite) {
+      e1.resize(S);
+      e2.resize(S);
+      for (std::size_t k = 0; k < S; ++k) {
+        e1[k] = std::exp(std::min(double(l1[k]) - top1, 0.0));
+        e2[k] = std::exp(std::min(double(l2[k]) - top2, 0.0));
+      }
+      cum.resize(open);
+      double sum = 0.0;
+      for (std::size_t k = 0; k < open; ++k) {
+        const SpeciesChannel& ch = list[k];
+        sum += e1[ch.col1] * e2[ch.col2] * twoBodyMomentum(M, ch.m1, ch.m2);
+        cum[k] = sum;
+      }
+      if (sum > 0.0 && std::isfinite(sum)) {
+        const auto pos = std::upper_bound(cum.begin(), cum.end(), u * sum) - cum.begin();
+        std::size_t k = std::min(static_cast<std::size_t>(pos), open - 1);
+        while (k > 0 && cum[k] == cum[k - 1]) --k;  // never a zero-weight channel
+        chosen = static_cast<int>(k);
+      }
+    }
+    if (chosen >= 0) {
+      r.id1 = list[chosen].id1;
+      r.id2 = list[chosen].id2;
+    } else {
+      if (open > 0 && im.options.policy == InvalidOutputPolicy::Error) {
+        std::ostringstream msg;
+        msg << "ONNX cluster-decay model '" << im.options.modelPath
+            << "': invalid species logits at batch index " << i
+            << " (non-finite, or every open pair of zero weight); use policy 'fallback' to "
+               "choose such species classically";
+        throw std::runtime_error(msg.str());
+      }
+      // No pair of the model's list is open (or invalid logits under policy fallback):
+      // the classic selector, from the same engine.
+      const auto p = spectrum.chooseHadronPair(M, c1, c2, rng);
+      r.id1 = p.first;
+      r.id2 = p.second;
+      ++fell;
+    }
+    std::tie(r.m1, r.m2) = spectrum.decayMasses(M, r.id1, r.id2, rng);
+  }
+  impl_->speciesFallbacks += fell;
 }
 
 void OnnxClusterDecayer::decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,

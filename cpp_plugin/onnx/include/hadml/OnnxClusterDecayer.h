@@ -1,5 +1,6 @@
 // The ML cluster decayer: an ONNX model (docs/model-contract.md) predicts the direction of
-// hadron 1 in the model frame; exact two-body kinematics give the momenta.
+// hadron 1 in the model frame; exact two-body kinematics give the momenta. A format-2
+// model also chooses the species of the two hadrons (chooseSpecies).
 // No ONNX Runtime header here (pimpl), so a Herwig plugin can include this file.
 //
 // Thread safety: decay() may be called from several threads at once on one object.
@@ -38,6 +39,10 @@ struct OnnxDecayerOptions {
   ClusterParams classicParams;  // for the classic fallback
 };
 
+// Condition features that do not depend on the species of the two hadrons: the only ones
+// a format-2 species head may read (it runs before the species are known).
+bool speciesIndependentFeature(const std::string& name);
+
 // The parsed, validated metadata of a model file.
 struct OnnxModelInfo {
   int formatVersion = 0;
@@ -48,6 +53,11 @@ struct OnnxModelInfo {
   std::string output;
   std::vector<double> offset, scale;
   std::string provenance;  // raw JSON
+  // Format 2 only (empty for format 1): the species head.
+  std::vector<int> species;                  // hadml.species: |PDG id| of each logit column
+  std::vector<std::string> speciesFeatures;  // hadml.species_features
+  std::vector<double> speciesOffset, speciesScale;
+  std::string speciesChoice;                 // hadml.species_choice
 };
 
 class OnnxClusterDecayer : public ClusterDecayer {
@@ -65,6 +75,14 @@ class OnnxClusterDecayer : public ClusterDecayer {
   // row (Z values per cluster), before inference.
   void decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,
              std::vector<TwoBodyDecay>& out) override;
+  // Format 2: the model chooses the species (id1, id2 and their masses) of each cluster:
+  // a pair allowed by the constituents' flavours (spectrum.pairChannels) and open at the
+  // cluster mass, drawn with probability proportional to exp(l1 + l2) p*(M; m1, m2) from
+  // the species head's logits, by one flat number per cluster from rng (inverse CDF);
+  // then the masses by spectrum.decayMasses. One species-head Run per 8192 clusters.
+  bool choosesSpecies() const override;
+  void chooseSpecies(std::vector<ClusterDecayRequest>& requests, const HadronSpectrum& spectrum,
+                     Random& rng) override;
   std::string name() const override { return "onnx"; }
   // decayed: clusters decayed with the model's output; fallbacks: clusters whose model
   // output was invalid and that were decayed classically (policy Fallback). Every cluster
@@ -80,6 +98,11 @@ class OnnxClusterDecayer : public ClusterDecayer {
   // ([n, Z]); returns angles [n, 2]. Scaling is applied here. For tests and tools.
   std::vector<float> inferAngles(const std::vector<float>& conditionUnscaled,
                                  const std::vector<float>& noise, std::size_t n) const;
+  // Format 2: unscaled species-head features [n, Cs] and the head's logits [n, 2 S]
+  // (scaling applied here): columns 0..S-1 score hadron 1, S..2S-1 hadron 2.
+  std::vector<float> speciesFeatures(const std::vector<ClusterDecayRequest>& requests) const;
+  std::vector<float> inferSpeciesLogits(const std::vector<float>& speciesConditionUnscaled,
+                                        std::size_t n) const;
   // Noise for n clusters drawn from rng exactly as decay() draws it.
   std::vector<float> drawNoise(std::size_t n, Random& rng) const;
 
