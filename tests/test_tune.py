@@ -270,7 +270,7 @@ def test_target_events_scales_the_mc_error_of_the_objective(tmp_path):
     assert (sharp["residuals"]["rms_pull_held_back"]["all"]
             == pytest.approx(default["residuals"]["rms_pull_held_back"]["all"]))
     text = tune.format_report(sharp, plan)
-    assert "one run of 4000 (MC errors of the polynomials scaled from 1000)" in text
+    assert "one run of 4000 events (MC errors of the polynomials scaled from 1000)" in text
     with pytest.raises(tune.TuneError, match="target-events"):
         tune.fit(directory, refdir, n_replicas=0, target_events=0)
 

@@ -727,8 +727,8 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
     lines += ["", f"Surrogate objective F = {m['objective']:.3f} (chi2_w {m['chi2_w']:.1f} over "
               f"{m['bins']} bins; MIGRAD {'valid' if m['valid'] else 'NOT valid'}"
               + (f"; at the box edge: {', '.join(m['at_limit'])}" if m["at_limit"] else "")
-              + f"). Expected F of one run of {_target(report, plan)} events (surrogate plus "
-              f"the run's own noise): {m['expected_run_objective']:.3f}. Best sampled point "
+              + f"). Expected F of one run of {_target(report, plan)} (surrogate plus the "
+              f"run's own noise): {m['expected_run_objective']:.3f}. Best sampled point "
               f"(run): F = {report['best_sampled_point']['objective']:.3f} (point "
               f"{report['best_sampled_point']['index']})."
               + (" Surrogate F at the base tune's values ("
@@ -764,8 +764,8 @@ def _target(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
     """The statistics the objective was minimised for, as the report states it."""
     target = int(report.get("target_events", plan["n_events"]))
     if target == plan["n_events"]:
-        return f"{target} (the tuning statistics)"
-    return f"{target} (MC errors of the polynomials scaled from {plan['n_events']})"
+        return f"{target} events (the tuning statistics)"
+    return f"{target} events (MC errors of the polynomials scaled from {plan['n_events']})"
 
 
 def write_tune(path: Path, tune: Mapping[str, Any], plan: Mapping[str, Any],
