@@ -172,11 +172,10 @@ def _write_synthetic_refs(refdir: Path, histos: dict[str, tuple[np.ndarray, np.n
         yoda.write(refdir / f"{analysis}.yoda", list(scatters.values()))
 
 
-@pytest.mark.parametrize("order", [2, 3])
-def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
-    """Point files made from known per-bin polynomials (and noise), data at a known point:
-    the fit step recovers the point within its Hesse errors, and the held-back residuals
-    are those of the runs' own noise."""
+def _synthetic_tune(tmp_path: Path, order: int, sigma_mc: float = 0.04):
+    """A tuning directory whose point files come from known per-bin polynomials plus
+    Gaussian noise of sigma_mc, and reference data at a known point:
+    (directory, refdir, plan, true point)."""
     rng = np.random.default_rng(17 + order)
     box = ParameterBox((Parameter("ClMaxLight", 2.5, 4.5), Parameter("PSplitLight", 0.6, 1.2),
                         Parameter("shower_pt_min", 0.6, 1.6)))
@@ -194,7 +193,7 @@ def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
         x = box.to_unit(np.array([[values[n] for n in box.names]]))
         return {h: (design_matrix(x, exps) @ c)[0] for h, c in model.items()}
 
-    sigma_data, sigma_mc = 0.08, 0.04
+    sigma_data = 0.08
     data = truth(true)
     refs = {h: (y + rng.normal(scale=sigma_data, size=len(y)), np.full(len(y), sigma_data))
             for h, y in data.items()}
@@ -215,6 +214,15 @@ def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
         tune.write_json_atomic(tune.point_path(directory, p["index"]),
                                {"plan": plan["id"], "index": p["index"], "values": p["values"],
                                 "seed": p["seed"], "n_events": 1000, "histograms": histos})
+    return directory, refdir, plan, true
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
+    """Point files made from known per-bin polynomials (and noise), data at a known point:
+    the fit step recovers the point within its Hesse errors, and the held-back residuals
+    are those of the runs' own noise."""
+    directory, refdir, plan, true = _synthetic_tune(tmp_path, order)
     result = tune.fit(directory, refdir)
     rep = result.report
     assert rep["minimum"]["valid"] and not rep["minimum"]["at_limit"]
@@ -240,6 +248,31 @@ def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
     load_config(overrides={"tune": str(tmp_path / "t.yaml")}).validate()
     text = tune.format_report(rep, plan)
     assert "held-back" in text and "ClMaxLight" in text
+
+
+def test_target_events_scales_the_mc_error_of_the_objective(tmp_path):
+    """fit(target_events=4 n) minimises the chi2 with the MC-error polynomials halved;
+    the residuals stay in units of the runs' own errors; target = n is the default."""
+    directory, refdir, plan, _ = _synthetic_tune(tmp_path, 2, sigma_mc=0.1)
+    default = tune.fit(directory, refdir, n_replicas=0).report
+    same = tune.fit(directory, refdir, n_replicas=0, target_events=1000).report
+    assert default["target_events"] == same["target_events"] == 1000
+    assert same["minimum"]["objective"] == pytest.approx(default["minimum"]["objective"])
+    sharp = tune.fit(directory, refdir, n_replicas=0, target_events=4000).report
+    assert sharp["target_events"] == 4000
+    # The runs' MC error is a constant 0.1, so every bin's chi2 denominator goes from
+    # 0.08^2 + 0.1^2 to 0.08^2 + 0.05^2 and the optimum does not move: F scales by
+    # 0.0164 / 0.0089.
+    assert sharp["minimum"]["objective"] == pytest.approx(
+        default["minimum"]["objective"] * 0.0164 / 0.0089, rel=1e-3)
+    for name, p in sharp["parameters"].items():
+        assert p["value"] == pytest.approx(default["parameters"][name]["value"], abs=1e-3)
+    assert (sharp["residuals"]["rms_pull_held_back"]["all"]
+            == pytest.approx(default["residuals"]["rms_pull_held_back"]["all"]))
+    text = tune.format_report(sharp, plan)
+    assert "one run of 4000 events (MC errors of the polynomials scaled from 1000)" in text
+    with pytest.raises(tune.TuneError, match="target-events"):
+        tune.fit(directory, refdir, n_replicas=0, target_events=0)
 
 
 # --- plan, run, collect: files and errors -----------------------------------------------

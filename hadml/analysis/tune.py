@@ -501,10 +501,17 @@ class FitResult:
 
 
 def fit(directory: str | Path, refdir: str | Path | None, order: int | None = None,
-        error_order: int | None = None, n_replicas: int = 50) -> FitResult:
+        error_order: int | None = None, n_replicas: int = 50,
+        target_events: int | None = None) -> FitResult:
     """Fit the surrogate to the finished points, minimise it, and measure its quality.
     Parameter errors: Hesse of the surrogate chi2 (scaled when chi2_w/ndf > 1) and the
-    spread of the optimum over ``n_replicas`` replica surrogates, added in quadrature."""
+    spread of the optimum over ``n_replicas`` replica surrogates, added in quadrature.
+
+    ``target_events``: minimise the chi2 expected for a run of that many events instead
+    of one at the tuning statistics: the MC-error polynomials are scaled by
+    sqrt(events per point / target_events) (an MC error falls as 1/sqrt(N)). The MC error
+    in the bin chi2's denominator otherwise hides differences that a larger validation
+    run resolves (docs/tuning.md). Residuals stay in units of the runs' own errors."""
     plan = load_plan(directory)
     box = box_of(plan)
     order = order or plan["order"]
@@ -529,8 +536,13 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
     err = PolynomialSurrogate.fit(box, error_order, table.values[is_fit],
                                   table.err[is_fit][:, all_cols])
     n_obj = len(cols)
+    if target_events is not None and target_events < 1:
+        raise TuneError(f"--target-events must be at least 1, got {target_events}")
+    target = int(target_events or plan["n_events"])
+    err_scale = math.sqrt(plan["n_events"] / target)
     pred_obj = PolynomialSurrogate(box, order, pred.coefficients[:, :n_obj])
-    err_obj = PolynomialSurrogate(box, error_order, err.coefficients[:, :n_obj])
+    run_err_obj = PolynomialSurrogate(box, error_order, err.coefficients[:, :n_obj])
+    err_obj = PolynomialSurrogate(box, error_order, err_scale * err.coefficients[:, :n_obj])
 
     # Start MIGRAD at the box centre and at the three sampled points the surrogate
     # likes best, against local minima of a cubic.
@@ -551,6 +563,7 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
 
     report: dict[str, Any] = {
         "plan": plan["id"], "order": order, "error_order": error_order,
+        "target_events": target,
         "points": {"finished": len(table.indices), "fit": int(is_fit.sum()),
                    "held_back": int((~is_fit).sum()), "coefficients": n_coef},
         "parameters": {n: {"value": float(v), "hesse": float(e),
@@ -582,9 +595,9 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
                                                   np.abs(err_obj(start_values)))}
     if validation is not None:
         vp = PolynomialSurrogate(box, order, pred.coefficients[:, n_obj:])
-        ve = PolynomialSurrogate(box, error_order, err.coefficients[:, n_obj:])
+        ve = PolynomialSurrogate(box, error_order, err_scale * err.coefficients[:, n_obj:])
         report["validation"] = _validation_report(validation, vp(best), np.abs(ve(best)))
-    report["residuals"] = _residuals(objective, table, is_fit, pred_obj, err_obj)
+    report["residuals"] = _residuals(objective, table, is_fit, pred_obj, run_err_obj)
     tune = tune_document(plan, dict(zip(minimum.names, best.tolist(), strict=True)))
     return FitResult(minimum, report, tune)
 
@@ -714,7 +727,7 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
     lines += ["", f"Surrogate objective F = {m['objective']:.3f} (chi2_w {m['chi2_w']:.1f} over "
               f"{m['bins']} bins; MIGRAD {'valid' if m['valid'] else 'NOT valid'}"
               + (f"; at the box edge: {', '.join(m['at_limit'])}" if m["at_limit"] else "")
-              + f"). Expected F of one run at the tuning statistics (surrogate plus the "
+              + f"). Expected F of one run of {_target(report, plan)} (surrogate plus the "
               f"run's own noise): {m['expected_run_objective']:.3f}. Best sampled point "
               f"(run): F = {report['best_sampled_point']['objective']:.3f} (point "
               f"{report['best_sampled_point']['index']})."
@@ -745,6 +758,14 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
                   "run / run: " + ", ".join(f"{x['surrogate']:.2f} / {x['expected_run']:.2f} / "
                                             f"{x['run']:.2f}" for x in r["objective_held_back"])]
     return "\n".join(lines) + "\n"
+
+
+def _target(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
+    """The statistics the objective was minimised for, as the report states it."""
+    target = int(report.get("target_events", plan["n_events"]))
+    if target == plan["n_events"]:
+        return f"{target} events (the tuning statistics)"
+    return f"{target} events (MC errors of the polynomials scaled from {plan['n_events']})"
 
 
 def write_tune(path: Path, tune: Mapping[str, Any], plan: Mapping[str, Any],
@@ -779,7 +800,8 @@ def _is_cluster_param(key: str) -> bool:
 def validate(directory: str | Path, refdir: str | Path | None, n_events: int | None = None,
              jobs: int = 1) -> dict[str, Any]:
     """A fresh run at the optimum of fit.json (a seed no point used): actual objective and
-    per-group chi2/ndf against the surrogate's prediction."""
+    per-group chi2/ndf against the surrogate's prediction. ``n_events`` defaults to the
+    statistics the fit minimised for (its ``target_events``)."""
     from hadml.generator import derive_seed
 
     directory = Path(directory)
@@ -789,7 +811,8 @@ def validate(directory: str | Path, refdir: str | Path | None, n_events: int | N
         raise TuneError(f"{fit_path} not found: run the fit step first")
     report = json.loads(fit_path.read_text())
     optimum = {n: p["value"] for n, p in report["parameters"].items()}
-    n_events = n_events or plan["n_events"]
+    # By default the statistics the fit's expectations are for (fit --target-events).
+    n_events = n_events or int(report.get("target_events", plan["n_events"]))
     seed = derive_seed(plan["seed"], len(plan["points"]), "tune-validate")
     config = point_config(plan, optimum, seed)
     start = time.perf_counter()
@@ -891,6 +914,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="order of the MC-error polynomials (default: --order)")
     p.add_argument("--replicas", type=int, default=50,
                    help="bootstrap replicas for the surrogate part of the errors (0: none)")
+    p.add_argument("--target-events", type=int, default=None, metavar="N",
+                   help="minimise the chi2 expected for runs of N events (default: the "
+                        "plan's events per point)")
     p.add_argument("-o", "--output", default=None, help="tune YAML (default: DIR/tune.yaml)")
     p.add_argument("--refdir", **refdir)
 
@@ -976,7 +1002,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "fit":
         directory = Path(args.directory)
         plan = load_plan(directory)
-        result = fit(directory, args.refdir, args.order, args.error_order, args.replicas)
+        result = fit(directory, args.refdir, args.order, args.error_order, args.replicas,
+                     args.target_events)
         write_json_atomic(directory / "fit.json", result.report)
         text = format_report(result.report, plan)
         (directory / "report.md").write_text(text)
