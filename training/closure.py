@@ -359,8 +359,9 @@ def main() -> None:
             plot(runs["target"], runs["ml"], args.plot, ("target", "ML"))
         return
 
-    if args.seeds < 2:
-        ap.error("--seeds must be at least 2 (the null distribution)")
+    if args.seeds < 2 and not args.json:
+        ap.error("--seeds must be at least 2 (the null distribution), or write --json and "
+                 "pool it with other seeds' files (--merge)")
     seeds = [args.seed + i for i in range(args.seeds)]
     ml_seeds = seeds[:max(args.ml_seeds, 0)]
     per_seed: list[dict] = []
@@ -384,7 +385,7 @@ def main() -> None:
         print(f"seed {s} done ({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})",
               file=sys.stderr, flush=True)
         if args.json:  # after every seed, so an interrupted run leaves its numbers
-            rows = closure_rows(per_seed) if len(per_seed) >= 2 else []
+            rows = closure_rows(per_seed)  # p-values from 2 null seeds on (--merge)
             tmp = args.json + ".tmp"
             with open(tmp, "w") as f:
                 json.dump({"events": args.events, "seeds": seeds[:len(per_seed)],
