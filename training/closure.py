@@ -243,10 +243,12 @@ def print_closure(rows: list[dict], events: int, n_null: int, n_ml: int) -> None
             continue
         null = np.asarray(r["null"])
         ml = " / ".join(f"{v:.0f}" for v in r["ml"])
-        ranks = " / ".join(f"{v:.2f}" for v in r["p_rank"])
+        # One null seed (a run made for --merge) has no spread and no p-values yet.
+        sd = f"{null.std(ddof=1):.1f}" if len(null) > 1 else "-"
+        ranks = " / ".join(f"{v:.2f}" for v in r["p_rank"]) if "p_rank" in r else "-"
+        combined = f"{r['p_combined']:.2g}" if "p_combined" in r else "-"
         print(f"| {r['observable']} | {r['class']} | {r['n_ref']} | {int(np.median(r['ndf']))} "
-              f"| {null.mean():.1f} +- {null.std(ddof=1):.1f} | {ml} | {ranks} "
-              f"| {r['p_combined']:.2g} |")
+              f"| {null.mean():.1f} +- {sd} | {ml} | {ranks} | {combined} |")
 
 
 def plot(classic: dict, ml: dict, path: str, labels: tuple[str, str]) -> None:
