@@ -48,8 +48,10 @@ def main() -> None:
 
     def hadml_events(hadronization: str, **overrides):
         # The same seed gives the same perturbative events for both cluster-decay modes.
+        # --model is for the ML run only (a classic run refuses a model option).
+        model = args.model if hadronization == "ml" else None
         events = hadml.iter_events(args.events, seed=args.seed, config=config, jobs=args.jobs,
-                                   hadronization=hadronization, model=args.model, **overrides)
+                                   hadronization=hadronization, model=model, **overrides)
         return (ev.final_state() for ev in events)
 
     sources = {"hadml classic": hadml_events("classic")}

@@ -176,3 +176,34 @@ def test_closure_script_runs_end_to_end(tmp_path, monkeypatch) -> None:
     assert len(cos_all) == 1 and len(cos_all[0]["null"]) == 2 and len(cos_all[0]["ml"]) == 1
     assert np.all(np.isfinite(cos_all[0]["null"] + cos_all[0]["ml"]))
     assert 0.0 < cos_all[0]["p_combined"] <= 1.0
+
+
+def test_closure_merge_pools_seeds_and_recomputes_p() -> None:
+    """--merge: null seeds run once, ML seeds run per model, pooled into one table."""
+    closure = _closure_module()
+
+    def result(seeds, ml_seeds, null, ml):
+        row = {"observable": "cos_theta", "class": "bottom", "ndf": [19] * len(null),
+               "null": null, "ml": ml, "n_ref": 8000}
+        return {"events": 20000, "bins": 20, "seeds": seeds, "ml_seeds": ml_seeds,
+                "model": "m.onnx" if ml_seeds else None, "rows": [closure.with_p_values(row)],
+                "seconds": {"classic": 10.0, "ml": 2.0 * len(ml_seeds)}}
+
+    nulls = [15.0, 18.0, 22.0, 19.0, 25.0, 17.0, 20.0]
+    a = result([404, 405, 406, 407, 408, 409, 410], [], nulls, [])
+    b = result([401, 402, 403], [401, 402, 403], [16.0, 21.0, 18.0], [19.0, 40.0, 21.0])
+    m = closure.merge_results([a, b])
+    (row,) = m["rows"]
+    assert m["seeds"] == [404, 405, 406, 407, 408, 409, 410, 401, 402, 403]
+    assert m["ml_seeds"] == [401, 402, 403] and m["model"] == "m.onnx"
+    assert len(row["null"]) == 10 and row["ml"] == [19.0, 40.0, 21.0]
+    # 40 is above all 10 null values: rank p = 1/11; 5 null values are >= 19, 3 >= 21.
+    assert row["p_rank"] == pytest.approx([6 / 11, 1 / 11, 4 / 11])
+    # The combined p under c chi2_19, c = mean(null)/19, from the pooled null.
+    c = np.mean(nulls + [16.0, 21.0, 18.0]) / 19
+    assert row["p_combined"] == pytest.approx(chi2_sf(80.0 / c, 57), rel=1e-9)
+    assert m["seconds"] == {"classic": 20.0, "ml": 6.0}
+    with pytest.raises(ValueError, match="share seeds"):
+        closure.merge_results([a, a])
+    with pytest.raises(ValueError, match="differ in 'events'"):
+        closure.merge_results([a, {**b, "events": 2000}])

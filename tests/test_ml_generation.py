@@ -25,7 +25,8 @@ def test_default_model_is_a_trained_contract_model():
     assert meta[contract.KEY_FRAME] == contract.FRAME
     provenance = json.loads(meta[contract.KEY_PROVENANCE])
     # Trained by the documented recipe (docs/training.md), not a placeholder.
-    assert provenance["config"]["model"] == "cluster"
+    # the maximum-likelihood mixture model since issue 12 (docs/training.md)
+    assert provenance["config"]["model"] in ("cluster", "cluster_mle")
     assert provenance["config"]["max_epochs"] >= 10
     assert provenance["data_sha256"]
 

@@ -95,7 +95,8 @@ def test_list_configs(capsys):
     assert main(["train", "--list-configs"]) == 0
     out = capsys.readouterr().out.splitlines()
     recipes = shipped_recipes()
-    assert [r.name for r in recipes] == ["cluster_gan", "event_gan", "smoke", "species"]
+    assert [r.name for r in recipes] == ["cluster_gan", "cluster_mle", "event_gan", "smoke",
+                                         "species"]
     for recipe, line in zip(recipes, out, strict=False):
         assert line.split(None, 1) == [recipe.name, recipe.description]
         assert recipe.path == RECIPE_DIR / f"{recipe.name}.yaml"
@@ -128,7 +129,8 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
     mine = load_train_config("smoke")
     assert (mine.name, mine.max_epochs) == ("mine", 1)
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe "
-                                                "\\(cluster_gan, event_gan, smoke, species;"):
+                                                "\\(cluster_gan, cluster_mle, event_gan, smoke, "
+                                                "species;"):
         load_train_config("smok")
     with pytest.raises(FileNotFoundError, match="neither a file"):
         load_train_config("sub/smoke.yaml")

@@ -104,7 +104,8 @@ def trained(table, tmp_path_factory):
 
 def _val(result):
     s = result.datamodule.splits["val"]
-    return (s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2)
+    return (s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2,
+            torch.from_numpy(s.flavour_class()))
 
 
 @pytest.mark.parametrize("loss", ["bce", "wgan-gp"])

@@ -24,6 +24,9 @@ by flavour class and by whether a constituent is perturbative).
 
     python training/closure.py -n 20000 --seeds 10 --ml-seeds 3 --json closure.json
 
+The null runs do not depend on the model: run them once (``--ml-seeds 0``), the ML seeds
+per model on other seeds, and pool the two with ``--merge null.json ml.json``.
+
 With ``--target-set KEY=VALUE ...`` it measures an event-level fit instead: a third run, classic
 with the varied settings, is the target; the table gives the distance nominal classic ->
 target next to ML -> target (same observables, one seed), and the fraction of the distance
@@ -53,6 +56,7 @@ from hadml.train.metrics import (
     PHI_EDGES,
     chi2_two_samples,
     empirical_p,
+    equiprobable_edges,
     scaled_chi2_p,
     wasserstein_1d,
 )
@@ -142,15 +146,6 @@ def select(run: dict[str, np.ndarray], obs: Observable, flavour: int | None,
     return run[obs.name][keep]
 
 
-def equiprobable_edges(reference: np.ndarray, n_bins: int, discrete: bool) -> np.ndarray:
-    """Bin edges with about equal counts of ``reference`` per bin, open at both ends (every
-    entry of either sample is in range). Integer-valued observables get half-integer edges."""
-    q = np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
-    if discrete:
-        q = np.floor(q) + 0.5
-    return np.concatenate([[-np.inf], np.unique(q), [np.inf]])
-
-
 def seed_statistics(run: dict[str, dict], with_ml: bool) -> dict[tuple[str, str], dict]:
     """chi2 of classic A vs classic B (null) and vs ML B, per observable and class, for the
     runs of one seed (bins equiprobable in classic A)."""
@@ -175,27 +170,71 @@ def closure_rows(per_seed: list[dict]) -> list[dict]:
     rows = []
     for key in per_seed[0]:
         entries = [e[key] for e in per_seed]
-        null = [e["null"] for e in entries if "null" in e]
-        ml = [e["ml"] for e in entries if "ml" in e]
-        ndf = [e["ndf"] for e in entries if "ndf" in e]
-        row = {"observable": key[0], "class": key[1], "ndf": ndf, "null": null, "ml": ml,
-               "n_ref": int(np.mean([e["n_ref"] for e in entries]))}
-        if len(null) >= 2 and ml:
-            row["p_rank"] = [empirical_p(v, np.asarray(null)) for v in ml]
-            try:
-                row["p_combined"] = scaled_chi2_p(np.asarray(ml), np.asarray(null),
-                                                  int(np.median(ndf)))
-            except ValueError:
-                row["p_combined"] = float("nan")
-        rows.append(row)
+        rows.append(with_p_values({
+            "observable": key[0], "class": key[1],
+            "ndf": [e["ndf"] for e in entries if "ndf" in e],
+            "null": [e["null"] for e in entries if "null" in e],
+            "ml": [e["ml"] for e in entries if "ml" in e],
+            "n_ref": int(np.mean([e["n_ref"] for e in entries]))}))
     return rows
 
 
-def print_closure(rows: list[dict], args: argparse.Namespace) -> None:
-    print(f"\nCalibrated closure, {args.events} events per run, null from {args.seeds} seeds, "
-          f"ML on {min(args.ml_seeds, args.seeds)} seeds\n")
+def with_p_values(row: dict) -> dict:
+    """``row`` with the rank p-value of each ML value in the null values and the combined
+    p-value of all ML values (when there are at least two null values and an ML one)."""
+    null, ml, ndf = row["null"], row["ml"], row["ndf"]
+    row.pop("p_rank", None)
+    row.pop("p_combined", None)
+    if len(null) >= 2 and ml:
+        row["p_rank"] = [empirical_p(v, np.asarray(null)) for v in ml]
+        try:
+            row["p_combined"] = scaled_chi2_p(np.asarray(ml), np.asarray(null),
+                                              int(np.median(ndf)))
+        except ValueError:
+            row["p_combined"] = float("nan")
+    return row
+
+
+def merge_results(results: list[dict]) -> dict:
+    """One result from the JSON files of several runs of this script on disjoint seeds and
+    the same events per run and binning (e.g. the null seeds once, the ML seeds per model):
+    the null and ML statistics of each row are pooled and the p-values recomputed."""
+    if not results:
+        raise ValueError("nothing to merge")
+    for key in ("events", "bins"):
+        if len({r[key] for r in results}) != 1:
+            raise ValueError(f"the runs to merge differ in {key!r}")
+    seeds = [s for r in results for s in r["seeds"]]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"the runs to merge share seeds: {sorted(seeds)}")
+    models = {r["model"] for r in results if r["ml_seeds"]}
+    if len(models) > 1:
+        raise ValueError(f"the runs to merge have ML runs of different models: {models}")
+    merged: dict[tuple[str, str], dict] = {}
+    for r in results:
+        for row in r["rows"]:
+            key = (row["observable"], row["class"])
+            m = merged.setdefault(key, {"observable": key[0], "class": key[1], "ndf": [],
+                                        "null": [], "ml": [], "n_ref": []})
+            for k in ("ndf", "null", "ml"):
+                m[k] += row[k]
+            m["n_ref"].append(row["n_ref"])
+    rows = []
+    for m in merged.values():
+        m["n_ref"] = int(np.mean(m["n_ref"]))
+        rows.append(with_p_values(m))
+    return {"events": results[0]["events"], "seeds": seeds,
+            "ml_seeds": [s for r in results for s in r["ml_seeds"]],
+            "model": models.pop() if models else None, "bins": results[0]["bins"],
+            "rows": rows,
+            "seconds": {k: sum(r["seconds"][k] for r in results) for k in ("classic", "ml")}}
+
+
+def print_closure(rows: list[dict], events: int, n_null: int, n_ml: int) -> None:
+    print(f"\nCalibrated closure, {events} events per run, null from {n_null} seeds, "
+          f"ML on {n_ml} seeds\n")
     print("| observable | class | clusters/events per run | ndf | null chi2 mean +- sd "
-          "| ML chi2 mean | p (rank, median over seeds) | p (combined, scaled chi2) |")
+          "| ML chi2 (per seed) | p (rank, per seed) | p (combined, scaled chi2) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         if not r["null"] or not r["ml"]:
@@ -203,9 +242,13 @@ def print_closure(rows: list[dict], args: argparse.Namespace) -> None:
                   "| - | - | - |")
             continue
         null = np.asarray(r["null"])
+        ml = " / ".join(f"{v:.0f}" for v in r["ml"])
+        # One null seed (a run made for --merge) has no spread and no p-values yet.
+        sd = f"{null.std(ddof=1):.1f}" if len(null) > 1 else "-"
+        ranks = " / ".join(f"{v:.2f}" for v in r["p_rank"]) if "p_rank" in r else "-"
+        combined = f"{r['p_combined']:.2g}" if "p_combined" in r else "-"
         print(f"| {r['observable']} | {r['class']} | {r['n_ref']} | {int(np.median(r['ndf']))} "
-              f"| {null.mean():.1f} +- {null.std(ddof=1):.1f} | {np.mean(r['ml']):.1f} "
-              f"| {np.median(r['p_rank']):.2f} | {r['p_combined']:.2g} |")
+              f"| {null.mean():.1f} +- {sd} | {ml} | {ranks} | {combined} |")
 
 
 def plot(classic: dict, ml: dict, path: str, labels: tuple[str, str]) -> None:
@@ -287,7 +330,22 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="write the numbers to this JSON file")
     ap.add_argument("--target-set", action="append", default=[], metavar="KEY=VALUE",
                     help="settings of a classic target run (event-level fit), repeatable")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="pool the --json files of runs on disjoint seeds (e.g. null seeds "
+                         "once, ML seeds per model) and print the table; runs nothing")
     args = ap.parse_args()
+
+    if args.merge:
+        try:
+            result = merge_results([json.load(open(path)) for path in args.merge])
+        except (OSError, ValueError, KeyError) as err:
+            ap.error(f"--merge: {err}")
+        print_closure(result["rows"], result["events"], len(result["seeds"]),
+                      len(result["ml_seeds"]))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(result, f, indent=1)
+        return
 
     from hadml.config import parse_set_options
 
@@ -303,8 +361,9 @@ def main() -> None:
             plot(runs["target"], runs["ml"], args.plot, ("target", "ML"))
         return
 
-    if args.seeds < 2:
-        ap.error("--seeds must be at least 2 (the null distribution)")
+    if args.seeds < 2 and not args.json:
+        ap.error("--seeds must be at least 2 (the null distribution), or write --json and "
+                 "pool it with other seeds' files (--merge)")
     seeds = [args.seed + i for i in range(args.seeds)]
     ml_seeds = seeds[:max(args.ml_seeds, 0)]
     per_seed: list[dict] = []
@@ -328,7 +387,7 @@ def main() -> None:
         print(f"seed {s} done ({', '.join(f'{k} {v:.0f} s' for k, v in seconds.items())})",
               file=sys.stderr, flush=True)
         if args.json:  # after every seed, so an interrupted run leaves its numbers
-            rows = closure_rows(per_seed) if len(per_seed) >= 2 else []
+            rows = closure_rows(per_seed)  # p-values from 2 null seeds on (--merge)
             tmp = args.json + ".tmp"
             with open(tmp, "w") as f:
                 json.dump({"events": args.events, "seeds": seeds[:len(per_seed)],
@@ -337,7 +396,7 @@ def main() -> None:
                            "seconds": seconds}, f, indent=1)
             os.replace(tmp, args.json)
     rows = closure_rows(per_seed)
-    print_closure(rows, args)
+    print_closure(rows, args.events, args.seeds, min(args.ml_seeds, args.seeds))
     print("\nwall time: " + ", ".join(f"{k} runs {v:.0f} s" for k, v in seconds.items()))
     if args.plot:
         print(f"plot: {args.plot}")

@@ -144,6 +144,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.event)
 
+    def flavour_class(self) -> np.ndarray:
+        """0 light, 1 charm, 2 bottom: the class of the per-class metrics and sampling."""
+        return np.clip(self.flavour, 3, 5).astype(np.int64) - 3
+
     def subset(self, rows: np.ndarray) -> Split:
         t = torch.from_numpy(rows)
         return Split(
@@ -237,7 +241,7 @@ class ClusterDataModule(L.LightningDataModule):
 
     def sampling_weights(self) -> torch.Tensor:
         """Per training cluster: n_class^-flavour_balance (light / charm / bottom classes)."""
-        cls = np.clip(self.splits["train"].flavour, 3, 5).astype(np.int64) - 3
+        cls = self.splits["train"].flavour_class()
         counts = np.bincount(cls, minlength=3).astype(np.float64)
         w = np.where(counts > 0, counts, 1.0) ** -self.cfg.flavour_balance
         return torch.as_tensor(w[cls], dtype=torch.float64)
@@ -246,7 +250,8 @@ class ClusterDataModule(L.LightningDataModule):
         s = self.splits[name]
         if len(s) > self.cfg.max_val_clusters:
             s = s.subset(np.arange(self.cfg.max_val_clusters))
-        ds = TensorDataset(s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2)
+        ds = TensorDataset(s.condition, s.angles, s.cluster, s.c1, s.h1, s.m1, s.m2,
+                           torch.from_numpy(s.flavour_class()))
         return DataLoader(ds, batch_size=max(len(s), 1), shuffle=False)
 
     def val_dataloader(self) -> DataLoader:

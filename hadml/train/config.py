@@ -12,20 +12,26 @@ from typing import Any
 import yaml
 
 from hadml.data.datamodule import DataConfig
-from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS
+from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS, GENERATORS
 from hadml.train.recipes import DESCRIPTION_KEY, find_recipe
 
 
 @dataclass
 class TrainConfig:
-    model: str = "cluster"  # cluster | event
+    model: str = "cluster"  # cluster | event | cluster_mle (maximum likelihood, exp_mixture)
     name: str = "cluster_gan"
     seed: int = 42
     data: DataConfig = field(default_factory=DataConfig)
     noise_dim: int = 4
     noise_distribution: str = "normal"
     azimuth: str = "learned"  # learned | uniform (phi from one noise component, exact)
-    cos_theta_map: str = "tanh"  # tanh | fold (triangle wave, no saturation at +-1)
+    cos_theta_map: str = "tanh"  # tanh | fold (triangle wave) | log (-ln((1-cos)/2), folded)
+    # The cluster discriminator also sees ln((1 - cos theta) / 2) (resolves the forward peaks).
+    disc_log_cos_theta: bool = False
+    # mlp (the GAN generator) | exp_mixture (mixture of truncated exponentials in
+    # 1 - cos theta, trained by maximum likelihood: model cluster_mle; docs/training.md)
+    generator: str = "mlp"
+    mixture_components: int = 4
     gen_hidden: int = 128
     gen_layers: int = 3
     disc_hidden: int = 128
@@ -60,8 +66,18 @@ class TrainConfig:
     members: int = 1
 
     def validate(self) -> None:
-        if self.model not in ("cluster", "event"):
-            raise ValueError(f"model must be 'cluster' or 'event', not {self.model!r}")
+        if self.model not in ("cluster", "event", "cluster_mle"):
+            raise ValueError("model must be 'cluster', 'event' or 'cluster_mle', "
+                             f"not {self.model!r}")
+        if self.generator not in GENERATORS:
+            raise ValueError(f"generator must be one of {GENERATORS}, not {self.generator!r}")
+        if (self.generator == "exp_mixture") != (self.model == "cluster_mle"):
+            raise ValueError("generator 'exp_mixture' is trained by maximum likelihood: use it "
+                             "with model 'cluster_mle' (and that model with it)")
+        if self.generator == "exp_mixture" and self.noise_dim < 3:
+            raise ValueError("generator 'exp_mixture' needs noise_dim >= 3")
+        if self.mixture_components < 1:
+            raise ValueError(f"mixture_components must be >= 1, not {self.mixture_components}")
         if self.loss not in ("bce", "wgan-gp"):
             raise ValueError(f"loss must be 'bce' or 'wgan-gp', not {self.loss!r}")
         if self.noise_distribution not in ("normal", "uniform"):

@@ -64,6 +64,18 @@ def chi2_ndf(a: np.ndarray, b: np.ndarray, edges: np.ndarray) -> float:
     return c2 / ndf if ndf > 0 else float("nan")
 
 
+def equiprobable_edges(reference: np.ndarray, n_bins: int,
+                       discrete: bool = False) -> np.ndarray:
+    """Bin edges with about equal counts of ``reference`` per bin, open at both ends (every
+    entry of either sample is in range). Integer-valued observables get half-integer edges.
+    Unlike fixed bins, they resolve a narrow peak (the forward decays of bottom clusters,
+    1 - cos theta ~ 0.08) as finely as a broad distribution."""
+    q = np.quantile(reference, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
+    if discrete:
+        q = np.floor(q) + 0.5
+    return np.concatenate([[-np.inf], np.unique(q), [np.inf]])
+
+
 def chi2_sf(x: float, ndf: float) -> float:
     """P(chi2_ndf >= x), the regularised upper incomplete gamma Q(ndf/2, x/2)."""
     import torch
