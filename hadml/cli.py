@@ -51,6 +51,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                         "at most the number of cores unless --force-jobs")
     p.add_argument("--force-jobs", action="store_true",
                    help="use --jobs as given even above the number of cores")
+    p.add_argument("--variations", default=None, metavar="FILE.yaml",
+                   help="parameter variations (YAML list of name + cluster parameters): "
+                        "exact per-event weights written as named HepMC3 weights and "
+                        "weight_<name> columns of the cluster table (docs/variations.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-params", action="store_true",
                    help="print the cluster parameters with their values and exit")
@@ -90,11 +94,17 @@ def _run_generate(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs must be at least 1, got {args.jobs}")
     if args.events < 1:
         raise ConfigError(f"-n/--events must be at least 1, got {args.events}")
+    variations = None
+    if args.variations is not None:
+        from hadml.variations import load_variations
+
+        variations = load_variations(args.variations)
     jobs = _effective_jobs(args.jobs, args.force_jobs)
     # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
     result = generate(
         args.events, config=config, jobs=jobs, keep_events=False,
         hepmc=args.out, clusters=args.clusters, progress=not args.no_progress,
+        variations=variations,
     )
     print(result.summary.text())
     if args.out:

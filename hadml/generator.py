@@ -37,7 +37,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +182,8 @@ class BlockResult:
     ml_decays: int  # cluster decays asked of the ML decayer (fallbacks included)
     seconds: float
     stage_retries: int = 0  # extra tries of reconnection/fission/light clusters
+    # Parameter-variation weights (n_events, n_variations), None without variations.
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -195,8 +197,19 @@ class RunSummary:
     ml_decays: int = 0
     seconds: float = 0.0
     cluster_decays: str = "classic"  # "classic" or "ML (<model file>, <device>)"
+    # Parameter variations (hadml.variations): variation_info() of the cluster stage and
+    # the running sums of w and w^2 per variation.
+    variation_info: list[dict] = field(default_factory=list)
+    weight_sum: np.ndarray | None = None
+    weight_sum2: np.ndarray | None = None
 
     def add(self, block: BlockResult) -> None:
+        if block.weights is not None:
+            if self.weight_sum is None:
+                self.weight_sum = np.zeros(block.weights.shape[1])
+                self.weight_sum2 = np.zeros(block.weights.shape[1])
+            self.weight_sum += block.weights.sum(axis=0)
+            self.weight_sum2 += (block.weights ** 2).sum(axis=0)
         self.n_events += len(block.n_charged)
         self.n_charged_sum += float(block.n_charged.sum())
         self.n_charged_sum2 += float((block.n_charged.astype(float) ** 2).sum())
@@ -216,6 +229,18 @@ class RunSummary:
             return float("nan")
         var = (self.n_charged_sum2 - self.n_charged_sum**2 / n) / (n - 1)
         return float(np.sqrt(max(var, 0.0) / n))
+
+    def variation_reports(self) -> list:
+        """hadml.variations.VariationReport per variation (Kish ESS, flags)."""
+        from hadml.variations import VariationReport
+
+        if self.weight_sum is None:
+            return []
+        return [VariationReport(d["name"], list(d["groups"]), list(d["hard_boundaries"]),
+                                self.n_events, float(s1),
+                                float(s1 * s1 / s2) if s2 > 0 else 0.0)
+                for d, s1, s2 in zip(self.variation_info, self.weight_sum, self.weight_sum2,
+                                     strict=True)]
 
     @property
     def ml_fallback_fraction(self) -> float:
@@ -239,6 +264,10 @@ class RunSummary:
                 f"ML outputs replaced   : {self.ml_fallbacks} of {self.ml_decays} cluster "
                 f"decays ({100 * self.ml_fallback_fraction:.4f}%; non-finite or out of "
                 "range, classic decay used)")
+        reports = self.variation_reports()
+        if reports:
+            lines.append("variation weights     :")
+            lines += [f"  {r.text()}" for r in reports]
         return "\n".join(lines)
 
 
@@ -275,7 +304,8 @@ def _make_cluster_decayer(config: GeneratorConfig):
 class Generator:
     """One generator instance (two Pythia objects and one cluster stage)."""
 
-    def __init__(self, config: GeneratorConfig) -> None:
+    def __init__(self, config: GeneratorConfig, variations: Sequence | None = None) -> None:
+        """``variations``: hadml.variations.Variation list for exact weights (or None)."""
         from hadml import _core
         from hadml.hadrons import hadron_table
 
@@ -291,6 +321,27 @@ class Generator:
         self.hadronizer = _core.ClusterHadronizer(
             config.cluster_params(), self.hadron_table, self.cluster_decayer, 1
         )
+        self.variations = list(variations or [])
+        self.variation_info: list[dict] = []
+        if self.variations:
+            self._set_variations(config)
+
+    def _set_variations(self, config: GeneratorConfig) -> None:
+        from hadml.variations import as_pairs
+
+        try:
+            self.hadronizer.set_variations(as_pairs(self.variations))
+        except ValueError as err:
+            raise ConfigError(f"variations: {err}") from err
+        self.variation_info = self.hadronizer.variation_info()
+        if config.hadronization != "classic":
+            direction = [d["name"] for d in self.variation_info
+                         if "decay direction" in d["groups"]]
+            if direction:
+                raise ConfigError(
+                    f"variations {direction} vary ClSmr/ClDir, which reweight the classic "
+                    "cluster decay; the ML decay has no such parameters (use "
+                    "--hadronization classic, or drop them)")
 
     # -- one block -------------------------------------------------------------------------
     def run_block(self, block: int, n_events: int, first_number: int,
@@ -347,15 +398,19 @@ class Generator:
             from hadml.io import cluster_table
 
             clusters = cluster_table.from_events(
-                [res for _, res in good], range(first_number, first_number + n_events))
+                [res for _, res in good], range(first_number, first_number + n_events),
+                weight_names=[v.name for v in self.variations])
         stats = self.cluster_decayer.stats()
         fallbacks = stats["fallbacks"] - stats_before["fallbacks"]
         ml_decays = 0
         if self.config.hadronization == "ml":
             ml_decays = fallbacks + stats["decayed"] - stats_before["decayed"]
+        weights = None
+        if self.variations:
+            weights = np.stack([res["weights"] for _, res in good])
         return BlockResult(block, events, clusters, n_charged, dict(failures),
                            int(fallbacks), int(ml_decays), time.perf_counter() - start,
-                           retries)
+                           retries, weights)
 
     # -- event record ------------------------------------------------------------------------
     def _assemble(self, number: int, pe: PartonEvent, res: dict) -> Event:
@@ -508,7 +563,7 @@ def _reason(message: str) -> str:
 _WORKER_GENERATOR: Generator | None = None  # one per worker process (set by _worker_init)
 
 
-def _worker_init(config_dict: dict) -> None:
+def _worker_init(config_dict: dict, variations: list | None = None) -> None:
     global _WORKER_GENERATOR
     from hadml.config import load_config
 
@@ -516,7 +571,7 @@ def _worker_init(config_dict: dict) -> None:
     # the run and keeps what was written; the workers finish their block and are shut down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _WORKER_GENERATOR = Generator(load_config(overrides=config_dict))
+    _WORKER_GENERATOR = Generator(load_config(overrides=config_dict), variations)
 
 
 def _worker_run(args: tuple[int, int, int, bool, bool]) -> BlockResult:
@@ -535,7 +590,8 @@ def block_plan(n_events: int, block_size: int) -> list[tuple[int, int, int]]:
 def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
                keep_events: bool = True, keep_clusters: bool = False,
                progress: Callable[[int], None] | None = None,
-               generator: Generator | None = None) -> Iterator[BlockResult]:
+               generator: Generator | None = None,
+               variations: Sequence | None = None) -> Iterator[BlockResult]:
     """Yield the block results of a run in block order, using ``jobs`` processes.
 
     With jobs > 1 at most 2 x jobs blocks are in flight, so memory does not grow with the
@@ -550,7 +606,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     tasks = [(b, n, first, keep_events, keep_clusters) for b, n, first in plan]
     jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
-        gen = generator or Generator(config)
+        gen = generator or Generator(config, variations)
         for task in tasks:
             result = gen.run_block(*task)
             if progress:
@@ -560,7 +616,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     ctx = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-        initargs=(config.to_dict(),),
+        initargs=(config.to_dict(), list(variations or [])),
     )
     pending: collections.deque = collections.deque()
     remaining = iter(tasks)
@@ -602,6 +658,9 @@ class GenerationResult:
     events: list[Event]
     summary: RunSummary
     cluster_table: object | None = None  # pyarrow.Table when clusters were collected
+    # Parameter-variation weights (n_events, n_variations) and their names (variations=).
+    weights: np.ndarray | None = None
+    weight_names: list[str] = field(default_factory=list)
 
     def final_states(self) -> list[dict[str, np.ndarray]]:
         return [e.final_state() for e in self.events]
@@ -634,7 +693,8 @@ def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str,
 def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | None = None,
              jobs: int = 1, collect_clusters: bool = False, keep_events: bool = True,
              hepmc: str | Path | None = None, clusters: str | Path | None = None,
-             progress: bool = False, **overrides) -> GenerationResult:
+             progress: bool = False, variations: Sequence | None = None,
+             **overrides) -> GenerationResult:
     """Generate e+e- -> hadrons events with hadml's cluster hadronization.
 
     Parameters
@@ -648,6 +708,9 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         ``ecm=91.2``, ``ClMaxLight=3.6``.
     collect_clusters: also return the cluster table (pyarrow Table, schema v1).
     hepmc, clusters: optional output files (HepMC3, compressed for .gz/.bz2/.xz; Parquet).
+    variations: hadml.variations.Variation list: exact per-event weights for each (named
+        HepMC3 weights after "nominal", ``weight_<name>`` columns of the cluster table,
+        ``result.weights``; docs/variations.md).
 
     Every input is checked before the first event (numbers, seed, configuration, Pythia
     settings, model, output paths). Outputs are written under temporary names and renamed
@@ -693,31 +756,37 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     info = {"config": cfg.to_dict(), "n_events": n_events}
     blocks = None
     events_in_table = 0
+    weight_blocks: list[np.ndarray] = []
     signals = _DeferredSignals().__enter__()
     try:
         # Building a generator initialises Pythia with the run's settings and loads the
         # model: with jobs > 1 this one only checks them (the workers build their own).
-        generator: Generator | None = Generator(cfg)
+        generator: Generator | None = Generator(cfg, variations)
+        summary.variation_info = generator.variation_info
         if min(jobs, len(block_plan(n_events, cfg.block_size))) > 1:
             generator = None
         signals.check()
         if hepmc is not None:
-            hep_writer = HepMCWriter(hepmc)
+            hep_writer = HepMCWriter(hepmc, weight_names=_weight_names(variations))
         if clusters is not None:
-            table_writer = cluster_table.ClusterTableWriter(clusters)
+            table_writer = cluster_table.ClusterTableWriter(
+                clusters, weight_names=[v.name for v in variations or []])
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=n_events, unit="ev", desc=f"hadml {cfg.hadronization}")
         want_clusters = collect_clusters or table_writer is not None
         blocks = run_blocks(cfg, n_events, jobs, keep_events or hep_writer is not None,
-                            want_clusters, bar.update if bar else None, generator)
+                            want_clusters, bar.update if bar else None, generator,
+                            variations)
         for block in blocks:
             summary.add(block)
             signals.check()
+            if block.weights is not None:
+                weight_blocks.append(block.weights)
             if hep_writer is not None:
-                for ev in block.events:
-                    hep_writer.write(ev)
+                for k, ev in enumerate(block.events):
+                    hep_writer.write(ev, None if block.weights is None else block.weights[k])
                     signals.check()
                 hep_writer.flush()
             if table_writer is not None:
@@ -778,4 +847,12 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     if collect_clusters:
         table = cluster_table.concat(tables).replace_schema_metadata(
             cluster_table.SCHEMA.metadata)
-    return GenerationResult(cfg, events, summary, table)
+    weights = np.concatenate(weight_blocks) if weight_blocks else None
+    return GenerationResult(cfg, events, summary, table, weights,
+                            [v.name for v in variations or []])
+
+
+def _weight_names(variations: Sequence | None) -> list[str] | None:
+    from hadml.variations import weight_names
+
+    return weight_names(variations) if variations else None

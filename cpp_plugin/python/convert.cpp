@@ -179,6 +179,12 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   out["hadron_mass"] = hm;
   out["conservation_violated"] = ev.conservationViolated;
   out["stage_tries"] = ev.stageTries;
+  // Parameter-variation weights (ClusterHadronizer::setVariations): only when set.
+  if (!ev.weights.empty()) {
+    F64 w(static_cast<py::ssize_t>(ev.weights.size()));
+    std::copy(ev.weights.begin(), ev.weights.end(), w.mutable_data());
+    out["weights"] = w;
+  }
   out["error"] = ev.error.empty() ? py::object(py::none()) : py::object(py::str(ev.error));
   return out;
 }

@@ -18,7 +18,10 @@ from hadml.event import Event
 from hadml.io.atomic import AtomicFile, OutputPathError, OutputWriteError, check_output_path
 
 
-def to_genevent(event: Event) -> pyhepmc.GenEvent:
+def to_genevent(event: Event, run_info: pyhepmc.GenRunInfo | None = None,
+                weights: np.ndarray | None = None) -> pyhepmc.GenEvent:
+    """``weights``: the parameter-variation weights of the event (hadml.variations), written
+    after the nominal weight 1 under the names of ``run_info``."""
     gen = pyhepmc.GenEvent(pyhepmc.Units.GEV, pyhepmc.Units.MM)
     p = event.p
     gen.from_hepevt(
@@ -33,6 +36,9 @@ def to_genevent(event: Event) -> pyhepmc.GenEvent:
         parents=np.ascontiguousarray(event.parents, dtype=np.int32),
         fortran=False,
     )
+    if run_info is not None:  # after from_hepevt, which clears the weights
+        gen.run_info = run_info
+        gen.weights = [1.0, *(() if weights is None else np.asarray(weights).tolist())]
     return gen
 
 
@@ -74,8 +80,13 @@ class HepMCWriter:
     OutputWriteError naming the file.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, weight_names: list[str] | None = None) -> None:
+        """``weight_names``: named event weights (the nominal first; hadml.variations)."""
         self.path = check_output_path(path, "HepMC3 output")
+        self._run_info: pyhepmc.GenRunInfo | None = None
+        if weight_names:
+            self._run_info = pyhepmc.GenRunInfo()
+            self._run_info.weight_names = list(weight_names)
         check_hepmc_suffix(self.path)
         self._atomic = AtomicFile(self.path)
         self._stream = _compressor(self._atomic.file, self.path)
@@ -88,9 +99,15 @@ class HepMCWriter:
         return OutputWriteError(f"writing {self.path} failed after {self.n_written} events: "
                                 f"{reason}")
 
-    def write(self, event: Event) -> None:
+    def write(self, event: Event, weights: np.ndarray | None = None) -> None:
+        """``weights``: one per variation when the writer has weight names."""
+        if self._run_info is not None:
+            n = len(self._run_info.weight_names) - 1
+            if weights is None or len(weights) != n:
+                raise ValueError(f"{self.path}: expected {n} variation weights per event, got "
+                                 f"{None if weights is None else len(weights)}")
         try:
-            self._writer.write(to_genevent(event))
+            self._writer.write(to_genevent(event, self._run_info, weights))
         except OSError as err:
             raise self._failed(err) from err
         self.n_written += 1
