@@ -231,3 +231,116 @@ def test_kish_ess() -> None:
     assert kish_ess(np.ones(10)) == pytest.approx(10)
     assert kish_ess(np.array([1.0, 0, 0, 0])) == pytest.approx(1)
     assert kish_ess(np.array([2.0, 1.0])) == pytest.approx(9 / 5)
+
+
+# -- outputs, hadml compare ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def weighted_files(tmp_path_factory) -> tuple:
+    """60 LEP-tune events with two variations, written to HepMC3 and Parquet."""
+    import hadml
+
+    d = tmp_path_factory.mktemp("variations")
+    v = [Variation("ClSmrLight_up", {"ClSmrLight": 0.93}),
+         Variation("PwtSquark_up", {"PwtSquark": 0.414})]
+    res = hadml.generate(60, seed=4, hepmc=d / "w.hepmc", clusters=d / "w.parquet",
+                         variations=v)
+    return res, d
+
+
+def test_generate_writes_named_weights(weighted_files) -> None:
+    import pyhepmc
+
+    from hadml.io import cluster_table
+
+    res, d = weighted_files
+    assert res.weights.shape == (60, 2) and res.weight_names == ["ClSmrLight_up",
+                                                                 "PwtSquark_up"]
+    with pyhepmc.open(d / "w.hepmc") as f:
+        events = list(f)
+    assert events[0].run_info.weight_names == ["nominal", "ClSmrLight_up", "PwtSquark_up"]
+    got = np.array([e.weights for e in events])
+    np.testing.assert_allclose(got[:, 0], 1.0)
+    np.testing.assert_allclose(got[:, 1:], res.weights, rtol=1e-12)
+    table = cluster_table.read(d / "w.parquet")
+    cols = cluster_table.weight_columns(table)
+    assert list(cols) == ["ClSmrLight_up", "PwtSquark_up"]
+    ev = table.column("event").to_numpy()
+    np.testing.assert_allclose(cols["PwtSquark_up"], res.weights[ev, 1], rtol=1e-12)
+    # The summary reports the effective sample size per variation.
+    text = res.summary.text()
+    assert "Kish ESS" in text and "PwtSquark_up" in text
+
+
+def test_same_events_with_and_without_variations(weighted_files) -> None:
+    import hadml
+
+    res, _ = weighted_files
+    plain = hadml.generate(60, seed=4)
+    for a, b in zip(plain.events, res.events, strict=True):
+        assert np.array_equal(a.pid, b.pid) and np.array_equal(a.p, b.p)
+
+
+def test_weighted_histograms_reproduce_the_analyses(weighted_files) -> None:
+    """Unit weights: hadml.analysis.weighted books every histogram exactly as the
+    analyses do (values and, apart from per-event correlations, errors)."""
+    from hadml.analysis.analyses import ANALYSES
+    from hadml.analysis.compare import analyse, load_refs
+    from hadml.analysis.events import read_hepmc
+    from hadml.analysis.weighted import EntryTracker, book_weighted
+
+    _, d = weighted_files
+    refs = load_refs(list(ANALYSES), None)
+    tracker = EntryTracker()
+    booked, n, analyses = analyse(read_hepmc(d / "w.hepmc"), refs, tracker=tracker)
+    assert n == 60 and tracker.names[1:] == ["ClSmrLight_up", "PwtSquark_up"]
+    unit = book_weighted(analyses, tracker, refs, 0)
+    checked = 0
+    for aname, items in booked.items():
+        for name, (_, mc) in items.items():
+            np.testing.assert_allclose(unit[f"{aname}/{name}"][2].y, mc.y, rtol=1e-9,
+                                       atol=1e-12)
+            checked += 1
+    assert checked > 90
+
+
+def test_two_histogram_chi2_by_hand() -> None:
+    from hadml.analysis.weighted import WeightedHisto, chi2_two_histograms
+
+    a = WeightedHisto(np.array([1.0, 2.0]), np.diag([0.04, 0.09]), np.array([50, 50]))
+    b = WeightedHisto(np.array([1.2, 1.7]), np.diag([0.01, 0.0]), np.array([50, 50]))
+    r = chi2_two_histograms(a, b)
+    assert r.ndf == 2 and r.chi2 == pytest.approx(0.2**2 / 0.05 + 0.3**2 / 0.09)
+    assert r.p == pytest.approx(math.exp(-r.chi2 / 2))  # chi2 with 2 dof
+    few = WeightedHisto(b.y, b.cov, np.array([50, 3]))
+    assert chi2_two_histograms(a, few).ndf == 1  # a bin under MIN_ENTRIES is left out
+
+
+def test_compare_draws_variation_bands(weighted_files, tmp_path) -> None:
+    from hadml.analysis.compare import compare_files
+
+    _, d = weighted_files
+    res = compare_files([d / "w.hepmc"], ["w"], ["PDG_HADRON_MULTIPLICITIES"],
+                        outdir=tmp_path / "rep", plots=False)
+    banded = [h for h in res.histos if "w" in h.band]
+    assert banded and all(h.band_label["w"] == "weighted variations" for h in banded)
+    assert all(len(h.member_chi2["w"]) == 2 for h in banded)
+    lo, hi = banded[0].band["w"]
+    assert np.all(lo <= hi)
+    assert any("Kish ESS" in note for note in res.notes)
+
+
+def test_cli_variations(tmp_path, capsys) -> None:
+    from hadml.cli import main
+
+    good = tmp_path / "v.yaml"
+    good.write_text("- {name: smr, ClSmrLight: 0.9}\n")
+    out = tmp_path / "ev.hepmc"
+    assert main(["generate", "-n", "5", "--seed", "2", "--variations", str(good), "--out",
+                 str(out), "--no-progress"]) == 0
+    assert "smr" in capsys.readouterr().out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {name: g, GluonMass: 1.0}\n")
+    assert main(["generate", "-n", "5", "--variations", str(bad), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "GluonMass" in err and "cannot be reweighted" in err and "Traceback" not in err
