@@ -641,7 +641,8 @@ def _markdown(res: CompareResult) -> str:
             cells.append(f"{_fmt(c, n)}{_spread(res.member_totals(lab, a), n)} ({c:.1f}/{n})")
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     if any(h.member_chi2 for h in res.histos):
-        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members."]
+        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members (or, for "
+                  "an input with named weights, over its weighted parameter variations)."]
     lines += ["", "## Per histogram (chi2/ndf)", ""]
     lines.append("| histogram | observable | " + " | ".join(res.labels) + " |")
     lines.append("|" + "---|" * (len(res.labels) + 2))
