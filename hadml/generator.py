@@ -767,10 +767,12 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
             generator = None
         signals.check()
         if hepmc is not None:
-            hep_writer = HepMCWriter(hepmc, weight_names=_weight_names(variations))
+            hep_writer = (HepMCWriter(hepmc, weight_names=_weight_names(variations))
+                          if variations else HepMCWriter(hepmc))
         if clusters is not None:
             table_writer = cluster_table.ClusterTableWriter(
-                clusters, weight_names=[v.name for v in variations or []])
+                clusters, **({"weight_names": [v.name for v in variations]}
+                             if variations else {}))
         if progress:
             from tqdm import tqdm
 
