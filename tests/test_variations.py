@@ -107,6 +107,7 @@ VARIATIONS = [
     ("PwtDIquark_up", {"PwtDIquark": 0.6}),
     ("SplitPwtSquark_down", {"SplitPwtSquark": 0.3}),
     ("FissionPwtSquark_up", {"FissionPwtSquark": 0.8}),
+    ("ClDirLight_off", {"ClDirLight": 0}),  # smeared -> isotropic: density ratio
     ("SngDec", {"SngWt": 0.6, "DecWt": 0.7}),
     ("Reconnection_down", {"ReconnectionProbability": 0.5}),
 ]
