@@ -384,3 +384,8 @@ def test_block_weights_from_the_event_loop(tmp_path) -> None:
     assert events[0].run_info.weight_names == ["nominal", "pw", "cr"]
     np.testing.assert_allclose(np.array([e.weights for e in events]),
                                np.column_stack([np.ones(20), block.weights]), rtol=1e-12)
+    # Without kept events the text goes out in groups of 64 events: the same bytes.
+    streamed = gen.run_block(0, 70, 0, keep_events=False, keep_hepmc=True)
+    kept = gen.run_block(0, 70, 0, keep_events=True, keep_hepmc=True)
+    assert streamed.hepmc == kept.hepmc and streamed.hepmc.count(b"\nW ") == 70
+    np.testing.assert_array_equal(streamed.weights, kept.weights)
