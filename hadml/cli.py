@@ -57,6 +57,10 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
                         "at most the number of cores unless --force-jobs")
     p.add_argument("--force-jobs", action="store_true",
                    help="use --jobs as given even above the number of cores")
+    p.add_argument("--variations", default=None, metavar="FILE.yaml",
+                   help="parameter variations (YAML list of name + cluster parameters): "
+                        "exact per-event weights written as named HepMC3 weights and "
+                        "weight_<name> columns of the cluster table (docs/variations.md)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--list-params", action="store_true",
                    help="print the cluster parameters with their values and exit")
@@ -178,13 +182,23 @@ def _run_generate(args: argparse.Namespace) -> int:
     if args.scheduler is not None and args.jobs != 1:
         raise ConfigError("--jobs sets the workers of a local dask cluster; with "
                           "--scheduler the cluster's workers run the tasks")
+    variations = None
+    if args.variations is not None:
+        from hadml.variations import load_variations
+
+        variations = load_variations(args.variations)
+        if shard is not None or args.executor != "local":
+            # A shard's and a dask task's HepMC3 text would need the weight names in the
+            # merged header (hadml merge does not carry them yet).
+            raise ConfigError("--variations is for local runs: not with --shard or "
+                              "--executor dask")
     jobs = _effective_jobs(args.jobs, args.force_jobs)
     # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
     summary, manifest = run(
         args.events, config, hepmc=args.out, clusters=args.clusters, shard=shard,
         manifest=args.manifest, executor=args.executor, jobs=jobs,
         scheduler=args.scheduler, task_blocks=args.task_blocks, work_dir=args.work_dir,
-        progress=not args.no_progress,
+        progress=not args.no_progress, variations=variations,
     )
     print(summary.text())
     if manifest is not None:

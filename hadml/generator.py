@@ -37,7 +37,7 @@ import multiprocessing
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +177,8 @@ class BlockResult:
     # beams (GeV): the rounding of Pythia's stage, checked against PYTHIA_STAGE_TOLERANCE.
     pythia_deviation: np.ndarray | None = None
     hepmc: bytes | None = None  # HepMC3 text of the block's events (keep_hepmc)
+    # Parameter-variation weights (n_events, n_variations), None without variations.
+    weights: np.ndarray | None = None
 
 
 @dataclass
@@ -190,8 +192,19 @@ class RunSummary:
     ml_decays: int = 0
     seconds: float = 0.0
     cluster_decays: str = "classic"  # "classic" or "ML (<model file>, <device>)"
+    # Parameter variations (hadml.variations): variation_info() of the cluster stage and
+    # the running sums of w and w^2 per variation.
+    variation_info: list[dict] = field(default_factory=list)
+    weight_sum: np.ndarray | None = None
+    weight_sum2: np.ndarray | None = None
 
     def add(self, block: BlockResult) -> None:
+        if block.weights is not None:
+            if self.weight_sum is None:
+                self.weight_sum = np.zeros(block.weights.shape[1])
+                self.weight_sum2 = np.zeros(block.weights.shape[1])
+            self.weight_sum += block.weights.sum(axis=0)
+            self.weight_sum2 += (block.weights ** 2).sum(axis=0)
         self.n_events += len(block.n_charged)
         self.n_charged_sum += float(block.n_charged.sum())
         self.n_charged_sum2 += float((block.n_charged.astype(float) ** 2).sum())
@@ -211,6 +224,18 @@ class RunSummary:
             return float("nan")
         var = (self.n_charged_sum2 - self.n_charged_sum**2 / n) / (n - 1)
         return float(np.sqrt(max(var, 0.0) / n))
+
+    def variation_reports(self) -> list:
+        """hadml.variations.VariationReport per variation (Kish ESS, flags)."""
+        from hadml.variations import VariationReport
+
+        if self.weight_sum is None:
+            return []
+        return [VariationReport(d["name"], list(d["groups"]), list(d["hard_boundaries"]),
+                                self.n_events, float(s1),
+                                float(s1 * s1 / s2) if s2 > 0 else 0.0)
+                for d, s1, s2 in zip(self.variation_info, self.weight_sum, self.weight_sum2,
+                                     strict=True)]
 
     @property
     def ml_fallback_fraction(self) -> float:
@@ -234,6 +259,10 @@ class RunSummary:
                 f"ML outputs replaced   : {self.ml_fallbacks} of {self.ml_decays} cluster "
                 f"decays ({100 * self.ml_fallback_fraction:.4f}%; non-finite or out of "
                 "range, classic decay used)")
+        reports = self.variation_reports()
+        if reports:
+            lines.append("variation weights     :")
+            lines += [f"  {r.text()}" for r in reports]
         return "\n".join(lines)
 
 
@@ -273,7 +302,8 @@ class Generator:
     Pythia of the same settings that checks them with clear errors and gives the particle
     data (hadron table, charges), and the cluster stage alone (``hadronizer``) for studies."""
 
-    def __init__(self, config: GeneratorConfig) -> None:
+    def __init__(self, config: GeneratorConfig, variations: Sequence | None = None) -> None:
+        """``variations``: hadml.variations.Variation list for exact weights (or None)."""
         from hadml import _core
         from hadml.hadrons import hadron_table
 
@@ -294,6 +324,29 @@ class Generator:
             config.decay_hadrons, config.cluster_params(), self.hadron_table,
             self.cluster_decayer, HADML_STAGE_TOLERANCE, PYTHIA_STAGE_TOLERANCE,
             MAX_ATTEMPTS_PER_EVENT)
+        self.variations = list(variations or [])
+        self.variation_info: list[dict] = []
+        if self.variations:
+            self._set_variations(config)
+
+    def _set_variations(self, config: GeneratorConfig) -> None:
+        from hadml.variations import as_pairs
+
+        try:
+            pairs = as_pairs(self.variations)
+            self.hadronizer.set_variations(pairs)
+            self._loop.set_variations(pairs)
+        except ValueError as err:
+            raise ConfigError(f"variations: {err}") from err
+        self.variation_info = self._loop.variation_info()
+        if config.hadronization != "classic":
+            direction = [d["name"] for d in self.variation_info
+                         if "decay direction" in d["groups"]]
+            if direction:
+                raise ConfigError(
+                    f"variations {direction} vary ClSmr/ClDir, which reweight the classic "
+                    "cluster decay; the ML decay has no such parameters (use "
+                    "--hadronization classic, or drop them)")
 
     # -- one block -------------------------------------------------------------------------
     def run_block(self, block: int, n_events: int, first_number: int,
@@ -323,7 +376,8 @@ class Generator:
         if keep_clusters:
             from hadml.io import cluster_table
 
-            clusters = cluster_table.from_columns(out["clusters"])
+            clusters = cluster_table.from_columns(
+                out["clusters"], weight_names=[v.name for v in self.variations])
         stats = self.cluster_decayer.stats()
         fallbacks = stats["fallbacks"] - stats_before["fallbacks"]
         ml_decays = 0
@@ -332,7 +386,7 @@ class Generator:
         return BlockResult(block, events, clusters, out["n_charged"], dict(out["failures"]),
                            int(fallbacks), int(ml_decays), time.perf_counter() - start,
                            int(out["stage_retries"]), out["pythia_deviation"],
-                           out.get("hepmc"))
+                           out.get("hepmc"), out.get("weights"))
 
     def _check(self, event: Event, pe: PartonEvent, number: int, block: int) -> None:
         """The conservation checks the event loop applies to every event (4-momentum per
@@ -361,7 +415,7 @@ def _split_events(rec: dict[str, np.ndarray]) -> list[Event]:
 _WORKER_GENERATOR: Generator | None = None  # one per worker process (set by _worker_init)
 
 
-def _worker_init(config_dict: dict) -> None:
+def _worker_init(config_dict: dict, variations: list | None = None) -> None:
     global _WORKER_GENERATOR
     from hadml.config import load_config
 
@@ -369,7 +423,7 @@ def _worker_init(config_dict: dict) -> None:
     # the run and keeps what was written; the workers finish their block and are shut down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _WORKER_GENERATOR = Generator(load_config(overrides=config_dict))
+    _WORKER_GENERATOR = Generator(load_config(overrides=config_dict), variations)
 
 
 def _worker_run(args: tuple[int, int, int, bool, bool, bool]) -> BlockResult:
@@ -403,7 +457,8 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
                progress: Callable[[int], None] | None = None,
                generator: Generator | None = None,
                blocks: range | None = None,
-               keep_hepmc: bool = False) -> Iterator[BlockResult]:
+               keep_hepmc: bool = False,
+               variations: Sequence | None = None) -> Iterator[BlockResult]:
     """Yield the block results of a run in block order, using ``jobs`` processes.
 
     With jobs > 1 at most 2 x jobs blocks are in flight, so memory does not grow with the
@@ -419,7 +474,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     tasks = [(b, n, first, keep_events, keep_clusters, keep_hepmc) for b, n, first in plan]
     jobs = min(jobs, len(tasks))  # a worker per block at most
     if jobs == 1:
-        gen = generator or Generator(config)
+        gen = generator or Generator(config, variations)
         for task in tasks:
             result = gen.run_block(*task)
             if progress:
@@ -429,7 +484,7 @@ def run_blocks(config: GeneratorConfig, n_events: int, jobs: int = 1,
     ctx = multiprocessing.get_context("spawn")
     pool = concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=ctx, initializer=_worker_init,
-        initargs=(config.to_dict(),),
+        initargs=(config.to_dict(), list(variations or [])),
     )
     pending: collections.deque = collections.deque()
     remaining = iter(tasks)
@@ -471,6 +526,9 @@ class GenerationResult:
     events: list[Event]
     summary: RunSummary
     cluster_table: object | None = None  # pyarrow.Table when clusters were collected
+    # Parameter-variation weights (n_events, n_variations) and their names (variations=).
+    weights: np.ndarray | None = None
+    weight_names: list[str] = field(default_factory=list)
 
     def final_states(self) -> list[dict[str, np.ndarray]]:
         return [e.final_state() for e in self.events]
@@ -504,6 +562,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
              jobs: int = 1, collect_clusters: bool = False, keep_events: bool = True,
              hepmc: str | Path | None = None, clusters: str | Path | None = None,
              progress: bool = False, blocks: range | None = None,
+             variations: Sequence | None = None,
              **overrides) -> GenerationResult:
     """Generate e+e- -> hadrons events with hadml's cluster hadronization.
 
@@ -520,6 +579,9 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     hepmc, clusters: optional output files (HepMC3, compressed for .gz/.bz2/.xz; Parquet).
     blocks: make only these blocks (a range of block indices) of the ``n_events`` run: a
         shard, joined with the others by ``hadml merge`` (hadml.scaleout, docs/scale-out.md).
+    variations: hadml.variations.Variation list: exact per-event weights for each (named
+        HepMC3 weights after "nominal", ``weight_<name>`` columns of the cluster table,
+        ``result.weights``; docs/variations.md).
 
     Every input is checked before the first event (numbers, seed, configuration, Pythia
     settings, model, output paths). Outputs are written under temporary names and renamed
@@ -570,18 +632,23 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         info["blocks"] = [selection.start, selection.stop]
         info["run_events"] = n_events
     events_in_table = 0
+    weight_blocks: list[np.ndarray] = []
     signals = _DeferredSignals().__enter__()
     try:
         # Building a generator initialises Pythia with the run's settings and loads the
         # model: with jobs > 1 this one only checks them (the workers build their own).
-        generator: Generator | None = Generator(cfg)
+        generator: Generator | None = Generator(cfg, variations)
+        summary.variation_info = generator.variation_info
         if min(jobs, len(plan)) > 1:
             generator = None
         signals.check()
         if hepmc is not None:
-            hep_writer = HepMCWriter(hepmc)
+            hep_writer = (HepMCWriter(hepmc, weight_names=_weight_names(variations))
+                          if variations else HepMCWriter(hepmc))
         if clusters is not None:
-            table_writer = cluster_table.ClusterTableWriter(clusters)
+            table_writer = cluster_table.ClusterTableWriter(
+                clusters, **({"weight_names": [v.name for v in variations]}
+                             if variations else {}))
         if progress:
             from tqdm import tqdm
 
@@ -589,10 +656,13 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
         want_clusters = collect_clusters or table_writer is not None
         blocks = run_blocks(cfg, n_events, jobs, keep_events, want_clusters,
                             bar.update if bar else None, generator,
-                            selection, keep_hepmc=hep_writer is not None)
+                            selection, keep_hepmc=hep_writer is not None,
+                            variations=variations)
         for block in blocks:
             summary.add(block)
             signals.check()
+            if block.weights is not None:
+                weight_blocks.append(block.weights)
             if hep_writer is not None:
                 hep_writer.write_text(block.hepmc, len(block.n_charged))
                 hep_writer.flush()
@@ -654,4 +724,12 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     if collect_clusters:
         table = cluster_table.concat(tables).replace_schema_metadata(
             cluster_table.SCHEMA.metadata)
-    return GenerationResult(cfg, events, summary, table)
+    weights = np.concatenate(weight_blocks) if weight_blocks else None
+    return GenerationResult(cfg, events, summary, table, weights,
+                            [v.name for v in variations or []])
+
+
+def _weight_names(variations: Sequence | None) -> list[str] | None:
+    from hadml.variations import weight_names
+
+    return weight_names(variations) if variations else None

@@ -28,7 +28,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -395,10 +395,11 @@ def run(n_events: int, config: GeneratorConfig, *, hepmc: str | None = None,
         clusters: str | None = None, shard: ShardSpec | None = None,
         manifest: str | None = None, executor: str = "local", jobs: int = 1,
         scheduler: str | None = None, task_blocks: int | None = None,
-        work_dir: str | None = None, progress: bool = False
-        ) -> tuple[RunSummary, Manifest | None]:
+        work_dir: str | None = None, progress: bool = False,
+        variations: Sequence | None = None) -> tuple[RunSummary, Manifest | None]:
     """A run, or shard ``shard`` of it, on ``executor`` ("local": ``jobs`` processes;
-    "dask": run_dask), with the shard's manifest. The CLI's ``hadml generate``."""
+    "dask": run_dask), with the shard's manifest. The CLI's ``hadml generate``.
+    ``variations`` (hadml.variations; a local run of the whole run only): exact weights."""
     from hadml.generator import generate, resolve_seed
 
     if executor not in EXECUTORS:
@@ -412,10 +413,14 @@ def run(n_events: int, config: GeneratorConfig, *, hepmc: str | None = None,
             manifest or default_manifest_path(hepmc, clusters), hepmc, clusters)
     elif manifest is not None:
         raise ScaleOutError("--manifest describes a shard: give it with --shard I/N")
+    if variations and (shard is not None or executor != "local"):
+        raise ScaleOutError("parameter variations are for local runs: not with a shard or "
+                            "the dask executor (hadml merge does not carry weight names)")
     if executor == "local":
         if blocks is None:
             result = generate(n_events, config=config, jobs=jobs, keep_events=False,
-                              hepmc=hepmc, clusters=clusters, progress=progress)
+                              hepmc=hepmc, clusters=clusters, progress=progress,
+                              variations=variations)
             return result.summary, None
         return run_shard(n_events, config, blocks, hepmc=hepmc, clusters=clusters,
                          manifest=manifest_path, jobs=jobs, progress=progress,

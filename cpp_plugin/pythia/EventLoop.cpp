@@ -133,6 +133,15 @@ void EventLoop::nextPartons(PartonLevel& out) {
   for (int k = 0; k < 4; ++k) out.start[k] = partonSum[k] + otherSum[k];
 }
 
+void EventLoop::setVariations(
+    const std::vector<std::pair<std::string, std::map<std::string, double>>>& variations) {
+  hz_.setVariations(variations);
+  weightNames_.clear();
+  if (variations.empty()) return;
+  weightNames_.push_back("nominal");
+  for (const auto& v : variations) weightNames_.push_back(v.first);
+}
+
 void EventLoop::runBlock(int block, const BlockSeeds& seeds, int nEvents,
                          std::int64_t firstNumber, bool keepEvents, bool keepClusters,
                          bool writeHepMC, BlockOutput& out) {
@@ -190,6 +199,23 @@ void EventLoop::runBlock(int block, const BlockSeeds& seeds, int nEvents,
     }
   }
 
+  const std::size_t nVar = weightNames_.empty() ? 0 : weightNames_.size() - 1;
+  out.nVariations = nVar;
+  if (nVar) {
+    out.weights.reserve(nVar * static_cast<std::size_t>(nEvents));
+    for (const HadronizedEvent& res : goodRes) {
+      if (res.weights.size() != nVar)
+        throw std::logic_error("the cluster stage returned " +
+                               std::to_string(res.weights.size()) + " variation weights, not " +
+                               std::to_string(nVar));
+      out.weights.insert(out.weights.end(), res.weights.begin(), res.weights.end());
+    }
+  }
+  // The weights of the events from `first` on (HepMC3 text of a group of events).
+  auto weightsFrom = [&](std::size_t first) {
+    return nVar ? out.weights.data() + first * nVar : nullptr;
+  };
+
   out.nCharged.resize(nEvents);
   out.stageDeviation.resize(nEvents);
   out.pythiaDeviation.resize(nEvents);
@@ -197,12 +223,16 @@ void EventLoop::runBlock(int block, const BlockSeeds& seeds, int nEvents,
   // text is written per group of events).
   constexpr std::size_t kScratchEvents = 64;
   EventRecords scratch;
+  std::size_t scratchFirst = 0;  // the block index of scratch's first event
   for (int k = 0; k < nEvents; ++k) {
     const std::int64_t number = firstNumber + k;
     EventRecords& rec = keepEvents ? out.events : scratch;
     if (!keepEvents && scratch.number.size() == kScratchEvents) {
-      if (writeHepMC) appendHepMC(scratch, 0, scratch.number.size(), out.hepmc);
+      if (writeHepMC)
+        appendHepMC(scratch, 0, scratch.number.size(), out.hepmc, weightNames_,
+                    weightsFrom(scratchFirst));
       scratch = EventRecords();
+      scratchFirst = static_cast<std::size_t>(k);
     }
     const std::size_t row0 = rec.rows();
     assemble(number, good[k], goodRes[k], rec);
@@ -222,7 +252,8 @@ void EventLoop::runBlock(int block, const BlockSeeds& seeds, int nEvents,
   }
   if (writeHepMC) {
     const EventRecords& rec = keepEvents ? out.events : scratch;
-    appendHepMC(rec, 0, rec.number.size(), out.hepmc);
+    appendHepMC(rec, 0, rec.number.size(), out.hepmc, weightNames_,
+                weightsFrom(keepEvents ? 0 : scratchFirst));
   }
 
   if (keepClusters) {
@@ -248,6 +279,7 @@ void EventLoop::runBlock(int block, const BlockSeeds& seeds, int nEvents,
         t.h2Id.push_back(h2.id);
         push4(t.h1P, h1.p);
         push4(t.h2P, h2.p);
+        t.weights.insert(t.weights.end(), res.weights.begin(), res.weights.end());
       }
     }
   }

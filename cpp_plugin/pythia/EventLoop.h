@@ -12,6 +12,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hadml/ClusterDecayer.h"
@@ -19,6 +20,7 @@
 #include "hadml/HadronTable.h"
 #include "hadml/Params.h"
 #include "hadml/Random.h"
+#include "hadml/Variations.h"
 
 namespace Pythia8 {
 class Pythia;
@@ -70,6 +72,8 @@ struct ClusterRows {
   std::vector<int> cluster, c1Id, c2Id, h1Id, h2Id;
   std::vector<double> c1P, c2P, p, mass, h1P, h2P;
   std::vector<std::uint8_t> c1Pert, c2Pert;
+  // The event's parameter-variation weights, nVariations per row (empty without variations).
+  std::vector<double> weights;
 };
 
 struct BlockOutput {
@@ -82,6 +86,9 @@ struct BlockOutput {
   std::string hepmc;  // HepMC3 Asciiv3 text of the events (no header, footer) if asked for
   std::map<std::string, int> failures;  // replaced events by reason
   int stageRetries = 0;
+  // Parameter-variation weights (EventLoop::setVariations), nVariations per event.
+  std::vector<double> weights;
+  std::size_t nVariations = 0;
 };
 
 class EventLoop {
@@ -109,6 +116,17 @@ class EventLoop {
   int charge3(int pid) const;
   ClusterDecayer& decayer() { return hz_.decayer(); }
 
+  // Exact parameter-variation weights of the cluster stage (Variations.h): every later
+  // event gets one weight per variation, and its HepMC3 event the named weights
+  // ("nominal" = 1 first, then the variations). Throws std::invalid_argument for what
+  // cannot be reweighted; an empty list clears them.
+  void setVariations(
+      const std::vector<std::pair<std::string, std::map<std::string, double>>>& variations);
+  const VariationSet* variations() const { return hz_.variations(); }
+  // HepMC3 weight names of the run: empty without variations, else "nominal" and the
+  // variations' names.
+  const std::vector<std::string>& weightNames() const { return weightNames_; }
+
  private:
   struct PartonLevel;
   void nextPartons(PartonLevel& out);
@@ -119,6 +137,7 @@ class EventLoop {
   std::unique_ptr<Pythia8::Pythia> partons_, decays_;
   ClusterHadronizer hz_;
   Random rng_, decayRng_;
+  std::vector<std::string> weightNames_;
 };
 
 // Groups a failure message by its stable part (before the first ':', at most 120 chars).

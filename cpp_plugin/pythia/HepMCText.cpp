@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "HepMC3/GenEvent.h"
+#include "HepMC3/GenRunInfo.h"
 #include "HepMC3/GenParticle.h"
 #include "HepMC3/GenVertex.h"
 #include "HepMC3/WriterAscii.h"
@@ -68,24 +69,58 @@ void fillEvent(const EventRecords& rec, std::size_t k, HepMC3::GenEvent& evt) {
   }
 }
 
+std::shared_ptr<HepMC3::GenRunInfo> runInfo(const std::vector<std::string>& weightNames) {
+  if (weightNames.empty()) return nullptr;
+  auto info = std::make_shared<HepMC3::GenRunInfo>();
+  info->set_weight_names(weightNames);
+  return info;
+}
+
 }  // namespace
 
 const std::string& hepmcHeader() { return frame().first; }
 const std::string& hepmcFooter() { return frame().second; }
 
-void appendHepMC(const EventRecords& rec, std::size_t k0, std::size_t k1, std::string& out) {
+std::string hepmcHeader(const std::vector<std::string>& weightNames) {
+  if (weightNames.empty()) return hepmcHeader();
+  // A writer given the run information writes it right after the START line.
   std::ostringstream os;
   {
-    HepMC3::WriterAscii writer(os);
+    HepMC3::WriterAscii writer(os, runInfo(weightNames));
+    writer.close();
+  }
+  const std::string all = os.str();
+  const std::string& foot = hepmcFooter();
+  if (all.size() < foot.size() || all.compare(all.size() - foot.size(), foot.size(), foot) != 0)
+    throw std::runtime_error("HepMC3's WriterAscii output has an unexpected footer");
+  return all.substr(0, all.size() - foot.size());
+}
+
+void appendHepMC(const EventRecords& rec, std::size_t k0, std::size_t k1, std::string& out,
+                 const std::vector<std::string>& weightNames, const double* weights) {
+  const auto info = runInfo(weightNames);
+  const std::size_t nVar = weightNames.empty() ? 0 : weightNames.size() - 1;
+  if (nVar && !weights) throw std::invalid_argument("appendHepMC: weight names without weights");
+  std::ostringstream os;
+  {
+    HepMC3::WriterAscii writer(os, info);
     for (std::size_t k = k0; k < k1; ++k) {
       HepMC3::GenEvent evt(HepMC3::Units::GEV, HepMC3::Units::MM);
       fillEvent(rec, k, evt);
+      if (info) {
+        // The writer's own run information: it is not written again per event.
+        evt.set_run_info(info);
+        std::vector<double>& w = evt.weights();
+        w.assign(1, 1.0);
+        const double* wk = weights + (k - k0) * nVar;
+        w.insert(w.end(), wk, wk + nVar);
+      }
       writer.write_event(evt);
     }
     writer.close();
   }
   const std::string all = os.str();
-  const std::string& head = hepmcHeader();
+  const std::string head = hepmcHeader(weightNames);
   const std::string& foot = hepmcFooter();
   if (all.size() < head.size() + foot.size() || all.compare(0, head.size(), head) != 0 ||
       all.compare(all.size() - foot.size(), foot.size(), foot) != 0)

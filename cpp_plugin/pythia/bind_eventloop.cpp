@@ -4,6 +4,10 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "EventLoop.h"
 #include "HepMCText.h"
 #include "convert.h"
@@ -42,7 +46,7 @@ py::dict recordsToDict(const EventRecords& r) {
 }
 
 // Columns of hadml/io/cluster_table.py's schema (four-vectors split into components).
-py::dict clustersToDict(const ClusterRows& t) {
+py::dict clustersToDict(const ClusterRows& t, std::size_t nVariations) {
   py::dict d;
   d["event"] = toArray(t.event);
   d["cluster"] = toArray(t.cluster);
@@ -67,6 +71,8 @@ py::dict clustersToDict(const ClusterRows& t) {
   p4("h1_", t.h1P);
   d["h2_id"] = toArray(t.h2Id);
   p4("h2_", t.h2P);
+  // Parameter-variation weights, (rows, variations): hadml/generator.py names the columns.
+  if (nVariations) d["weights"] = toArray(t.weights, static_cast<py::ssize_t>(nVariations));
   return d;
 }
 
@@ -111,13 +117,15 @@ void bindEventLoop(py::module_& m) {
              }
              py::dict d;
              if (keepEvents) d["events"] = recordsToDict(out.events);
-             if (keepClusters) d["clusters"] = clustersToDict(out.clusters);
+             if (keepClusters) d["clusters"] = clustersToDict(out.clusters, out.nVariations);
              if (keepHepMC) d["hepmc"] = py::bytes(out.hepmc);
              d["n_charged"] = toArray(out.nCharged);
              d["stage_deviation"] = toArray(out.stageDeviation);
              d["pythia_deviation"] = toArray(out.pythiaDeviation);
              d["failures"] = out.failures;
              d["stage_retries"] = out.stageRetries;
+             if (out.nVariations)
+               d["weights"] = toArray(out.weights, static_cast<py::ssize_t>(out.nVariations));
              return d;
            },
            py::arg("block"), py::arg("run_seed"), py::arg("pythia_partons_seed"),
@@ -145,15 +153,31 @@ void bindEventLoop(py::module_& m) {
            py::arg("where"),
            "The conservation checks of one event; returns the two deviations (GeV) or raises "
            "ConservationViolation.")
-      .def("charge3", &EventLoop::charge3, py::arg("pid"));
+      .def("charge3", &EventLoop::charge3, py::arg("pid"))
+      .def("set_variations", &EventLoop::setVariations, py::arg("variations"),
+           "Exact parameter-variation weights: [(name, {parameter: value}), ...] (empty "
+           "clears); run_block then returns 'weights' (n_events, n_variations), the cluster "
+           "columns 'weights' (rows, n_variations), and HepMC3 events with named weights. "
+           "ValueError for what cannot be reweighted.")
+      .def("variation_info",
+           [](const EventLoop& loop) { return variationInfoList(loop.variations()); },
+           "Per variation: name, reweighted parameter groups, hard boundaries.")
+      .def_property_readonly("weight_names", &EventLoop::weightNames,
+                             "HepMC3 weight names (nominal first); empty without variations.");
 
-  m.def("hepmc3_header", [] { return py::bytes(hepmcHeader()); },
-        "The header HepMC3's WriterAscii writes (version, START_EVENT_LISTING).");
+  m.def("hepmc3_header",
+        [](const std::vector<std::string>& weightNames) {
+          return py::bytes(hepmcHeader(weightNames));
+        },
+        py::arg("weight_names") = std::vector<std::string>(),
+        "The header HepMC3's WriterAscii writes (version, START_EVENT_LISTING), followed by "
+        "the run information (weight names, nominal first) when weight_names is not empty.");
   m.def("hepmc3_footer", [] { return py::bytes(hepmcFooter()); },
         "The footer HepMC3's WriterAscii writes (END_EVENT_LISTING).");
   m.def("hepmc3_events",
         [](const std::vector<std::int64_t>& numbers, const std::vector<std::int64_t>& offsets,
-           const I32& pid, const I32& status, const F64& p, const F64& m, const I32& parents) {
+           const I32& pid, const I32& status, const F64& p, const F64& m, const I32& parents,
+           const std::vector<std::string>& weightNames, const std::optional<F64>& weights) {
           const py::ssize_t n = pid.ndim() == 1 ? pid.shape(0) : -1;
           requireShape(pid, "pid", n, 0);
           requireShape(status, "status", n, 0);
@@ -163,6 +187,17 @@ void bindEventLoop(py::module_& m) {
           if (offsets.size() != numbers.size() + 1 || offsets.front() != 0 || offsets.back() != n)
             throw py::value_error("offsets must run from 0 to the number of rows, one more "
                                   "than the event numbers");
+          const std::size_t nVar = weightNames.empty() ? 0 : weightNames.size() - 1;
+          if (nVar) {
+            const auto nEv = static_cast<py::ssize_t>(numbers.size());
+            if (!weights || weights->ndim() != 2 || weights->shape(0) != nEv ||
+                weights->shape(1) != static_cast<py::ssize_t>(nVar))
+              throw py::value_error("weights must be an array (events, " +
+                                    std::to_string(nVar) +
+                                    ") for the weight names after the nominal one");
+          } else if (weights) {
+            throw py::value_error("weights need weight_names (the nominal name first)");
+          }
           EventRecords rec;
           rec.number = numbers;
           rec.offsets = offsets;
@@ -174,12 +209,14 @@ void bindEventLoop(py::module_& m) {
           std::string out;
           {
             py::gil_scoped_release release;
-            appendHepMC(rec, 0, numbers.size(), out);
+            appendHepMC(rec, 0, numbers.size(), out, weightNames,
+                        nVar ? weights->data() : nullptr);
           }
           return py::bytes(out);
         },
         py::arg("numbers"), py::arg("offsets"), py::arg("pid"), py::arg("status"), py::arg("p"),
         py::arg("m"), py::arg("parents"),
+        py::arg("weight_names") = std::vector<std::string>(), py::arg("weights") = py::none(),
         "HepMC3 Asciiv3 text (HepMC3's WriterAscii, no header or footer) of events given as "
         "flat arrays: event k is rows offsets[k] .. offsets[k+1]-1.");
 }

@@ -1,7 +1,11 @@
 // Core bindings: parameters, hadron table, the decayer base class, the hadronizer.
 #include <pybind11/stl.h>
 
+#include <map>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "convert.h"
 #include "hadml/ClassicClusterDecayer.h"
@@ -56,6 +60,16 @@ class PyHadronizer {
     for (const auto& ev : out) result.append(eventToDict(ev));
     return result;
   }
+
+  // variations: [(name, {parameter: value}), ...]; empty clears them.
+  void setVariations(
+      const std::vector<std::pair<std::string, std::map<std::string, double>>>& variations) {
+    hz_.setVariations(variations);
+  }
+
+  // Per variation: name, the parameter groups it reweights, and why its weights are
+  // unreliable (empty: exact).
+  py::list variationInfo() const { return variationInfoList(hz_.variations()); }
 
   std::shared_ptr<ClusterDecayer> decayer() { return decayerPtr(); }
   void setDecayer(std::shared_ptr<ClusterDecayer> d) {
@@ -123,7 +137,14 @@ void bindCore(py::module_& m) {
            "Reseed the cluster-stage engine and the cluster-decay engine.")
       .def("hadronize", &PyHadronizer::hadronize, py::arg("events"),
            "Hadronize a batch of events; each event is (id, col, acol, p[n,4][, octets[k,2]]).")
-      .def_property("decayer", &PyHadronizer::decayer, &PyHadronizer::setDecayer);
+      .def_property("decayer", &PyHadronizer::decayer, &PyHadronizer::setDecayer)
+      .def("set_variations", &PyHadronizer::setVariations, py::arg("variations"),
+           "Exact parameter-variation weights: [(name, {parameter: value}), ...] (empty "
+           "clears); each later event's result gets 'weights' (one per variation). "
+           "ValueError for what cannot be reweighted.")
+      .def("variation_info", &PyHadronizer::variationInfo,
+           "Per variation: name, reweighted parameter groups, hard boundaries (unreliable "
+           "weights when not empty).");
 
   m.def("two_body_decay", [](const std::array<double, 4>& parent, double m1, double m2,
                              const std::array<double, 3>& dir) {

@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include <pybind11/stl.h>
+
 #include <string>
 
 namespace hadml::py_convert {
@@ -105,6 +107,28 @@ py::dict decaysToDict(const std::vector<TwoBodyDecay>& decays) {
   return out;
 }
 
+py::list variationInfoList(const VariationSet* set) {
+  py::list out;
+  if (!set) return out;
+  static const std::pair<unsigned, const char*> groupNames[] = {
+      {kVarySplit, "gluon splitting"},      {kVaryReconnection, "colour reconnection"},
+      {kVaryHeavy, "fission threshold"},   {kVaryFissionMass, "fission masses"},
+      {kVaryFissionFlavour, "fission flavour"}, {kVarySpecies, "hadron species"},
+      {kVaryDirection, "decay direction"}};
+  for (std::size_t i = 0; i < set->size(); ++i) {
+    const Variation& v = (*set)[i];
+    py::dict d;
+    d["name"] = v.name;
+    py::list groups;
+    for (const auto& [bit, label] : groupNames)
+      if (v.groups & bit) groups.append(label);
+    d["groups"] = groups;
+    d["hard_boundaries"] = v.hardBoundaries;
+    out.append(d);
+  }
+  return out;
+}
+
 py::dict eventToDict(const HadronizedEvent& ev) {
   py::dict out;
   const auto np = static_cast<py::ssize_t>(ev.partons.size());
@@ -179,6 +203,12 @@ py::dict eventToDict(const HadronizedEvent& ev) {
   out["hadron_mass"] = hm;
   out["conservation_violated"] = ev.conservationViolated;
   out["stage_tries"] = ev.stageTries;
+  // Parameter-variation weights (ClusterHadronizer::setVariations): only when set.
+  if (!ev.weights.empty()) {
+    F64 w(static_cast<py::ssize_t>(ev.weights.size()));
+    std::copy(ev.weights.begin(), ev.weights.end(), w.mutable_data());
+    out["weights"] = w;
+  }
   out["error"] = ev.error.empty() ? py::object(py::none()) : py::object(py::str(ev.error));
   return out;
 }

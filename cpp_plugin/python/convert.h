@@ -8,6 +8,7 @@
 
 #include "hadml/ClusterDecayer.h"
 #include "hadml/ClusterHadronizer.h"
+#include "hadml/Variations.h"
 #include "hadml/HadronTable.h"
 #include "hadml/Params.h"
 #include "hadml/Particles.h"
@@ -38,6 +39,10 @@ py::dict decaysToDict(const std::vector<TwoBodyDecay>& decays);
 
 // One hadronized event as a dict of numpy arrays (see hadml/_core.pyi).
 py::dict eventToDict(const HadronizedEvent& ev);
+
+// Per variation of `set` (may be null: an empty list): name, the parameter groups it
+// reweights, and why its weights are unreliable (empty: exact).
+py::list variationInfoList(const VariationSet* set);
 
 HadronTable tableFromDict(const py::dict& d);
 

@@ -13,6 +13,7 @@
 
 #include "hadml/ClusterSteps.h"
 #include "hadml/Kinematics.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
@@ -50,39 +51,65 @@ double pSplit(const ClusterParams& p, Flavour f) {
 }
 
 // ClusterFissioner::ProbablityFunction: smooth step 1/(1 + |(threshold - shift)/scale|^a).
-bool passesSmoothThreshold(double scale, double threshold, const ClusterParams& p,
-                           Random& rng) {
-  const double cut = rng.flat();
+double smoothThreshold(double scale, double threshold, const ClusterParams& p) {
   const double x = std::abs((threshold - p.ProbabilityShift) / scale);
-  return 1.0 / (1.0 + std::pow(x, p.ProbabilityPowerFactor)) > cut;
+  return 1.0 / (1.0 + std::pow(x, p.ProbabilityPowerFactor));
 }
 
-// ClusterFissioner::isHeavy. Static: M^P > ClMax^P + (m1+m2)^P and M > m1 + m2 + 2 m_d.
-// Dynamic (KinematicThreshold Dynamic, the 7.3 default): both smooth-step draws must pass.
-bool isHeavy(const Cluster& c, const ClusterParams& p, Random& rng) {
+// The two heaviness tests of ClusterFissioner::isHeavy for parameters p: M^P against
+// ClMax^P + (m1+m2)^P, and M against m1 + m2 + 2 m_d. Static: 0 or 1; dynamic: the
+// probabilities to pass.
+struct HeavyTests {
+  double above, canSplit;
+};
+HeavyTests heavyTests(const Cluster& c, const ClusterParams& p) {
   const Flavour f = flavourOf(c);
   const double pw = clPow(p, f), cm = clMax(p, f);
   const double M = c.mass();
+  // Constituent masses are not reweightable, so sumM is the same at every varied point.
   const double sumM =
       p.constituentMass(c.constituents[0].id) + p.constituentMass(c.constituents[1].id);
   const double minPair = 2.0 * p.DownMass;  // lightest popped pair, as in Herwig
-  if (p.DynamicThreshold == 0) {
-    const bool above = std::pow(M, pw) > std::pow(cm, pw) + std::pow(sumM, pw);
-    return above && M > sumM + minPair;
+  if (p.DynamicThreshold == 0)
+    return {std::pow(M, pw) > std::pow(cm, pw) + std::pow(sumM, pw) ? 1.0 : 0.0,
+            M > sumM + minPair ? 1.0 : 0.0};
+  return {smoothThreshold(std::pow(M, pw), std::pow(cm, pw) + std::pow(sumM, pw), p),
+          smoothThreshold(M, sumM + minPair, p)};
+}
+
+// ClusterFissioner::isHeavy. Static: M^P > ClMax^P + (m1+m2)^P and M > m1 + m2 + 2 m_d.
+// Dynamic (KinematicThreshold Dynamic, the 7.3 default): both smooth-step draws must pass
+// (both are drawn, as in Herwig; each is one Bernoulli trial of the weights).
+bool isHeavy(const Cluster& c, const ClusterParams& p, Random& rng, WeightRecorder* weights) {
+  const HeavyTests t = heavyTests(c, p);
+  bool above = t.above > 0.5, canSplit = t.canSplit > 0.5;
+  if (p.DynamicThreshold != 0) {
+    above = t.above > rng.flat();
+    canSplit = t.canSplit > rng.flat();
   }
-  const bool above =
-      passesSmoothThreshold(std::pow(M, pw), std::pow(cm, pw) + std::pow(sumM, pw), p, rng);
-  const bool canSplit = passesSmoothThreshold(M, sumM + minPair, p, rng);
+  if (weights && weights->wants(kVaryHeavy)) {
+    weights->bernoulli(kVaryHeavy, above, t.above,
+                       [&](const Variation& v) { return heavyTests(c, v.params).above; });
+    weights->bernoulli(kVaryHeavy, canSplit, t.canSplit,
+                       [&](const Variation& v) { return heavyTests(c, v.params).canSplit; });
+  }
   return above && canSplit;
 }
 
 // ClusterFissioner::drawNewFlavour (FissionCluster 1): u : d : s = FissionPwt{U,D,S}quark.
-int drawPoppedFlavour(const ClusterParams& p, Random& rng) {
+double poppedProbability(const ClusterParams& p, int q) {
+  const double w = q == 2 ? p.FissionPwtUquark : q == 1 ? p.FissionPwtDquark : p.FissionPwtSquark;
+  return w / (p.FissionPwtUquark + p.FissionPwtDquark + p.FissionPwtSquark);
+}
+
+int drawPoppedFlavour(const ClusterParams& p, Random& rng, WeightRecorder* weights) {
   const double wu = p.FissionPwtUquark, wd = p.FissionPwtDquark, ws = p.FissionPwtSquark;
   const double r = rng.flat() * (wu + wd + ws);
-  if (r < wu) return 2;
-  if (r < wu + wd) return 1;
-  return 3;
+  const int q = r < wu ? 2 : r < wu + wd ? 1 : 3;
+  if (weights && weights->wants(kVaryFissionFlavour))
+    weights->ratio(kVaryFissionFlavour, poppedProbability(p, q),
+                   [&](const Variation& v) { return poppedProbability(v.params, q); });
+  return q;
 }
 
 // ClusterFissioner::drawChildMass (hard branch): (M_i - m_i)^P uniform between m^P and
@@ -91,6 +118,11 @@ double drawChildMass(double M, double mi, double mj, double m, double P, Random&
   const double a = std::pow(M - mi - mj - m, P);
   const double b = std::pow(m, P);
   return mi + std::pow(a + rng.flat() * (b - a), 1.0 / P);
+}
+
+// Density of that child mass: y = M_i - m_i in [m, A] has density P y^(P-1) / (A^P - m^P).
+double childMassDensity(double y, double A, double m, double P) {
+  return P * std::pow(y, P - 1.0) / (std::pow(A, P) - std::pow(m, P));
 }
 
 // A fission child that is one hadron: the hadron's momentum is shared by the two
@@ -124,7 +156,7 @@ void setChildMomenta(Cluster& c, int hadronId, const LorentzVector& p, double mA
 // With `spectrum` (BelowThreshold = 1) a child below its two-hadron threshold is made a
 // hadron: its Cluster gets fate SingleHadron and children[0] = the hadron's PDG id.
 bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum* spectrum,
-            Random& rng, Cluster& c1, Cluster& c2) {
+            Random& rng, WeightRecorder* weights, Cluster& c1, Cluster& c2) {
   const Constituent& Q1 = parent.constituents[0];
   const Constituent& Q2 = parent.constituents[1];
   const double M = parent.mass();
@@ -136,11 +168,23 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
   int q = 0, h1 = 0, h2 = 0;
   bool ok = false;
   for (int tries = 0; tries < maxTries && !ok; ++tries) {
-    q = drawPoppedFlavour(p, rng);
+    q = drawPoppedFlavour(p, rng, weights);
     m = p.constituentMass(q);
     if (M < m1 + m2 + 2.0 * m) continue;
     M1 = drawChildMass(M, m1, m2, m, exp1, rng);
     M2 = drawChildMass(M, m2, m1, m, exp2, rng);
+    const double A = M - m1 - m2 - m;
+    if (weights && weights->wants(kVaryFissionMass) && A > m) {
+      // Both child masses, each with its own constituent's PSplit (a rejected try below
+      // keeps its factor: every try is part of the path).
+      const double y1 = M1 - m1, y2 = M2 - m2;
+      weights->ratio(kVaryFissionMass,
+                     childMassDensity(y1, A, m, exp1) * childMassDensity(y2, A, m, exp2),
+                     [&](const Variation& v) {
+                       return childMassDensity(y1, A, m, pSplit(v.params, flavourOf(Q1.id))) *
+                              childMassDensity(y2, A, m, pSplit(v.params, flavourOf(Q2.id)));
+                     });
+    }
     if (p.DynamicThreshold == 0) {
       if (M1 < m1 + m || M2 < m2 + m || M1 + M2 > M) continue;
     } else {
@@ -153,16 +197,16 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
     if (spectrum) {
       // ClusterFissioner::cutTwo: a child below its pair threshold becomes a hadron of
       // nominal mass; if the two no longer fit, the other child may become one too.
-      h1 = spectrum->chooseSingleHadron(M1, Q1.id, -q, rng);
+      h1 = spectrum->chooseSingleHadron(M1, Q1.id, -q, rng, weights);
       if (h1) M1 = spectrum->mass(h1);
-      h2 = spectrum->chooseSingleHadron(M2, q, Q2.id, rng);
+      h2 = spectrum->chooseSingleHadron(M2, q, Q2.id, rng, weights);
       if (h2) M2 = spectrum->mass(h2);
       if (M1 + M2 > M) {
         if (!h1) {
-          h1 = spectrum->chooseSingleHadron(M - M2, Q1.id, -q, rng);
+          h1 = spectrum->chooseSingleHadron(M - M2, Q1.id, -q, rng, weights);
           if (h1) M1 = spectrum->mass(h1);
         } else if (!h2) {
-          h2 = spectrum->chooseSingleHadron(M - M1, q, Q2.id, rng);
+          h2 = spectrum->chooseSingleHadron(M - M1, q, Q2.id, rng, weights);
           if (h2) M2 = spectrum->mass(h2);
         }
       }
@@ -197,18 +241,19 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
 }
 
 void fission(std::vector<Cluster>& clusters, const ClusterParams& params,
-             const HadronSpectrum* spectrum, std::vector<Hadron>* hadrons, Random& rng) {
+             const HadronSpectrum* spectrum, std::vector<Hadron>* hadrons, Random& rng,
+             WeightRecorder* weights) {
   // Depth-first over a stack, as ClusterFissioner::cut: children that are still heavy are
   // split in their turn.
   std::vector<std::size_t> stack;
   for (std::size_t i = 0; i < clusters.size(); ++i)
-    if (clusters[i].fate == ClusterFate::Active && isHeavy(clusters[i], params, rng))
+    if (clusters[i].fate == ClusterFate::Active && isHeavy(clusters[i], params, rng, weights))
       stack.push_back(i);
   while (!stack.empty()) {
     const std::size_t i = stack.back();
     stack.pop_back();
     Cluster c1, c2;
-    if (!cutTwo(clusters[i], params, spectrum, rng, c1, c2)) continue;
+    if (!cutTwo(clusters[i], params, spectrum, rng, weights, c1, c2)) continue;
     const int parent = static_cast<int>(i);
     c1.parent = c2.parent = parent;
     const std::size_t i1 = clusters.size();
@@ -222,7 +267,7 @@ void fission(std::vector<Cluster>& clusters, const ClusterParams& params,
         hadrons->push_back(Hadron{c.children[0], c.p, static_cast<int>(k),
                                   spectrum->mass(c.children[0])});
         c.children = {static_cast<int>(hadrons->size()) - 1, -1};
-      } else if (isHeavy(c, params, rng)) {
+      } else if (isHeavy(c, params, rng, weights)) {
         stack.push_back(k);
       }
     }
@@ -232,15 +277,16 @@ void fission(std::vector<Cluster>& clusters, const ClusterParams& params,
 }  // namespace
 
 void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
-                     Random& rng) {
-  fission(clusters, params, nullptr, nullptr, rng);
+                     Random& rng, WeightRecorder* weights) {
+  fission(clusters, params, nullptr, nullptr, rng, weights);
 }
 
 void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
                      const HadronSpectrum& spectrum, std::vector<Hadron>& hadrons,
-                     Random& rng) {
+                     Random& rng, WeightRecorder* weights) {
   const bool hadronsInFission = spectrum.belowThresholdAll();
-  fission(clusters, params, hadronsInFission ? &spectrum : nullptr, &hadrons, rng);
+  fission(clusters, params, hadronsInFission ? &spectrum : nullptr, &hadrons, rng,
+          weights);
 }
 
 }  // namespace hadml

@@ -19,12 +19,37 @@ void ClusterHadronizer::setDecayer(std::shared_ptr<ClusterDecayer> decayer) {
   decayer_ = std::move(decayer);
 }
 
+namespace {
+// A decayer that chooses the species itself (model contract v2) draws them from its own
+// distribution, which the hadron-species parameters do not enter.
+std::string speciesRefusal(const std::string& decayer) {
+  return "hadron-species variations (Pwt*, SngWt, DecWt, mixing angles) reweight the species "
+         "choice of the cluster stage; the cluster decayer '" + decayer +
+         "' chooses the species itself (model format 2)";
+}
+}  // namespace
+
+void ClusterHadronizer::setVariations(
+    const std::vector<std::pair<std::string, std::map<std::string, double>>>& variations) {
+  if (variations.empty()) {
+    variations_.reset();
+    return;
+  }
+  auto set = std::make_shared<const VariationSet>(params_, spectrum_.table(), variations);
+  if ((set->groups() & kVarySpecies) && decayer_->choosesSpecies())
+    throw std::invalid_argument(speciesRefusal(decayer_->name()));
+  variations_ = std::move(set);
+}
+
 void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input, Random& rng,
                                 std::vector<ClusterDecayRequest>& requests,
                                 std::vector<int>& requestCluster) {
   event.partons = input.partons;
+  std::unique_ptr<WeightRecorder> recorder;
+  if (variations_) recorder = std::make_unique<WeightRecorder>(*variations_);
+  WeightRecorder* weights = recorder.get();
   reshuffleToConstituentMasses(event.partons, params_);
-  splitGluons(event.partons, params_, rng);
+  splitGluons(event.partons, params_, rng, weights);
   // The final gluons are octets of the history too (when the caller passes no history).
   OctetHistory octets = input.octets;
   for (const Parton& q : event.partons)
@@ -35,9 +60,10 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
     event.clusters = primary;
     event.hadrons.clear();
     try {
-      reconnectColours(event.clusters, params_, rng, octets);
-      fissionClusters(event.clusters, params_, spectrum_, event.hadrons, rng);
-      decayLightClusters(event.clusters, spectrum_, event.hadrons, rng);
+      // A failed try keeps its probability ratios: the retries are a veto loop.
+      reconnectColours(event.clusters, params_, rng, octets, weights);
+      fissionClusters(event.clusters, params_, spectrum_, event.hadrons, rng, weights);
+      decayLightClusters(event.clusters, spectrum_, event.hadrons, rng, weights);
       break;
     } catch (const HadronizationError& e) {
       if (tries >= params_.StageTries)
@@ -53,7 +79,8 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
     r.p = c.p;
     if (!decayer_->choosesSpecies()) {  // else the decayer chooses (model contract v2)
       const auto species =
-          spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng);
+          spectrum_.chooseHadronPair(c.mass(), c.constituents[0].id, c.constituents[1].id, rng,
+                                     weights);
       r.id1 = species.first;
       r.id2 = species.second;
       std::tie(r.m1, r.m2) = spectrum_.decayMasses(c.mass(), r.id1, r.id2, rng);
@@ -61,6 +88,21 @@ void ClusterHadronizer::prepare(HadronizedEvent& event, const ShowerEvent& input
     requests.push_back(r);
     requestCluster.push_back(static_cast<int>(i));
   }
+  if (recorder) event.weights = recorder->weights();
+}
+
+// The classic decay's direction of hadron 1 in the cluster rest frame, as a density under
+// each direction variation (ClassicClusterDecayer: smeared around a constituent, or flat).
+void ClusterHadronizer::addDirectionWeights(HadronizedEvent& event,
+                                            const ClusterDecayRequest& request,
+                                            const TwoBodyDecay& decay) const {
+  const ThreeVector dir = decay.p1.boosted(-request.p.boostVector()).vect().unit();
+  const double nominal = classicDirectionDensity(request, dir, params_);
+  if (!(nominal > 0.0) || !std::isfinite(nominal)) return;  // flagged hard boundary
+  const VariationSet& set = *variations_;
+  for (std::size_t i = 0; i < set.size(); ++i)
+    if (set[i].groups & kVaryDirection)
+      event.weights[i] *= classicDirectionDensity(request, dir, set[i].params) / nominal;
 }
 
 void ClusterHadronizer::check(const HadronizedEvent& event,
@@ -113,6 +155,13 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<Show
     eventFirstRequest[iev + 1] = requests.size();
   }
 
+  const bool directionWeights = variations_ && (variations_->groups() & kVaryDirection);
+  if (directionWeights && decayer_->name() != "classic")
+    throw std::invalid_argument(
+        "ClSmr/ClDir variations reweight the classic cluster decay; the cluster decayer is '" +
+        decayer_->name() + "'");
+  if (variations_ && (variations_->groups() & kVarySpecies) && decayer_->choosesSpecies())
+    throw std::invalid_argument(speciesRefusal(decayer_->name()));
   std::vector<TwoBodyDecay> decays;
   if (decayer_->choosesSpecies()) decayer_->chooseSpecies(requests, spectrum_, decayRng);
   decayer_->decay(requests, decayRng, decays);
@@ -131,6 +180,7 @@ std::vector<HadronizedEvent> ClusterHadronizer::hadronize(const std::vector<Show
       ev.hadrons.push_back({requests[k].id2, decays[k].p2, requestCluster[k], requests[k].m2});
       c.children = {first, first + 1};
       c.fate = ClusterFate::Decayed;
+      if (directionWeights) addDirectionWeights(ev, requests[k], decays[k]);
     }
     try {
       check(ev, events[iev].partons);

@@ -36,6 +36,7 @@
 #include <utility>
 
 #include "hadml/ClusterSteps.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
@@ -91,8 +92,19 @@ void swapAntitriplets(Cluster& A, Cluster& B) {
   B.reconnected = true;
 }
 
+// A reconnection accepted (or not) with probability ReconnectionProbability(Baryonic).
+bool acceptReconnection(double p, bool baryonic, Random& rng, WeightRecorder* weights) {
+  const bool accepted = rng.flat() < p;
+  if (weights && weights->wants(kVaryReconnection))
+    weights->bernoulli(kVaryReconnection, accepted, p, [&](const Variation& v) {
+      return baryonic ? v.params.ReconnectionProbabilityBaryonic
+                      : v.params.ReconnectionProbability;
+    });
+  return accepted;
+}
+
 void reconnectPlain(std::vector<Cluster>& clusters, const ClusterParams& params,
-                    const OctetVeto& octet, Random& rng) {
+                    const OctetVeto& octet, Random& rng, WeightRecorder* weights) {
   const std::vector<std::size_t> order = shuffledPrimaries(clusters, rng);
   for (const std::size_t a : order) {
     Cluster& A = clusters[a];
@@ -112,7 +124,8 @@ void reconnectPlain(std::vector<Cluster>& clusters, const ClusterParams& params,
       }
     }
     if (best == a) continue;
-    if (rng.flat() < params.ReconnectionProbability) swapAntitriplets(A, clusters[best]);
+    if (acceptReconnection(params.ReconnectionProbability, false, rng, weights))
+      swapAntitriplets(A, clusters[best]);
   }
 }
 
@@ -194,7 +207,7 @@ BaryonicPartners findPartnersBaryonic(std::size_t a, const std::vector<std::size
 }
 
 void reconnectBaryonic(std::vector<Cluster>& clusters, const ClusterParams& params,
-                       const OctetVeto& octet, Random& rng) {
+                       const OctetVeto& octet, Random& rng, WeightRecorder* weights) {
   for (const Cluster& c : clusters)
     if (c.fate != ClusterFate::Active || c.parent >= 0)
       throw std::invalid_argument(
@@ -208,7 +221,7 @@ void reconnectBaryonic(std::vector<Cluster>& clusters, const ClusterParams& para
     if (excluded[a] || hasDiquark(clusters[a])) continue;
     const BaryonicPartners found = findPartnersBaryonic(a, order, clusters, excluded, octet);
     if (found.baryonic) {
-      if (rng.flat() < params.ReconnectionProbabilityBaryonic) {
+      if (acceptReconnection(params.ReconnectionProbabilityBaryonic, true, rng, weights)) {
         const Cluster &A = clusters[a], &B1 = clusters[found.baryonic1],
                       &B2 = clusters[found.baryonic2];
         three[a] = {A.constituents[0], B1.constituents[0], B2.constituents[0]};
@@ -216,7 +229,8 @@ void reconnectBaryonic(std::vector<Cluster>& clusters, const ClusterParams& para
         excluded[a] = excluded[found.baryonic1] = excluded[found.baryonic2] = 1;
         absorbed[found.baryonic2] = 1;
       }
-    } else if (found.mesonic != a && rng.flat() < params.ReconnectionProbability) {
+    } else if (found.mesonic != a &&
+               acceptReconnection(params.ReconnectionProbability, false, rng, weights)) {
       swapAntitriplets(clusters[a], clusters[found.mesonic]);
     }
   }
@@ -237,11 +251,11 @@ void reconnectBaryonic(std::vector<Cluster>& clusters, const ClusterParams& para
 }  // namespace
 
 void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params,
-                      Random& rng, const OctetHistory& octets) {
+                      Random& rng, const OctetHistory& octets, WeightRecorder* weights) {
   if (params.ColourReconnection == 0 || clusters.size() < 2) return;
   const OctetVeto octet(params, octets);
-  if (params.ColourReconnection == 1) reconnectPlain(clusters, params, octet, rng);
-  else reconnectBaryonic(clusters, params, octet, rng);
+  if (params.ColourReconnection == 1) reconnectPlain(clusters, params, octet, rng, weights);
+  else reconnectBaryonic(clusters, params, octet, rng, weights);
 }
 
 }  // namespace hadml

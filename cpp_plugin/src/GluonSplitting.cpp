@@ -7,12 +7,14 @@
 
 #include "hadml/ClusterSteps.h"
 #include "hadml/Kinematics.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
-void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng) {
+void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng,
+                 WeightRecorder* weights) {
   const int flavours[3] = {2, 1, 3};  // u, d, s (order of Herwig's rnd3(u, d, s))
-  const double weights[3] = {params.SplitPwtUquark, params.SplitPwtDquark,
+  const double pwt[3] = {params.SplitPwtUquark, params.SplitPwtDquark,
                              params.SplitPwtSquark};
   const std::size_t nIn = partons.size();
   for (std::size_t i = 0; i < nIn; ++i) {
@@ -23,7 +25,7 @@ void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Rand
     double sum = 0.0;
     for (int k = 0; k < 3; ++k) {
       const double mq = params.constituentMass(flavours[k]);
-      open[k] = 2.0 * mq < mg ? weights[k] : 0.0;
+      open[k] = 2.0 * mq < mg ? pwt[k] : 0.0;
       sum += open[k];
     }
     if (!(sum > 0.0)) {
@@ -40,6 +42,16 @@ void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Rand
     }
     while (open[k] == 0.0) --k;  // guard against rounding at the upper edge
     const int q = flavours[k];
+    if (weights && weights->wants(kVarySplit)) {
+      // The open flavours depend on masses only: the same set at every varied point.
+      weights->ratio(kVarySplit, open[k] / sum, [&](const Variation& v) {
+        const double w[3] = {v.params.SplitPwtUquark, v.params.SplitPwtDquark,
+                             v.params.SplitPwtSquark};
+        double s = 0.0;
+        for (int j = 0; j < 3; ++j) s += open[j] > 0.0 ? w[j] : 0.0;
+        return w[k] / s;
+      });
+    }
     const double mq = params.constituentMass(q);
     const double cosTheta = rng.uniform(-1.0, 1.0);
     const double phi = rng.uniform(-M_PI, M_PI);

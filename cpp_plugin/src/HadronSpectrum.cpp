@@ -15,6 +15,7 @@
 
 #include "hadml/Kinematics.h"
 #include "hadml/Particles.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
@@ -251,8 +252,8 @@ double HadronSpectrum::lightestPairMass(int id1, int id2) const {
   return m;
 }
 
-std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2,
-                                                     Random& rng) const {
+std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2, Random& rng,
+                                                     WeightRecorder* weights) const {
   const FlavourPair& fp = pair(id1, id2);
   const bool mesonOpen = M > fp.mesonThreshold, baryonOpen = M > fp.baryonThreshold;
   if (!mesonOpen && !baryonOpen)
@@ -264,12 +265,14 @@ std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2,
   if (mesonOpen && baryonOpen) baryon = rng.flat() < pBaryon_;
   const auto& list = baryon ? fp.baryon : fp.meson;
   // Weights with the exact two-body momentum; closed channels get zero.
-  thread_local std::vector<double> cum;
+  thread_local std::vector<double> cum, pstar;
   cum.resize(list.size());
+  pstar.resize(list.size());
   double sum = 0.0;
   for (std::size_t i = 0; i < list.size(); ++i) {
     const Channel& c = list[i];
-    if (M > c.m1 + c.m2) sum += c.weight * twoBodyMomentum(M, c.m1, c.m2);
+    pstar[i] = M > c.m1 + c.m2 ? twoBodyMomentum(M, c.m1, c.m2) : 0.0;
+    sum += c.weight * pstar[i];
     cum[i] = sum;
   }
   const double r = rng.flat() * sum;
@@ -277,6 +280,14 @@ std::pair<int, int> HadronSpectrum::chooseHadronPair(double M, int id1, int id2,
   std::size_t i = static_cast<std::size_t>(it - cum.begin());
   if (i >= list.size()) i = list.size() - 1;
   while (i > 0 && !(M > list[i].m1 + list[i].m2)) --i;  // guards r == sum rounding
+  if (weights && weights->wants(kVarySpecies)) {
+    const bool both = mesonOpen && baryonOpen;
+    weights->ratio(kVarySpecies, channelProbability(fp, both, baryon, i, pstar),
+                   [&](const Variation& v) {
+                     const HadronSpectrum& s = *v.spectrum;
+                     return s.channelProbability(s.pair(id1, id2), both, baryon, i, pstar);
+                   });
+  }
   return {list[i].id1, list[i].id2};
 }
 
@@ -298,11 +309,42 @@ std::vector<HadronSpectrum::PairChannel> HadronSpectrum::pairChannels(int id1, i
   return out;
 }
 
+double HadronSpectrum::channelProbability(const FlavourPair& fp, bool bothOpen, bool baryon,
+                                          std::size_t i, const std::vector<double>& pstar) const {
+  const auto& list = baryon ? fp.baryon : fp.meson;
+  double sum = 0.0;
+  for (std::size_t j = 0; j < list.size(); ++j) sum += list[j].weight * pstar[j];
+  const double branch = bothOpen ? (baryon ? pBaryon_ : 1.0 - pBaryon_) : 1.0;
+  return sum > 0.0 ? branch * list[i].weight * pstar[i] / sum : 0.0;
+}
+
+bool HadronSpectrum::sameChannels(const HadronSpectrum& other) const {
+  if (pairs_.size() != other.pairs_.size()) return false;
+  for (const auto& [k, fp] : pairs_) {
+    const auto it = other.pairs_.find(k);
+    if (it == other.pairs_.end()) return false;
+    const FlavourPair& o = it->second;
+    if (fp.meson.size() != o.meson.size() || fp.baryon.size() != o.baryon.size() ||
+        fp.singles.size() != o.singles.size() || fp.mesonThreshold != o.mesonThreshold ||
+        fp.baryonThreshold != o.baryonThreshold)
+      return false;
+    for (std::size_t i = 0; i < fp.singles.size(); ++i)
+      if (fp.singles[i].first != o.singles[i].first) return false;
+    for (std::size_t i = 0; i < fp.meson.size(); ++i)
+      if (fp.meson[i].id1 != o.meson[i].id1 || fp.meson[i].id2 != o.meson[i].id2) return false;
+    for (std::size_t i = 0; i < fp.baryon.size(); ++i)
+      if (fp.baryon[i].id1 != o.baryon[i].id1 || fp.baryon[i].id2 != o.baryon[i].id2)
+        return false;
+  }
+  return true;
+}
+
 const std::vector<std::pair<int, double>>& HadronSpectrum::singleHadrons(int id1, int id2) const {
   return pair(id1, id2).singles;
 }
 
-int HadronSpectrum::chooseSingleHadron(double M, int id1, int id2, Random& rng) const {
+int HadronSpectrum::chooseSingleHadron(double M, int id1, int id2, Random& rng,
+                                       WeightRecorder* weights) const {
   const FlavourPair& fp = pair(id1, id2);
   const double threshold = std::min(fp.mesonThreshold, fp.baryonThreshold);
   if (M >= threshold) return 0;
@@ -318,11 +360,24 @@ int HadronSpectrum::chooseSingleHadron(double M, int id1, int id2, Random& rng) 
     sum += fp.singles[n++].second;
   if (n <= 1) return fp.lightest;
   double r = rng.flat() * sum;
+  std::size_t chosen = n - 1;  // r == sum up to rounding
   for (std::size_t i = 0; i < n; ++i) {
-    if (r < fp.singles[i].second) return fp.singles[i].first;
+    if (r < fp.singles[i].second) {
+      chosen = i;
+      break;
+    }
     r -= fp.singles[i].second;
   }
-  return fp.singles[n - 1].first;  // r == sum up to rounding
+  if (weights && weights->wants(kVarySpecies)) {
+    // The same n hadrons in the varied spectrum (sameChannels), other weights.
+    weights->ratio(kVarySpecies, fp.singles[chosen].second / sum, [&](const Variation& v) {
+      const auto& singles = v.spectrum->pair(id1, id2).singles;
+      double s = 0.0;
+      for (std::size_t i = 0; i < n; ++i) s += singles[i].second;
+      return singles[chosen].second / s;
+    });
+  }
+  return fp.singles[chosen].first;
 }
 
 double HadronSpectrum::generateMass(int id, Random& rng) const {

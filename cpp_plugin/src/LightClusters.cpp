@@ -16,6 +16,7 @@
 
 #include "hadml/ClusterSteps.h"
 #include "hadml/Kinematics.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
@@ -32,7 +33,7 @@ void moveCluster(Cluster& c, const LorentzVector& to) {
 }  // namespace
 
 void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& spectrum,
-                        std::vector<Hadron>& hadrons, Random& rng) {
+                        std::vector<Hadron>& hadrons, Random& rng, WeightRecorder* weights) {
   // As in Herwig, a cluster that took part in one reshuffling (light cluster or partner)
   // is not used as a partner again within this step.
   std::vector<char> used(clusters.size(), 0);
@@ -47,7 +48,7 @@ void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& sp
     if (c.fate != ClusterFate::Active || used[i]) continue;
     const int q1 = c.constituents[0].id, q2 = c.constituents[1].id;
     const double M = c.mass();
-    const int hid = spectrum.chooseSingleHadron(M, q1, q2, rng);
+    const int hid = spectrum.chooseSingleHadron(M, q1, q2, rng, weights);
     if (hid == 0) continue;
     const double mNominal = spectrum.mass(hid);
     candidates.clear();

@@ -21,7 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
             "the reference YODA files shipped with hadml (Rivet 3.1.6 reference data, see "
             "hadml/analysis/refdata/PROVENANCE.md): per-histogram chi2/ndf (data and MC "
             "errors), report.md, report.json, <label>.yoda and ratio plots in REPORT_DIR. "
-            "The report files replace older ones only when the run succeeds."
+            "The report files replace older ones only when the run succeeds. An input with "
+            "named event weights (hadml generate --variations) is drawn with a band: the "
+            "envelope of its weighted parameter variations."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if stats is not None and stats.unterminated:
             extra += "; file truncated"
         spread = res.member_totals(lab)
-        band = (f", members {min(spread) / max(n, 1):.2f}-{max(spread) / max(n, 1):.2f}"
+        kind = "variations" if any(h.band_label.get(lab) for h in res.histos) else "members"
+        band = (f", {kind} {min(spread) / max(n, 1):.2f}-{max(spread) / max(n, 1):.2f}"
                 if spread else "")
         print(f"{lab}: chi2/ndf = {c:.1f}/{n} = {c / max(n, 1):.2f}{band} "
               f"({res.n_events[lab]} events{extra})")

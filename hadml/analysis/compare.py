@@ -28,6 +28,7 @@ import numpy as np
 from . import yoda
 from .analyses import ANALYSES, Analysis, HistoDef
 from .events import HepMCEvents, ReadStats, iter_events
+from .weighted import EntryTracker, book_weighted
 from .yoda import Scatter2D
 
 REFDIR_ENV = "HADML_REFDIR"
@@ -131,6 +132,8 @@ class HistoResult:
     band: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     #: Per input with ensemble members: each member's chi2 (same ndf as the input's).
     member_chi2: dict[str, list[float]] = field(default_factory=dict)
+    #: What a band shows when it is not the ensemble members (weighted variations).
+    band_label: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -183,7 +186,7 @@ def plots_unavailable() -> str | None:
 
 def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
             max_events: int | None = None, ecm: float | None = None,
-            skipped: dict[str, str] | None = None):
+            skipped: dict[str, str] | None = None, tracker: EntryTracker | None = None):
     """Run the analyses named in refs over events; return {analysis: {name: (def, mc)}},
     the number of events read and the analysis objects.
 
@@ -192,6 +195,9 @@ def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
     ALEPH_1996 does not need fastjet: observables.durham_y23 falls back to the same E-scheme
     clustering in numpy, checked equal to fastjet in tests/test_observables.py, so a base
     install computes every histogram.)
+
+    ``tracker`` records the event of every raw value and the events' named weights
+    (hadml.analysis.weighted), for histograms of parameter variations.
     """
     skipped = {} if skipped is None else skipped
     analyses: dict[str, Analysis] = {}
@@ -206,15 +212,55 @@ def analyse(events: Iterable[dict], refs: Mapping[str, Mapping[str, Scatter2D]],
     for ev in events:
         if max_events is not None and n >= max_events:
             break
+        if tracker is not None:
+            k = tracker.add_event(ev.get("weights", _UNIT_WEIGHT))
+            tracker.names = ev.get("weight_names", tracker.names)
         for name, a in list(analyses.items()):
             try:
+                if tracker is not None:
+                    tracker.before_fill(name, a)
                 a.fill(ev, ecm)
+                if tracker is not None:
+                    tracker.after_fill(name, a, k)
             except ImportError as err:
                 skipped[name] = _import_reason(err)
                 del analyses[name]
         n += 1
     booked = {name: a.finalize(dict(refs[name])) for name, a in analyses.items()}
     return booked, n, analyses
+
+
+_UNIT_WEIGHT = np.ones(1)
+
+
+def _add_variations(results: Mapping[str, HistoResult], label: str, analyses,
+                    tracker: EntryTracker, ref_data, notes: list[str]) -> None:
+    """Bands of the weighted parameter variations of ``label`` (named event weights after
+    the nominal one, hadml generate --variations): per histogram the envelope of the
+    variations, their chi2 against the data, and per variation the Kish effective sample
+    size in the notes."""
+    from hadml.variations import kish_ess
+
+    W = tracker.weight_matrix()
+    names = list(tracker.names)[1:]
+    values: dict[str, list[np.ndarray]] = {}
+    for k, vname in enumerate(names, start=1):
+        notes.append(f"{label}: variation {vname}: Kish ESS {kish_ess(W[:, k]):.0f} of "
+                     f"{len(W)} events, <w> = {W[:, k].mean():.4f}")
+        for key, (_, ref, h) in book_weighted(analyses, tracker, ref_data, k).items():
+            r = results.get(key)
+            if r is None:
+                continue
+            mc = h.scatter(ref, f"/HADML/{key}")
+            values.setdefault(key, []).append(mc.y)
+            r.member_chi2.setdefault(label, []).append(chi2(mc, r.ref)[0])
+    for key, ys in values.items():
+        stack = np.stack(ys)
+        results[key].band[label] = (stack.min(axis=0), stack.max(axis=0))
+        results[key].band_label[label] = "weighted variations"
+    if names:
+        notes.append(f"{label}: band = envelope of {len(names)} weighted parameter "
+                     f"variations ({', '.join(names)})")
 
 
 def _import_reason(err: ImportError) -> str:
@@ -305,9 +351,13 @@ def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
     n_events: dict[str, int] = {}
     skipped: dict[str, str] = {}
     mc_by_label: dict[str, list[Scatter2D]] = {}
+    trackers: dict[str, tuple[EntryTracker, dict]] = {}
     for label, events in sources.items():
         t0 = time.perf_counter()
-        booked, n, analyses = analyse(events, ref_data, max_events, ecm, skipped)
+        tracker = EntryTracker()
+        booked, n, analyses = analyse(events, ref_data, max_events, ecm, skipped, tracker)
+        if len(tracker.names) > 1:
+            trackers[label] = (tracker, analyses)
         dt = time.perf_counter() - t0
         n_events[label] = n
         what = describe.get(label, f"input {label!r}")
@@ -342,6 +392,11 @@ def _analyse_and_write(sources: Mapping[str, Iterable[dict]],
                 r.chi2[label], r.ndf[label], _ = chi2(mc, ref)
                 mc_all.append(mc)
         mc_by_label[label] = mc_all
+    for label, (tracker, analyses) in trackers.items():
+        if label in members:
+            raise CompareError(f"{label!r} has both weighted variations and ensemble "
+                               "members; a band shows one of them")
+        _add_variations(results, label, analyses, tracker, ref_data, notes)
     for label, member_sources in members.items():
         _add_members(results, label, member_sources, ref_data, max_events, ecm, notes)
         notes.append(f"{label}: band = envelope of {len(member_sources)} ensemble members")
@@ -586,7 +641,8 @@ def _markdown(res: CompareResult) -> str:
             cells.append(f"{_fmt(c, n)}{_spread(res.member_totals(lab, a), n)} ({c:.1f}/{n})")
         lines.append(f"| {lab} | " + " | ".join(cells) + " |")
     if any(h.member_chi2 for h in res.histos):
-        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members."]
+        lines += ["", "[a-b]: range of chi2/ndf over the input's ensemble members (or, for "
+                  "an input with named weights, over its weighted parameter variations)."]
     lines += ["", "## Per histogram (chi2/ndf)", ""]
     lines.append("| histogram | observable | " + " | ".join(res.labels) + " |")
     lines.append("|" + "---|" * (len(res.labels) + 2))
@@ -687,7 +743,7 @@ def plot(h: HistoResult, labels: list[str], path: Path) -> None:
             edges = np.append(lo, hi[-1])
             ax.fill_between(edges, np.append(blo, blo[-1]), np.append(bhi, bhi[-1]),
                             step="post", color=col, alpha=0.3, lw=0,
-                            label=f"{lab}: ensemble members")
+                            label=f"{lab}: {h.band_label.get(lab, 'ensemble members')}")
             rax.fill_between(edges, np.append(blo / safe_ref, blo[-1] / safe_ref[-1]),
                              np.append(bhi / safe_ref, bhi[-1] / safe_ref[-1]), step="post",
                              color=col, alpha=0.3, lw=0)

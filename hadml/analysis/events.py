@@ -570,8 +570,14 @@ class HepMCEvents:
         first_parent = np.array([ps[0].id - 1 if (ps := parts[i].parents) else -1
                                  for i in decayed], dtype=np.int64)
         mother = np.where(first_parent >= 0, row[first_parent], -1)
-        return {"pid": pid[final], "p": p[final], "decayed_pid": pid[decayed],
-                "decayed_p": p[decayed], "decayed_mother": mother}, ""
+        event = {"pid": pid[final], "p": p[final], "decayed_pid": pid[decayed],
+                 "decayed_p": p[decayed], "decayed_mother": mother}
+        # Named event weights (hadml generate --variations): the nominal one first.
+        weights = list(gen.weights)
+        if len(weights) > 1 and gen.run_info is not None:
+            event["weights"] = np.asarray(weights, dtype=np.float64)
+            event["weight_names"] = list(gen.run_info.weight_names)
+        return event, ""
 
     def _bad(self, rec: _Record, reason: str) -> None:
         number = rec.lines[0].split()[1].decode("ascii", "replace") if len(

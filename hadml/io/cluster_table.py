@@ -16,6 +16,8 @@ px, py, pz, e, mass    float64  cluster four-momentum and mass
 h1_id, h2_id           int32    PDG ids of the two hadrons (h1 carries c1's flavour)
 h1_px .. h1_e          float64  hadron 1 four-momentum
 h2_px .. h2_e          float64  hadron 2 four-momentum
+weight_<name>          float64  optional: the event's weight for parameter variation
+                                <name> (hadml.variations; every row of an event has it)
 =====================  =======  ===============================================
 """
 
@@ -59,14 +61,32 @@ class ClusterTableError(ValueError):
     """A cluster table file is unreadable, of another schema version, or incomplete."""
 
 
+def schema(weight_names: Sequence[str] = ()) -> pa.Schema:
+    """The table's schema, with a ``weight_<name>`` column per parameter variation."""
+    if not weight_names:
+        return SCHEMA
+    cols = COLUMNS + [(f"weight_{n}", pa.float64()) for n in weight_names]
+    return pa.schema(cols, metadata=SCHEMA.metadata)
+
+
+def weight_columns(table: pa.Table) -> dict[str, np.ndarray]:
+    """Parameter-variation weights of each row, by variation name (empty if none)."""
+    return {name[len("weight_"):]: table.column(name).to_numpy()
+            for name in table.column_names if name.startswith("weight_")}
+
+
 def from_events(
-    events: Sequence[Mapping[str, np.ndarray]], event_numbers: Sequence[int]
+    events: Sequence[Mapping[str, np.ndarray]], event_numbers: Sequence[int],
+    weight_names: Sequence[str] = (),
 ) -> pa.Table:
     """Build the table from hadronized events (dicts returned by ``_core.ClusterHadronizer``).
 
-    Only clusters with fate "Decayed" (two hadrons) enter.
+    Only clusters with fate "Decayed" (two hadrons) enter. ``weight_names``: the events'
+    variation weights (their ``weights`` array, in this order) become columns.
     """
-    parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in COLUMNS}
+    target = schema(weight_names)
+    columns = list(zip(target.names, target.types, strict=True))
+    parts: dict[str, list[np.ndarray]] = {name: [] for name, _ in columns}
     for ev, number in zip(events, event_numbers, strict=True):
         if ev.get("error") is not None:
             continue
@@ -94,19 +114,30 @@ def from_events(
             hp = ev["hadron_p"][idx]
             for k, name in enumerate(_P4):
                 parts[f"{h}_{name}"].append(hp[:, k])
+        for k, name in enumerate(weight_names):
+            parts[f"weight_{name}"].append(np.full(n, ev["weights"][k]))
     arrays = []
-    for name, dtype in COLUMNS:
+    for name, dtype in columns:
         chunks = parts[name]
         values = np.concatenate(chunks) if chunks else np.zeros(0)
         arrays.append(pa.array(values, type=dtype))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=target)
 
 
-def from_columns(columns: Mapping[str, np.ndarray]) -> pa.Table:
+def from_columns(columns: Mapping[str, np.ndarray], weight_names: Sequence[str] = ()
+                 ) -> pa.Table:
     """Build the table from the columns the C++ event loop fills (hadml._core.EventLoop,
-    one array per column of the schema)."""
+    one array per column of the schema). ``weight_names``: the variations of the run, whose
+    weights are ``columns["weights"]`` (rows, variations), in this order."""
     arrays = [pa.array(columns[name], type=dtype) for name, dtype in COLUMNS]
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    if weight_names:
+        weights = np.asarray(columns["weights"], dtype=np.float64)
+        if weights.shape != (len(arrays[0]), len(weight_names)):
+            raise ValueError(f"cluster weights of shape {weights.shape} for "
+                             f"{len(arrays[0])} rows and {len(weight_names)} variations")
+        arrays += [pa.array(np.ascontiguousarray(weights[:, k]), type=pa.float64())
+                   for k in range(len(weight_names))]
+    return pa.Table.from_arrays(arrays, schema=schema(weight_names))
 
 
 def write(table: pa.Table, path: str | Path, info: Mapping[str, object] | None = None) -> None:
@@ -180,8 +211,10 @@ class ClusterTableWriter:
     OutputWriteError naming the file.
     """
 
-    def __init__(self, path: str | Path, row_group_rows: int = 1 << 16) -> None:
+    def __init__(self, path: str | Path, row_group_rows: int = 1 << 16,
+                 weight_names: Sequence[str] = ()) -> None:
         self.path = check_output_path(path, "cluster-table output")
+        self.schema = schema(weight_names)
         self.row_group_rows = row_group_rows
         self._atomic = AtomicFile(self.path)
         self._writer: pq.ParquetWriter | None = None
@@ -191,7 +224,7 @@ class ClusterTableWriter:
         self.n_rows = 0
         self.partial: Path | None = None
         try:
-            self._writer = pq.ParquetWriter(self._atomic.file, SCHEMA)
+            self._writer = pq.ParquetWriter(self._atomic.file, self.schema)
         except (OSError, pa.ArrowException) as err:
             self._atomic.abort(keep=False)
             raise self._failed(err) from err
@@ -204,7 +237,7 @@ class ClusterTableWriter:
     def write(self, table: pa.Table) -> None:
         """Queue the rows of one block; a row group is written once enough are queued."""
         if table.num_rows:
-            self._pending.append(table.select(SCHEMA.names).cast(SCHEMA))
+            self._pending.append(table.select(self.schema.names).cast(self.schema))
             self._pending_rows += table.num_rows
         if self._pending_rows >= self.row_group_rows:
             self.flush()

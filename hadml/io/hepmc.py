@@ -9,6 +9,7 @@ import bz2
 import contextlib
 import gzip
 import lzma
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -19,9 +20,12 @@ from hadml.event import Event
 from hadml.io.atomic import AtomicFile, OutputPathError, OutputWriteError, check_output_path
 
 
-def hepmc3_text(events: list[Event]) -> bytes:
+def hepmc3_text(events: list[Event], weight_names: Sequence[str] | None = None,
+                weights: np.ndarray | None = None) -> bytes:
     """HepMC3 Asciiv3 text of events (no file header or footer), by HepMC3's WriterAscii:
-    one vertex per distinct parent range, the record's order, status codes and masses."""
+    one vertex per distinct parent range, the record's order, status codes and masses.
+    ``weight_names`` (nominal first) and ``weights`` (events, variations): named event
+    weights, 1 for the nominal, then the parameter-variation weights (hadml.variations)."""
     from hadml import _core
 
     if not events:
@@ -31,7 +35,8 @@ def hepmc3_text(events: list[Event]) -> bytes:
         [e.number for e in events], offsets,
         np.concatenate([e.pid for e in events]), np.concatenate([e.status for e in events]),
         np.concatenate([e.p for e in events]), np.concatenate([e.m for e in events]),
-        np.concatenate([e.parents for e in events]))
+        np.concatenate([e.parents for e in events]), list(weight_names or []),
+        None if weights is None else np.asarray(weights, dtype=np.float64))
 
 
 #: Compressed HepMC3 outputs by suffix of the target name.
@@ -76,10 +81,13 @@ class HepMCWriter:
     ``write`` formats one Event.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, weight_names: Sequence[str] | None = None) -> None:
+        """``weight_names``: named event weights (the nominal first; hadml.variations),
+        written as HepMC3 run information in the header."""
         from hadml import _core
 
         self.path = check_output_path(path, "HepMC3 output")
+        self.weight_names = list(weight_names or [])
         check_hepmc_suffix(self.path)
         self._atomic = AtomicFile(self.path)
         self._stream: BinaryIO | None = _compressor(self._atomic.file, self.path)
@@ -87,7 +95,7 @@ class HepMCWriter:
         self.n_written = 0
         self.partial: Path | None = None
         try:
-            self._stream.write(_core.hepmc3_header())
+            self._stream.write(_core.hepmc3_header(self.weight_names))
         except OSError as err:
             self.abort()
             raise self._failed(err) from err
@@ -107,8 +115,17 @@ class HepMCWriter:
             raise self._failed(err) from err
         self.n_written += n_events
 
-    def write(self, event: Event) -> None:
-        self.write_text(hepmc3_text([event]), 1)
+    def write(self, event: Event, weights: np.ndarray | None = None) -> None:
+        """One event; ``weights``: one per variation when the writer has weight names."""
+        if self.weight_names:
+            n = len(self.weight_names) - 1
+            if weights is None or len(weights) != n:
+                raise ValueError(f"{self.path}: expected {n} variation weights per event, got "
+                                 f"{None if weights is None else len(weights)}")
+            self.write_text(hepmc3_text([event], self.weight_names, np.reshape(weights, (1, n))),
+                            1)
+        else:
+            self.write_text(hepmc3_text([event]), 1)
 
     def flush(self) -> None:
         """Push everything written so far to the file (errors surface here at the latest)."""

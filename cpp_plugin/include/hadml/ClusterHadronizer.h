@@ -1,6 +1,7 @@
 // The whole cluster stage for a batch of events: partons in, primary hadrons out.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "hadml/Params.h"
 #include "hadml/Particles.h"
 #include "hadml/Random.h"
+#include "hadml/Variations.h"
 
 namespace hadml {
 
@@ -33,6 +35,10 @@ struct HadronizedEvent {
   // Tries of steps 4-6 (reconnection, fission, light clusters) on the same partons: 1 when
   // the first succeeded, params.StageTries when all failed, 0 when an earlier step failed.
   int stageTries = 0;
+  // One weight per parameter variation (ClusterHadronizer::setVariations), in their order:
+  // the product of the probability ratios of every choice made for this event, the failed
+  // tries of steps 4-6 included. Empty without variations.
+  std::vector<double> weights;
   bool ok() const { return error.empty(); }
 };
 
@@ -55,6 +61,14 @@ class ClusterHadronizer {
   std::vector<HadronizedEvent> hadronize(const std::vector<ShowerEvent>& events, Random& rng,
                                          Random& decayRng);
 
+  // Exact weights for parameter variations (Variations.h): every later event gets one
+  // weight per variation. Throws std::invalid_argument for what cannot be reweighted.
+  // Direction (ClSmr, ClDir) variations need the classic decayer: hadronize throws
+  // std::invalid_argument if another decayer is set.
+  void setVariations(
+      const std::vector<std::pair<std::string, std::map<std::string, double>>>& variations);
+  const VariationSet* variations() const { return variations_.get(); }
+
   const ClusterParams& params() const { return params_; }
   const HadronSpectrum& spectrum() const { return spectrum_; }
   ClusterDecayer& decayer() { return *decayer_; }
@@ -64,10 +78,13 @@ class ClusterHadronizer {
   void prepare(HadronizedEvent& event, const ShowerEvent& input, Random& rng,
                std::vector<ClusterDecayRequest>& requests, std::vector<int>& requestCluster);
   void check(const HadronizedEvent& event, const std::vector<Parton>& input) const;
+  void addDirectionWeights(HadronizedEvent& event, const ClusterDecayRequest& request,
+                           const TwoBodyDecay& decay) const;
 
   ClusterParams params_;
   HadronSpectrum spectrum_;
   std::shared_ptr<ClusterDecayer> decayer_;
+  std::shared_ptr<const VariationSet> variations_;
 };
 
 }  // namespace hadml

@@ -23,7 +23,10 @@ void reshuffleToConstituentMasses(std::vector<Parton>& partons, const ClusterPar
 // 2 m_q < m_g). The quark inherits the gluon's colour, the antiquark its anticolour;
 // both get perturbative = false and source = gluon index; they are appended and the
 // gluon is marked split = true (kept for history).
-void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng);
+// Every step that draws a parameter-dependent choice takes an optional WeightRecorder
+// (Variations.h) that gets the choice's probability ratios for parameter variations.
+void splitGluons(std::vector<Parton>& partons, const ClusterParams& params, Random& rng,
+                 WeightRecorder* weights = nullptr);
 
 // 3. ClusterFinder.cpp: one colour-singlet cluster per (quark, antiquark) pair on the same
 // colour line (quark.col == antiquark.acol). Split gluons are skipped. Sets each
@@ -54,7 +57,7 @@ using OctetHistory = std::vector<std::array<int, 2>>;
 // 1: also any pair whose tags are an octet of `octets`). ColourReconnection = 0 leaves the
 // clusters untouched. Baryonic needs primary clusters only (throws std::invalid_argument).
 void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng,
-                      const OctetHistory& octets = {});
+                      const OctetHistory& octets = {}, WeightRecorder* weights = nullptr);
 
 // 5. ClusterFission.cpp: split heavy clusters (ClusterFissioner), recursively, appending the
 // children to `clusters` and marking the parents Fissioned. Flavour-dependent ClMax/ClPow
@@ -63,7 +66,8 @@ void reconnectColours(std::vector<Cluster>& clusters, const ClusterParams& param
 // selects Herwig's KinematicThreshold Dynamic: the smooth heaviness test and the child-mass
 // rejection M_i^2 >= m_i^2 + m^2 + KinematicThresholdShift; 0 the static versions.
 // A cluster with no acceptable child masses in FissionMaxTries attempts stays unsplit.
-void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng);
+void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params, Random& rng,
+                     WeightRecorder* weights = nullptr);
 // The same with the hadron spectrum (the full stage). With BelowThreshold = 1 (Herwig 7.3)
 // a child below its two-hadron threshold becomes one hadron inside fission (C -> H + C',
 // ClusterFissioner::cutTwo with HadronSelector::chooseSingleHadron, nominal mass): its
@@ -71,7 +75,7 @@ void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params
 // `hadrons`. With BelowThreshold = 0 this is the function above.
 void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params,
                      const HadronSpectrum& spectrum, std::vector<Hadron>& hadrons,
-                     Random& rng);
+                     Random& rng, WeightRecorder* weights = nullptr);
 
 // 6. LightClusters.cpp: clusters below the lightest two-hadron threshold of their flavours
 // become one hadron (HadronSpectrum::chooseSingleHadron, mass from
@@ -80,6 +84,7 @@ void fissionClusters(std::vector<Cluster>& clusters, const ClusterParams& params
 // shell (LightClusterDecayer). Appends to `hadrons`, sets fate SingleHadron and
 // children[0].
 void decayLightClusters(std::vector<Cluster>& clusters, const HadronSpectrum& spectrum,
-                        std::vector<Hadron>& hadrons, Random& rng);
+                        std::vector<Hadron>& hadrons, Random& rng,
+                        WeightRecorder* weights = nullptr);
 
 }  // namespace hadml

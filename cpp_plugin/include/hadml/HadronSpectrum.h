@@ -14,6 +14,8 @@
 
 namespace hadml {
 
+class WeightRecorder;  // Variations.h
+
 class HadronSpectrum {
  public:
   // Keeps its own copy of the table; params are read once here (weights, mixing angles,
@@ -36,11 +38,19 @@ class HadronSpectrum {
   // Herwig's species choice for a cluster of mass M made of (id1, id2): returns
   // (hadron containing id1, hadron containing id2). Throws HadronizationError if
   // M is below every open pair.
-  std::pair<int, int> chooseHadronPair(double M, int id1, int id2, Random& rng) const;
+  // With `weights`, the choice's probability ratios of the species variations are recorded
+  // (the branch and the channel, Variations.h).
+  std::pair<int, int> chooseHadronPair(double M, int id1, int id2, Random& rng,
+                                       WeightRecorder* weights = nullptr) const;
   // HadronSelector::chooseSingleHadron: 0 when M is at or above the lightest pair mass;
   // else the hadron the cluster becomes: BelowThreshold = 1 (All) draws it by weight
   // among the hadrons of these flavours lighter than that threshold, 0 takes the lightest.
-  int chooseSingleHadron(double M, int id1, int id2, Random& rng) const;
+  int chooseSingleHadron(double M, int id1, int id2, Random& rng,
+                         WeightRecorder* weights = nullptr) const;
+  // Whether `other` (the same table, other selection weights) has the same open channels
+  // and single hadrons for every flavour pair, in the same order: then a channel index
+  // means the same hadrons in both and probability ratios are defined.
+  bool sameChannels(const HadronSpectrum& other) const;
   // Hadrons (signed id, selection weight) of flavours (id1, id2), by increasing mass.
   const std::vector<std::pair<int, double>>& singleHadrons(int id1, int id2) const;
 
@@ -92,6 +102,10 @@ class HadronSpectrum {
   std::vector<std::pair<int, double>> hadronsOf(int t, int a) const;
   double mixing(int id, int q) const;
   double baryonWeight(const PdgDigits& d) const;
+  // Probability of channel i of the meson (baryon) list with this spectrum's weights, given
+  // which branches are open and the two-body momentum p* of each channel of that list.
+  double channelProbability(const FlavourPair& fp, bool bothOpen, bool baryon, std::size_t i,
+                            const std::vector<double>& pstar) const;
   const FlavourPair& pair(int id1, int id2) const;
 
   HadronTable table_;
