@@ -100,6 +100,10 @@ def lep_input(model: Path, n_events: int) -> str:
 read snippets/EECollider.in
 cd /Herwig/MatrixElements
 insert SubProcess:MatrixElements 0 MEee2gZ2qq
+# no QED initial-state radiation, as in Herwig's own LEP validation (Tests/Rivet/Templates/
+# EE.in) and hadml's Pythia peer
+set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
+set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
 cd /Herwig/Generators
 set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
 set EventGenerator:NumberOfEvents {n_events}
