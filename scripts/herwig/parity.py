@@ -124,6 +124,32 @@ def run_hadml(records, tune: str, seed: int) -> list[dict]:
     return [res for res in results if res["error"] is None]
 
 
+def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig73",
+            seed: int = 1, nulls: int = 4) -> dict:
+    """Herwig's hadronization of `records` against hadml's on the same partons; the null
+    from `nulls` hadml-vs-hadml pairs. Returns the summary (see the module docstring)."""
+    herwig = herwig_sample(records)
+    hadml_runs = [hadml_sample(run_hadml(records, tune, seed + k))
+                  for k in range(2 * nulls + 1)]
+    observed = statistics(herwig, hadml_runs[0])
+    null_stats = [statistics(hadml_runs[2 * k + 1], hadml_runs[2 * k + 2])
+                  for k in range(nulls)]
+    summary: dict = {
+        "events": len(records), "tune": tune, "observables": {},
+        "means": {"herwig": {n: float(np.mean(getattr(herwig, n))) for n in INT_OBSERVABLES},
+                  "hadml": {n: float(np.mean(getattr(hadml_runs[0], n)))
+                            for n in INT_OBSERVABLES}}}
+    for name, (c2, ndf) in observed.items():
+        # null chi2/ndf values (their ndf may differ by a bin or two from the observed one)
+        null = np.array([n[name][0] / max(n[name][1], 1) for n in null_stats])
+        scale = float(np.mean(null)) if len(null) >= 2 else float("nan")
+        summary["observables"][name] = {
+            "chi2": c2, "ndf": ndf, "null_chi2_ndf": null.tolist(), "null_scale": scale,
+            "p_null": chi2_sf(c2 / scale, ndf) if ndf and scale > 0 else float("nan"),
+            "p_asymptotic": chi2_sf(c2, ndf) if ndf else float("nan")}
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("record", help="hadronization record (JSON lines) from the Herwig adapter")
@@ -135,37 +161,16 @@ def main() -> None:
     args = ap.parse_args()
 
     records = list(herwig_dump.read_hadronization(args.record))[:args.max_events]
-    herwig = herwig_sample(records)
-    hadml_runs = [hadml_sample(run_hadml(records, args.tune, args.seed + k))
-                  for k in range(2 * args.nulls + 1)]
-    observed = statistics(herwig, hadml_runs[0])
-    nulls = [statistics(hadml_runs[2 * k + 1], hadml_runs[2 * k + 2])
-             for k in range(args.nulls)]
-
-    def mean(values) -> float:
-        return float(np.mean(values))
-
-    summary = {"events": len(records), "tune": args.tune, "observables": {},
-               "means": {"herwig": {n: mean(getattr(herwig, n)) for n in INT_OBSERVABLES},
-                         "hadml": {n: mean(getattr(hadml_runs[0], n))
-                                   for n in INT_OBSERVABLES}}}
+    summary = compare(records, args.tune, args.seed, args.nulls)
     print(f"{len(records)} events; per event (Herwig / hadml {args.tune}):")
     for n in INT_OBSERVABLES:
         print(f"  {n:18s} {summary['means']['herwig'][n]:7.3f} "
               f"{summary['means']['hadml'][n]:7.3f}")
     print(f"{'observable':18s} {'chi2/ndf':>9s} {'ndf':>4s} {'null chi2/ndf':>14s} "
           f"{'p (null)':>9s} {'p (asympt.)':>11s}")
-    for name, (c2, ndf) in observed.items():
-        # null chi2/ndf values (their ndf may differ by a bin or two from the observed one)
-        null = np.array([n[name][0] / max(n[name][1], 1) for n in nulls])
-        scale = mean(null) if len(null) >= 2 else float("nan")
-        p_null = chi2_sf(c2 / scale, ndf) if ndf and scale > 0 else float("nan")
-        p_asym = chi2_sf(c2, ndf) if ndf else float("nan")
-        summary["observables"][name] = {"chi2": c2, "ndf": ndf, "null_chi2_ndf": null.tolist(),
-                                        "null_scale": scale, "p_null": p_null,
-                                        "p_asymptotic": p_asym}
-        print(f"{name:18s} {c2 / max(ndf, 1):9.2f} {ndf:4d} {scale:14.2f} {p_null:9.3g} "
-              f"{p_asym:11.3g}")
+    for name, o in summary["observables"].items():
+        print(f"{name:18s} {o['chi2'] / max(o['ndf'], 1):9.2f} {o['ndf']:4d} "
+              f"{o['null_scale']:14.2f} {o['p_null']:9.3g} {o['p_asymptotic']:11.3g}")
     if args.output:
         Path(args.output).write_text(json.dumps(summary, indent=1))
 
