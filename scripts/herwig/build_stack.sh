@@ -16,7 +16,7 @@ W=${W:?set W to the build cache folder (outside the repository)}; P=$W/install
 STAGES=${STAGES:-lhapdf thepeg herwig}
 OPT=${OPT:--O1}          # -O1: near -O2 run speed at a fraction of -O2's compile time
 WIDTHS=${WIDTHS:-patch}  # patch: null check in GenericWidthGenerator; detach: fix_widths.py
-J=${J:-2}; N="nice -n 19"
+J=${J:-2}; N="nice -n ${NICE:-10}"  # the shared machine: long jobs at nice 10
 export PATH=$P/bin:$PATH
 mkdir -p "$P"
 has() { [[ " $STAGES " == *" $1 "* ]]; }

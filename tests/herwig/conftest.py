@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from herwig_lep import HerwigInstall, LepRuns, build_plugin, find_herwig
+from herwig_lep import REPO, HerwigInstall, LepRuns, build_plugin, find_herwig
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,8 +31,9 @@ def herwig_install() -> HerwigInstall:
 
 
 @pytest.fixture(scope="session")
-def plugin_dir(herwig_install: HerwigInstall, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_plugin(herwig_install, tmp_path_factory.mktemp("hwbuild"))
+def plugin_dir(herwig_install: HerwigInstall) -> Path:
+    # A build folder of the checkout (build/ is ignored): later sessions rebuild incrementally.
+    return build_plugin(herwig_install, REPO / "build" / "herwig-tests")
 
 
 @pytest.fixture(scope="session")

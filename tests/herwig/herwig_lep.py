@@ -82,6 +82,7 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str], log: Path,
 def build_plugin(herwig_install: HerwigInstall, build: Path) -> Path:
     """Build HwMLCluster.so with CMake against the Herwig installation (docs/herwig.md) in
     `build`; return the directory that holds it."""
+    build.mkdir(parents=True, exist_ok=True)
     env = herwig_install.env()
     generator = ["-G", "Ninja"] if shutil.which("ninja") else []
     run(["cmake", "-S", str(REPO), "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
