@@ -116,6 +116,7 @@ set /Herwig/Analysis/HepMC:PrintEvent {n_events}
 cd /Herwig/EventHandlers
 create Herwig::MLClusterRedecayer ClusterDumper HwMLCluster.so
 set ClusterDumper:Dump clusters.dat
+set ClusterDumper:HadronizationDump hadronization.jsonl
 insert EventHandler:PostHadronizationHandlers 0 ClusterDumper
 cd /Herwig/Generators
 saverun dump EventGenerator
@@ -155,6 +156,10 @@ class LepRun:
     @property
     def dump(self) -> Path:
         return self.dir / "clusters.dat"
+
+    @property
+    def hadronization(self) -> Path:
+        return self.dir / "hadronization.jsonl"
 
 
 class LepRuns:

@@ -131,3 +131,33 @@ def test_ml_redecays_a_sane_number_of_clusters_per_event(lep: LepRuns) -> None:
     # a LEP event makes ~10 clusters; most decay into two hadrons (issue 17: 6.9 before)
     assert 4.0 < per_event < 10.0, per_event
     assert end["other"] / N_EVENTS < per_event
+
+
+def test_hadronization_record_matches_the_run(lep: LepRuns) -> None:
+    run = lep.get("dump")
+    records = list(herwig_dump.read_hadronization(run.hadronization))
+    dumped = list(herwig_dump.read(run.dump))
+    assert len(records) == N_EVENTS
+    lines = run.dump.read_text().split("\n")[:-1]
+    eligible_per_event = [0 if not line.strip() else line.count("|") + 1 for line in lines]
+    assert sum(eligible_per_event) == sum(len(e.clusters) for e in dumped)
+    primary, expected = 0, 0
+    for rec, n_eligible in zip(records, eligible_per_event, strict=True):
+        # a colour-singlet final state: every colour line has one start and one end
+        cols, acols = rec.parton_col[rec.parton_col > 0], rec.parton_acol[rec.parton_acol > 0]
+        assert sorted(cols) == sorted(acols) and len(set(cols)) == len(cols)
+        quark = (np.abs(rec.parton_id) < 10) & (rec.parton_id > 0)
+        antiquark = (np.abs(rec.parton_id) < 10) & (rec.parton_id < 0)
+        gluon = rec.parton_id == 21
+        assert np.all(rec.parton_col[quark] > 0) and np.all(rec.parton_acol[quark] == 0)
+        assert np.all(rec.parton_acol[antiquark] > 0) and np.all(rec.parton_col[antiquark] == 0)
+        assert np.all(rec.parton_col[gluon] > 0) and np.all(rec.parton_acol[gluon] > 0)
+        assert np.count_nonzero(quark) == np.count_nonzero(antiquark) >= 1
+        # every eligible (dumped) cluster is a two-hadron cluster of the record
+        two_hadron = sum(len(c) == 2 and 81 not in c for c in rec.cluster_children)
+        assert n_eligible <= two_hadron
+        assert np.all(rec.cluster_mass > 0)
+        primary += int(np.count_nonzero(rec.cluster_parent < 0))
+        # each gluon splits into a q qbar pair: one primary cluster per quark and per gluon
+        expected += int(np.count_nonzero(quark) + np.count_nonzero(gluon))
+    assert primary == expected
