@@ -20,6 +20,7 @@ J=${J:-2}; N="nice -n ${NICE:-10}"  # the shared machine: long jobs at nice 10
 export PATH=$P/bin:$PATH
 mkdir -p "$P"
 has() { [[ " $STAGES " == *" $1 "* ]]; }
+if [[ " $STAGES " == *" herwig-src "* ]]; then STAGES="$STAGES herwig"; ONLY_SRC=1; fi
 
 if has lhapdf; then
   : "${LHAPDF_GIT:?set LHAPDF_GIT}"; rm -rf "$W/lhapdf"; mkdir -p "$W/lhapdf"
@@ -38,22 +39,31 @@ if has thepeg; then
 fi
 
 if has herwig; then
-  : "${HERWIG_GIT:?set HERWIG_GIT}"; rm -rf "$W/herwig"; mkdir -p "$W/herwig"
-  # src/defaults/widths.in of herwig-7-3 (blob 1522e35f) is absent from the mirror:
-  # check out everything else, then use the newest present version (15e815c3, May 2022).
-  export GIT_INDEX_FILE=$W/herwig.index
-  git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" read-tree herwig-7-3
-  git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" update-index --force-remove src/defaults/widths.in
-  git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" checkout-index -a -f
-  unset GIT_INDEX_FILE; rm -f "$W/herwig.index"
-  git --git-dir="$HERWIG_GIT" cat-file -p 15e815c3b1fcec99eebb5fa34a2cf0be5e1e3700 > "$W/widths.in.2022-05"
-  if [ "$WIDTHS" = detach ]; then
-    python3 "$RECIPE/fix_widths.py" "$W/widths.in.2022-05" "$W/herwig/src/defaults/widths.in"
-  else
-    cp "$W/widths.in.2022-05" "$W/herwig/src/defaults/widths.in"
-    python3 "$HERE/patch_width_generator.py" "$W/herwig"
+  : "${HERWIG_GIT:?set HERWIG_GIT}"
+  # Source preparation (checkout, widths.in, patch, autoreconf) is skipped when a previous
+  # run prepared the same variant (STAGES=herwig-src does only this part).
+  if [ "$(cat "$W/herwig/.hadml-prepared" 2>/dev/null)" != "$WIDTHS" ]; then
+    rm -rf "$W/herwig"; mkdir -p "$W/herwig"
+    # src/defaults/widths.in of herwig-7-3 (blob 1522e35f) is absent from the mirror:
+    # check out everything else, then use the newest present version (15e815c3, May 2022).
+    export GIT_INDEX_FILE=$W/herwig.index
+    git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" read-tree herwig-7-3
+    git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" update-index --force-remove src/defaults/widths.in
+    git --git-dir="$HERWIG_GIT" --work-tree="$W/herwig" checkout-index -a -f
+    unset GIT_INDEX_FILE; rm -f "$W/herwig.index"
+    git --git-dir="$HERWIG_GIT" cat-file -p 15e815c3b1fcec99eebb5fa34a2cf0be5e1e3700 > "$W/widths.in.2022-05"
+    if [ "$WIDTHS" = detach ]; then
+      python3 "$RECIPE/fix_widths.py" "$W/widths.in.2022-05" "$W/herwig/src/defaults/widths.in"
+    else
+      cp "$W/widths.in.2022-05" "$W/herwig/src/defaults/widths.in"
+      python3 "$HERE/patch_width_generator.py" "$W/herwig"
+    fi
+    ( cd "$W/herwig" && $N autoreconf -i )
+    echo "$WIDTHS" > "$W/herwig/.hadml-prepared"
   fi
-  ( cd "$W/herwig" && $N autoreconf -i && $N ./configure --prefix="$P" --with-thepeg="$P" \
+fi
+if has herwig && [ -z "${ONLY_SRC:-}" ]; then
+  ( cd "$W/herwig" && $N ./configure --prefix="$P" --with-thepeg="$P" \
     --with-fastjet=/usr --with-gsl=system --disable-models \
     CXXFLAGS="$OPT -DBOOST_UBLAS_NDEBUG" && $N make -j"$J" && $N make install )
 fi
