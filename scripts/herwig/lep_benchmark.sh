@@ -54,12 +54,14 @@ run() {  # name tag events
 for name in plain ml; do run $name init 100; done
 run plain a "$N"; run ml a "$N"; run ml b "$N"; run isr a "$N"
 
-echo "ml a vs b: $(cmp -s ml-a/ml.hepmc ml-b/ml.hepmc && echo byte-identical || echo DIFFERENT)"
+# `Herwig run -s SEED` names its files <run>-S<SEED>.*
+H="S$SEED"
+echo "ml a vs b: $(cmp -s ml-a/ml-$H.hepmc ml-b/ml-$H.hepmc && echo byte-identical || echo DIFFERENT)"
 for d in plain-a ml-a ml-b isr-a; do
   n=$(cat $d/*.log $d/*.out | grep -c "non-conservation" || true)
   echo "$d: consistency failures $n, events $(grep -c '^E ' $d/*.hepmc || true)"
 done
-grep -h "MLClusterRedecayer:" ml-a/ml.log
+grep -h "MLClusterRedecayer:" ml-a/ml-$H.log
 cpu() { awk '{print $1+$2}' "$1/time.txt"; }
 python3 - "$N" "$(cpu plain-init)" "$(cpu ml-init)" "$(cpu plain-a)" "$(cpu ml-a)" <<'EOF'
 import sys

@@ -137,21 +137,27 @@ saverun plain EventGenerator
 
 @dataclass(frozen=True)
 class LepRun:
-    """One `Herwig run` in its own directory: its HepMC, log and (dump mode) dump file."""
+    """One `Herwig run` in its own directory: its HepMC, log and (dump mode) dump file.
+    `Herwig run -s SEED` appends `-S<SEED>` to the run's file names (Herwig's API)."""
     dir: Path
     name: str
+    seed: int
+
+    @property
+    def stem(self) -> str:
+        return f"{self.name}-S{self.seed}"
 
     @property
     def hepmc(self) -> Path:
-        return self.dir / f"{self.name}.hepmc"
+        return self.dir / f"{self.stem}.hepmc"
 
     @property
     def log(self) -> Path:
-        return self.dir / f"{self.name}.log"
+        return self.dir / f"{self.stem}.log"
 
     @property
     def out(self) -> Path:
-        return self.dir / f"{self.name}.out"
+        return self.dir / f"{self.stem}.out"
 
     @property
     def dump(self) -> Path:
@@ -180,5 +186,5 @@ class LepRuns:
             shutil.copy(self.root / f"{name}.run", d)
             run([str(self.inst.herwig), "run", "-L", str(self.plugin), f"{name}.run", "-N",
                  str(N_EVENTS), "-s", str(seed), "-q"], d, self.inst.env(), d / "run.log")
-            self._done[key] = LepRun(d, name)
+            self._done[key] = LepRun(d, name, seed)
         return self._done[key]
