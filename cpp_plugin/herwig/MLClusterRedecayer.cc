@@ -1,13 +1,17 @@
 #include "MLClusterRedecayer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iomanip>
+#include <map>
 #include <sstream>
 #include <vector>
 
 #include "Herwig/Hadronization/Cluster.h"
 #include "Herwig/Hadronization/ClusterDecayer.h"
+#include "ThePEG/EventRecord/ColourLine.h"
+#include "ThePEG/EventRecord/Collision.h"
 #include "ThePEG/EventRecord/Event.h"
 #include "ThePEG/EventRecord/Particle.h"
 #include "ThePEG/EventRecord/Step.h"
@@ -83,7 +87,8 @@ MLClusterRedecayer::MLClusterRedecayer(const MLClusterRedecayer& o)
       threads_(o.threads_),
       policy_(o.policy_),
       herwigDecayer_(o.herwigDecayer_),
-      dumpFile_(o.dumpFile_) {}
+      dumpFile_(o.dumpFile_),
+      hadronizationFile_(o.hadronizationFile_) {}
 
 IBPtr MLClusterRedecayer::clone() const { return new_ptr(*this); }
 IBPtr MLClusterRedecayer::fullclone() const { return new_ptr(*this); }
@@ -116,7 +121,15 @@ void MLClusterRedecayer::doinitrun() {
       throw Exception() << "MLClusterRedecayer: cannot write " << dumpFile_ << Exception::runerror;
     dump_.precision(10);
   }
-  if (modelFile_.empty() && !dumpFile_.empty()) return;  // dump-only mode
+  if (!hadronizationFile_.empty()) {
+    hadronization_.open(hadronizationFile_);
+    if (!hadronization_)
+      throw Exception() << "MLClusterRedecayer: cannot write " << hadronizationFile_
+                        << Exception::runerror;
+    hadronization_.precision(12);
+  }
+  // dump-only mode: no model
+  if (modelFile_.empty() && (!dumpFile_.empty() || !hadronizationFile_.empty())) return;
   if (modelFile_.empty())
     throw Exception() << "MLClusterRedecayer: set " << name()
                       << ":ModelFile to an ONNX cluster-decay model (docs/model-contract.md)"
@@ -170,12 +183,19 @@ void MLClusterRedecayer::dofinish() {
     dump_.close();
     dumpFailed = dump_.fail();
   }
+  bool hadronizationFailed = false;
+  if (hadronization_.is_open()) {
+    hadronization_.close();
+    hadronizationFailed = hadronization_.fail();
+  }
   if (generator()) {
     std::ostringstream line;
     line << "MLClusterRedecayer: " << nEvents_ << " events, " << nEligible_
          << " eligible two-hadron clusters, " << nSkipped_
          << " other clusters left as Herwig made them";
     if (!dumpFile_.empty()) line << "; dumped the eligible ones to " << dumpFile_;
+    if (!hadronizationFile_.empty())
+      line << "; partons and clusters of every event written to " << hadronizationFile_;
     if (decayer_) {
       const hadml::DecayerStats st = decayer_->stats();
       const std::uint64_t total = st.decayed + st.fallbacks;
@@ -192,17 +212,87 @@ void MLClusterRedecayer::dofinish() {
   if (dumpFailed)
     throw Exception() << "MLClusterRedecayer: writing the dump " << dumpFile_
                       << " failed (disk full?)" << Exception::runerror;
+  if (hadronizationFailed)
+    throw Exception() << "MLClusterRedecayer: writing " << hadronizationFile_
+                      << " failed (disk full?)" << Exception::runerror;
+}
+
+namespace {
+// Particles of a ThePEG step in the order they entered the event (Particle::number), not
+// in the ParticleSet's pointer order: the same seed then gives the same order, whatever the
+// memory layout.
+tPVector byNumber(const ParticleSet& set) {
+  tPVector out(set.begin(), set.end());
+  std::sort(out.begin(), out.end(),
+            [](tcPPtr a, tcPPtr b) { return a->number() < b->number(); });
+  return out;
+}
+}  // namespace
+
+void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
+  // The partons Herwig hadronized: the coloured final state of the step before this one
+  // (the shower's), in event order; colour lines numbered from 1 in order of appearance.
+  const tcCollPtr coll = step.collision();
+  tcStepPtr previous;
+  if (coll) {
+    const StepVector& steps = coll->steps();
+    for (std::size_t i = 1; i < steps.size(); ++i)
+      if (&*steps[i] == &step) previous = steps[i - 1];
+  }
+  std::map<tcColinePtr, int> lines;
+  const auto lineNumber = [&lines](tcColinePtr line) {
+    if (!line) return 0;
+    return lines.emplace(line, static_cast<int>(lines.size()) + 1).first->second;
+  };
+  hadronization_ << "{\"partons\":[";
+  bool first = true;
+  if (previous) {
+    for (const tPPtr& p : byNumber(previous->particles())) {
+      if (!p->coloured()) continue;
+      const Lorentz5Momentum& q = p->momentum();
+      const int col = lineNumber(p->colourLine());
+      const int acol = lineNumber(p->antiColourLine());
+      hadronization_ << (first ? "" : ",") << '[' << p->id() << ',' << q.x() / GeV << ','
+                     << q.y() / GeV << ',' << q.z() / GeV << ',' << q.e() / GeV << ','
+                     << q.mass() / GeV << ',' << col << ',' << acol << ']';
+      first = false;
+    }
+  }
+  // Every cluster of this step: [mass, index of the parent cluster or -1, [children's ids]]
+  // (81 for a cluster child: fission; one hadron child: a single-hadron cluster).
+  hadronization_ << "],\"clusters\":[";
+  tPVector clusters;
+  for (const tPPtr& p : byNumber(step.intermediates()))
+    if (p->id() == ClusterId) clusters.push_back(p);
+  for (std::size_t i = 0; i < clusters.size(); ++i) {
+    const tPPtr& c = clusters[i];
+    long parent = -1;
+    for (const tPPtr& m : c->parents()) {
+      const auto it = std::find(clusters.begin(), clusters.end(), m);
+      if (it != clusters.end()) parent = it - clusters.begin();
+    }
+    hadronization_ << (i ? "," : "") << '[' << c->mass() / GeV << ',' << parent << ",[";
+    const ParticleVector& kids = c->children();
+    for (std::size_t k = 0; k < kids.size(); ++k) hadronization_ << (k ? "," : "") << kids[k]->id();
+    hadronization_ << "]]";
+  }
+  hadronization_ << "]}\n";
+  if (!hadronization_)
+    throw Exception() << "MLClusterRedecayer: writing " << hadronizationFile_
+                      << " failed (disk full?)" << Exception::runerror;
 }
 
 void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) {
-  if (!decayer_ && !dump_.is_open()) throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
+  if (!decayer_ && !dump_.is_open() && !hadronization_.is_open())
+    throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
   const tStepPtr step = eh.currentStep();
   if (!step) return;
+  if (hadronization_.is_open()) writeHadronizationRecord(*step);
 
   std::vector<hadml::ClusterDecayRequest> requests;
   std::vector<hadml::RedecayPlan> plans;
   std::vector<std::array<tPPtr, 2>> targets;
-  for (const PPtr& p : step->intermediates()) {
+  for (const tPPtr& p : byNumber(step->intermediates())) {
     if (p->id() != ClusterId) continue;
     const tcClusterPtr cl = dynamic_ptr_cast<tcClusterPtr>(p);
     if (!cl) continue;
@@ -282,17 +372,19 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
 }
 
 void MLClusterRedecayer::persistentOutput(PersistentOStream& os) const {
-  os << modelFile_ << device_ << threads_ << policy_ << dumpFile_ << herwigDecayer_;
+  os << modelFile_ << device_ << threads_ << policy_ << dumpFile_ << herwigDecayer_
+     << hadronizationFile_;
 }
 
 void MLClusterRedecayer::persistentInput(PersistentIStream& is, int version) {
   is >> modelFile_ >> device_ >> threads_ >> policy_ >> dumpFile_;
   if (version >= 1) is >> herwigDecayer_;  // class version 1 added the ClusterDecayer
+  if (version >= 2) is >> hadronizationFile_;  // version 2: the hadronization record
 }
 
 namespace {
 DescribeClass<MLClusterRedecayer, StepHandler> describeHerwigMLClusterRedecayer(
-    "Herwig::MLClusterRedecayer", "HwMLCluster.so", 1);
+    "Herwig::MLClusterRedecayer", "HwMLCluster.so", 2);
 }
 
 void MLClusterRedecayer::Init() {
@@ -312,6 +404,12 @@ void MLClusterRedecayer::Init() {
       "Dump", "If set, write Herwig's eligible two-hadron cluster decays to this file in the "
       "HADML text format (before re-decay); with no ModelFile the handler only dumps.",
       &MLClusterRedecayer::dumpFile_, "", false, false);
+  static Parameter<MLClusterRedecayer, std::string> interfaceHadronizationDump(
+      "HadronizationDump",
+      "If set, write per event one JSON line with the partons entering Herwig's "
+      "hadronization and the clusters it made (before re-decay), for the parity harness; "
+      "with no ModelFile the handler only writes.",
+      &MLClusterRedecayer::hadronizationFile_, "", false, false);
   static Switch<MLClusterRedecayer, int> interfacePolicy(
       "Policy", "What to do with invalid model output.", &MLClusterRedecayer::policy_, 0,
       false, false);

@@ -62,6 +62,12 @@ class MLClusterRedecayer : public StepHandler {
   // their perturbative flag. With no ModelFile the handler only dumps.
   std::string dumpFile_;
   std::ofstream dump_;
+  // Hadronization record for the parity harness (docs/herwig.md): per event one JSON line
+  // with the partons entering Herwig's hadronization (the previous step's coloured final
+  // state: id, momentum, mass, colour and anticolour line numbers) and every cluster of the
+  // hadronization step (mass, parent cluster, children's ids), written before any re-decay.
+  std::string hadronizationFile_;
+  std::ofstream hadronization_;
   // Created in doinitrun, not persistent (the model is re-read from modelFile_).
   std::shared_ptr<hadml::ClusterDecayer> decayer_;
   // Run counters, reported by dofinish. Eligible clusters are the ones dumped and (with a
@@ -74,6 +80,7 @@ class MLClusterRedecayer : public StepHandler {
   // the hadml parameters read from its interfaces, for the classic fallback.
   ClusterDecayerPtr findHerwigDecayer() const;
   hadml::ClusterParams fallbackParams(const ClusterDecayerPtr& decayer) const;
+  void writeHadronizationRecord(const Step& step);
 };
 
 }  // namespace Herwig

@@ -18,6 +18,7 @@ in hadml.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -34,10 +35,12 @@ CLUSTER_ID = 81
 __all__ = [
     "DumpCluster",
     "DumpEvent",
+    "HadronizationRecord",
     "HerwigDumpError",
     "Particle",
     "detect_format",
     "read",
+    "read_hadronization",
     "to_cluster_table",
 ]
 
@@ -267,3 +270,88 @@ def to_cluster_table(
             rows["mass"].append(float(np.sqrt(max(m2, 0.0))))
     arrays = [pa.array(rows[name], type=dtype) for name, dtype in cluster_table.COLUMNS]
     return pa.Table.from_arrays(arrays, schema=cluster_table.SCHEMA)
+
+
+# --- hadronization records (the adapter's HadronizationDump, for the parity harness) ------
+
+
+@dataclass(frozen=True)
+class HadronizationRecord:
+    """One Herwig event at hadronization, as written by ``MLClusterRedecayer:HadronizationDump``:
+    the partons Herwig hadronized and every cluster it made (before any re-decay).
+
+    Partons use Pythia's colour convention (quarks carry ``col``, antiquarks ``acol``, gluons
+    both; 0 = none), with colour lines numbered from 1 within the event. A cluster's
+    ``cluster_parent`` is the index of the cluster it fissioned from (-1: primary), its
+    children are PDG ids (81: a cluster, i.e. it fissioned; one hadron: a single-hadron
+    cluster).
+    """
+
+    number: int
+    parton_id: np.ndarray  # int32 [n]
+    parton_p: np.ndarray  # float64 [n, 4] (px, py, pz, e)
+    parton_mass: np.ndarray  # float64 [n]
+    parton_col: np.ndarray  # int32 [n]
+    parton_acol: np.ndarray  # int32 [n]
+    cluster_mass: np.ndarray  # float64 [k]
+    cluster_parent: np.ndarray  # int64 [k]
+    cluster_children: tuple[tuple[int, ...], ...]
+
+    @property
+    def fissioned(self) -> np.ndarray:
+        """bool [k]: clusters that split into clusters."""
+        return np.array([CLUSTER_ID in c for c in self.cluster_children], dtype=bool)
+
+    @property
+    def single_hadron(self) -> np.ndarray:
+        """bool [k]: clusters that became one hadron."""
+        return np.array([len(c) == 1 and c[0] != CLUSTER_ID for c in self.cluster_children],
+                        dtype=bool)
+
+    @property
+    def primary_hadrons(self) -> np.ndarray:
+        """int64: ids of the hadrons the clusters made (before hadron decays)."""
+        ids = [i for c in self.cluster_children for i in c if i != CLUSTER_ID]
+        return np.asarray(ids, dtype=np.int64)
+
+    def partons(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(id, col, acol, p) as hadml's cluster stage takes them (ClusterHadronizer)."""
+        return self.parton_id, self.parton_col, self.parton_acol, self.parton_p
+
+
+def _hadronization_record(number: int, text: str) -> HadronizationRecord:
+    data = json.loads(text)
+    partons = np.asarray(data["partons"], dtype=np.float64).reshape(-1, 8)
+    clusters = data["clusters"]
+    children = tuple(tuple(int(i) for i in c[2]) for c in clusters)
+    if any(len(c) not in (1, 2) for c in children):
+        raise ValueError("a cluster with neither one nor two children")
+    record = HadronizationRecord(
+        number=number,
+        parton_id=partons[:, 0].astype(np.int32),
+        parton_p=np.ascontiguousarray(partons[:, 1:5]),
+        parton_mass=partons[:, 5].copy(),
+        parton_col=partons[:, 6].astype(np.int32),
+        parton_acol=partons[:, 7].astype(np.int32),
+        cluster_mass=np.asarray([float(c[0]) for c in clusters], dtype=np.float64),
+        cluster_parent=np.asarray([int(c[1]) for c in clusters], dtype=np.int64),
+        cluster_children=children,
+    )
+    if np.any(record.cluster_parent >= len(clusters)):
+        raise ValueError("a cluster parent index past the event's clusters")
+    return record
+
+
+def read_hadronization(path: str | Path) -> Iterator[HadronizationRecord]:
+    """Yield the events of a hadronization record file (JSON lines; events numbered from 0)."""
+    path = Path(path)
+    if not path.exists():
+        raise HerwigDumpError(f"Herwig hadronization record {path} does not exist")
+    with open(path) as f:
+        for number, (lineno, line) in enumerate(
+                (i, ln) for i, ln in enumerate(f, start=1) if ln.strip()):
+            try:
+                yield _hadronization_record(number, line)
+            except (ValueError, KeyError, TypeError, IndexError) as err:
+                raise HerwigDumpError(
+                    f"{path}:{lineno}: not a hadronization record: {err}") from None
