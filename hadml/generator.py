@@ -558,6 +558,27 @@ def _check_ml_fallbacks(summary: RunSummary, cfg: GeneratorConfig, model: str,
         )
 
 
+
+def check_outputs(hepmc: str | Path | None,
+                  clusters: str | Path | None) -> list[tuple[str, Path]]:
+    """Check the HepMC3 (``--out``) and cluster-table (``--clusters``) targets before the
+    first event: writable places, a known HepMC3 suffix, and two different files. Returns
+    the (description, path) of each target given."""
+    from hadml.io.atomic import check_distinct, check_output_path
+    from hadml.io.hepmc import check_hepmc_suffix
+
+    targets = []
+    if hepmc is not None:
+        target = check_output_path(hepmc, "HepMC3 output")
+        check_hepmc_suffix(target)
+        targets.append(("HepMC3 output (--out)", target))
+    if clusters is not None:
+        targets.append(("cluster-table output (--clusters)",
+                        check_output_path(clusters, "cluster-table output")))
+    check_distinct(targets)
+    return targets
+
+
 def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | None = None,
              jobs: int = 1, collect_clusters: bool = False, keep_events: bool = True,
              hepmc: str | Path | None = None, clusters: str | Path | None = None,
@@ -593,8 +614,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     """
     from hadml.config import apply_overrides
     from hadml.io import cluster_table
-    from hadml.io.atomic import check_distinct, check_output_path
-    from hadml.io.hepmc import HepMCWriter, check_hepmc_suffix
+    from hadml.io.hepmc import HepMCWriter
 
     # -- every input, before the first event ---------------------------------------------
     n_events = _check_count(n_events, "the number of events")
@@ -604,15 +624,7 @@ def generate(n_events: int, seed: int | None = None, config: GeneratorConfig | N
     cfg.validate()
     plan = select_blocks(block_plan(n_events, cfg.block_size), blocks)
     n_run = sum(n for _, n, _ in plan)  # the events this call makes (all, or a shard's)
-    targets = []
-    if hepmc is not None:
-        target = check_output_path(hepmc, "HepMC3 output")
-        check_hepmc_suffix(target)
-        targets.append(("HepMC3 output (--out)", target))
-    if clusters is not None:
-        targets.append(("cluster-table output (--clusters)",
-                        check_output_path(clusters, "cluster-table output")))
-    check_distinct(targets)
+    check_outputs(hepmc, clusters)
     summary = RunSummary()
     model = ""
     if cfg.hadronization == "ml":

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hadml.config import ConfigError, GeneratorConfig
-from hadml.generator import RunSummary
+from hadml.generator import RunSummary, check_outputs
 from hadml.io.manifest import MANIFEST_SUFFIX, Manifest, record_output, write_manifest
 
 #: Dask tasks per worker thread when the task size is not given: small enough to balance
@@ -297,8 +297,6 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
         resolve_seed,
         select_blocks,
     )
-    from hadml.io.atomic import check_distinct, check_output_path
-    from hadml.io.hepmc import check_hepmc_suffix
     from hadml.io.merge import merge_shards
 
     # -- every input, before the first task ----------------------------------------------
@@ -310,15 +308,7 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
     config.validate()
     plan = select_blocks(block_plan(n_events, config.block_size), blocks)
     selected = range(plan[0][0], plan[-1][0] + 1)
-    targets = []
-    if hepmc is not None:
-        target = check_output_path(hepmc, "HepMC3 output")
-        check_hepmc_suffix(target)
-        targets.append(("HepMC3 output (--out)", target))
-    if clusters is not None:
-        targets.append(("cluster-table output (--clusters)",
-                        check_output_path(clusters, "cluster-table output")))
-    check_distinct(targets)
+    targets = check_outputs(hepmc, clusters)
     distributed = _import_distributed()
     Generator(config)  # Pythia settings and the model, checked here before any task
     cluster_decays = "classic"
