@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from hadml.train.recipes import DESCRIPTION_KEY, Recipe, find_recipe, shipped_recipes
+from hadml.train.recipes import Recipe, read_recipe, shipped_recipes
 
 RECIPE_DIR = Path(__file__).resolve().parent / "recipes"
 COMMAND = "hadml reweight train"
@@ -170,20 +170,8 @@ def load_reweight_config(config: str | Path | None, overrides: Sequence[str] = (
     """A recipe (name or file), then ``key=value`` overrides (dotted keys reach into
     mappings), then the samples given on the command line (``--nominal`` replaces the
     config's nominal sample, ``--varied`` its list)."""
-    from hadml.train.config import _set_dotted
-
-    raw: dict[str, Any] = {}
-    if config is not None:
-        path = find_recipe(config, RECIPE_DIR, COMMAND)
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: a reweighting config is a YAML mapping")
-        raw.pop(DESCRIPTION_KEY, None)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value")
-        key, value = item.split("=", 1)
-        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+    raw = read_recipe(config, overrides, directory=RECIPE_DIR, command=COMMAND,
+                      what="a reweighting config")
     if nominal is not None:
         raw["nominal"] = SampleSpec.parse(nominal)
     if varied:

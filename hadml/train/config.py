@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from hadml.data.datamodule import DataConfig
 from hadml.train.models import AZIMUTH_MODES, COS_THETA_MAPS, GENERATORS
-from hadml.train.recipes import DESCRIPTION_KEY, find_recipe
+from hadml.train.recipes import read_recipe
 
 
 @dataclass
@@ -135,27 +133,9 @@ class TrainConfig:
         return cfg
 
 
-def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    for p in parts[:-1]:
-        d = d.setdefault(p, {})
-    d[parts[-1]] = value
-
-
 def load_train_config(config: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
     """Read a training YAML, given as a path or as the name of a shipped recipe
     (hadml.train.recipes: ``"smoke"``), and apply ``key=value`` overrides (dotted keys for
     ``data.*``). A recipe's ``description`` is documentation and is dropped."""
-    raw: dict[str, Any] = {}
-    if config is not None:
-        path = find_recipe(config)
-        raw = yaml.safe_load(path.read_text()) or {}
-        if not isinstance(raw, dict):
-            raise ValueError(f"{path}: a training config is a YAML mapping")
-        raw.pop(DESCRIPTION_KEY, None)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value")
-        key, value = item.split("=", 1)
-        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+    raw = read_recipe(config, overrides)
     return TrainConfig.from_dict(raw)

@@ -353,17 +353,7 @@ def load_species_config(config: str | Path, overrides: list[str] | tuple[str, ..
                         ) -> SpeciesConfig:
     """A species YAML (path or recipe name) with ``key=value`` overrides (values parsed
     by YAML)."""
-    import yaml
+    from hadml.train.recipes import read_recipe
 
-    from hadml.train.recipes import DESCRIPTION_KEY, find_recipe
-
-    raw = yaml.safe_load(find_recipe(config).read_text()) or {}
-    if not isinstance(raw, dict):
-        raise ValueError(f"{config}: a training config is a YAML mapping")
-    raw.pop(DESCRIPTION_KEY, None)
-    for item in overrides:
-        if "=" not in item:
-            raise ValueError(f"override {item!r} is not key=value")
-        key, value = item.split("=", 1)
-        raw[key.strip()] = yaml.safe_load(value)
+    raw = read_recipe(config, overrides)
     return SpeciesConfig.from_dict(raw)

@@ -7,8 +7,10 @@ module reads YAML only (no torch), so listing recipes is cheap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,3 +54,32 @@ def find_recipe(config: str | Path, directory: Path = RECIPE_DIR,
     names = ", ".join(r.name for r in shipped_recipes(directory))
     raise FileNotFoundError(f"training config {text!r} is neither a file nor a shipped recipe "
                             f"({names}; see {command} --list-configs)")
+
+
+def set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+    """``d["a"]["b"] = value`` for ``key = "a.b"`` (creating the inner mappings)."""
+    parts = key.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def read_recipe(config: str | Path | None, overrides: Sequence[str] = (), *,
+                directory: Path = RECIPE_DIR, command: str = "hadml train",
+                what: str = "a training config") -> dict[str, Any]:
+    """The mapping of a recipe (a path, or a shipped name in ``directory``; None: empty)
+    with ``key=value`` overrides applied (values parsed by YAML, dotted keys reach into
+    mappings). The recipe's ``description`` is documentation and is dropped."""
+    raw: dict[str, Any] = {}
+    if config is not None:
+        path = find_recipe(config, directory, command)
+        raw = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: {what} is a YAML mapping")
+        raw.pop(DESCRIPTION_KEY, None)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not key=value")
+        key, value = item.split("=", 1)
+        set_dotted(raw, key.strip(), yaml.safe_load(value))
+    return raw
