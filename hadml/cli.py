@@ -187,11 +187,6 @@ def _run_generate(args: argparse.Namespace) -> int:
         from hadml.variations import load_variations
 
         variations = load_variations(args.variations)
-        if shard is not None or args.executor != "local":
-            # A shard's and a dask task's HepMC3 text would need the weight names in the
-            # merged header (hadml merge does not carry them yet).
-            raise ConfigError("--variations is for local runs: not with --shard or "
-                              "--executor dask")
     jobs = _effective_jobs(args.jobs, args.force_jobs)
     # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
     summary, manifest = run(

@@ -32,6 +32,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from hadml.config import ConfigError, GeneratorConfig
 from hadml.generator import RunSummary, check_outputs
 from hadml.io.manifest import MANIFEST_SUFFIX, Manifest, record_output, write_manifest
@@ -82,10 +84,24 @@ class ShardSpec:
         return f"{self.index}/{self.count}"
 
 
-def config_hash(config: GeneratorConfig) -> str:
-    """SHA-256 of everything that decides the events besides the seed and the blocks: the
-    options, the cluster parameters after the tune, the shower settings and the ML model's
-    bytes."""
+def variation_records(variations: Sequence | None) -> list[dict]:
+    """The parameter variations (hadml.variations.Variation) as the manifest stores them."""
+    return [{"name": v.name, "overrides": dict(v.overrides)} for v in variations or []]
+
+
+def variations_from_records(records: Sequence[dict]) -> list:
+    """hadml.variations.Variation list from :func:`variation_records`."""
+    from hadml.variations import Variation
+
+    return [Variation(r["name"], {k: float(x) for k, x in r["overrides"].items()})
+            for r in records]
+
+
+def config_hash(config: GeneratorConfig, variations: Sequence | None = None) -> str:
+    """SHA-256 of everything that decides the outputs besides the seed and the blocks: the
+    options, the cluster parameters after the tune, the shower settings, the ML model's
+    bytes and the parameter variations (their weights; absent from the hash of a run
+    without, so that such hashes are unchanged)."""
     payload: dict[str, object] = {
         "config": config.to_dict(),
         "cluster_params": config.cluster_params(),
@@ -97,6 +113,8 @@ def config_hash(config: GeneratorConfig) -> str:
         from hadml.models import default_model_path
 
         payload["model_sha256"] = sha256_file(config.model or default_model_path())[0]
+    if variations:
+        payload["variations"] = variation_records(variations)
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -128,7 +146,8 @@ def check_manifest_path(manifest: str | os.PathLike, hepmc: str | os.PathLike | 
 def write_shard_manifest(config: GeneratorConfig, n_events: int, blocks: range,
                          manifest: str | os.PathLike, hepmc: str | os.PathLike | None,
                          clusters: str | os.PathLike | None,
-                         shard: str | None = None) -> Manifest:
+                         shard: str | None = None,
+                         variations: Sequence | None = None) -> Manifest:
     """Describe the finished outputs of the blocks ``blocks`` of a run in a manifest."""
     import pyarrow.parquet as pq
 
@@ -146,10 +165,11 @@ def write_shard_manifest(config: GeneratorConfig, n_events: int, blocks: range,
         rows = pq.read_metadata(os.fspath(clusters)).num_rows
         outputs.append(record_output("clusters", clusters, target, events, rows))
     result = Manifest(
-        hadml_version=__version__, seed=config.run_seed, config_hash=config_hash(config),
-        config=config.to_dict(), run_events=n_events, block_size=config.block_size,
-        run_blocks=len(plan), blocks=(blocks.start, blocks.stop), events=events,
-        shard=shard, outputs=outputs)
+        hadml_version=__version__, seed=config.run_seed,
+        config_hash=config_hash(config, variations), config=config.to_dict(),
+        run_events=n_events, block_size=config.block_size, run_blocks=len(plan),
+        blocks=(blocks.start, blocks.stop), events=events, shard=shard, outputs=outputs,
+        variations=variation_records(variations))
     write_manifest(result, target)
     return result
 
@@ -158,18 +178,20 @@ def run_shard(n_events: int, config: GeneratorConfig, blocks: range, *,
               hepmc: str | os.PathLike | None = None,
               clusters: str | os.PathLike | None = None,
               manifest: str | os.PathLike | None = None, jobs: int = 1,
-              progress: bool = False, shard: str | None = None
-              ) -> tuple[RunSummary, Manifest]:
+              progress: bool = False, shard: str | None = None,
+              variations: Sequence | None = None) -> tuple[RunSummary, Manifest]:
     """Make the blocks ``blocks`` of a run of ``n_events`` with ``jobs`` local processes,
-    write the outputs and then their manifest (default ``<first output>.manifest.json``)."""
+    write the outputs and then their manifest (default ``<first output>.manifest.json``).
+    ``variations``: hadml.variations weights, recorded in the manifest."""
     from hadml.generator import generate
 
     manifest = check_manifest_path(manifest or default_manifest_path(hepmc, clusters),
                                    hepmc, clusters)
     result = generate(n_events, config=config, jobs=jobs, keep_events=False, hepmc=hepmc,
-                      clusters=clusters, progress=progress, blocks=blocks)
+                      clusters=clusters, progress=progress, blocks=blocks,
+                      variations=variations)
     written = write_shard_manifest(result.config, n_events, blocks, manifest, hepmc,
-                                   clusters, shard)
+                                   clusters, shard, variations)
     return result.summary, written
 
 
@@ -185,18 +207,21 @@ def _import_distributed():
 
 
 def _dask_task(config: dict, n_events: int, start: int, stop: int, hepmc: str | None,
-               clusters: str | None, manifest: str | None
-               ) -> tuple[RunSummary, Manifest | None]:
-    """One dask task: blocks [start, stop) of the run, written as a shard (on a worker)."""
+               clusters: str | None, manifest: str | None,
+               variations: list[dict] | None = None) -> tuple[RunSummary, Manifest | None]:
+    """One dask task: blocks [start, stop) of the run, written as a shard (on a worker).
+    ``variations``: :func:`variation_records` of the run's parameter variations."""
     from hadml.config import load_config
     from hadml.generator import generate
 
     cfg = load_config(overrides=config)
+    varied = variations_from_records(variations or []) or None
     if manifest is None:  # nothing to write: only the summary
-        result = generate(n_events, config=cfg, keep_events=False, blocks=range(start, stop))
+        result = generate(n_events, config=cfg, keep_events=False, blocks=range(start, stop),
+                          variations=varied)
         return result.summary, None
     return run_shard(n_events, cfg, range(start, stop), hepmc=hepmc, clusters=clusters,
-                     manifest=manifest)
+                     manifest=manifest, variations=varied)
 
 
 def _add_summaries(parts: list[RunSummary], cluster_decays: str) -> RunSummary:
@@ -209,6 +234,13 @@ def _add_summaries(parts: list[RunSummary], cluster_decays: str) -> RunSummary:
         total.ml_fallbacks += part.ml_fallbacks
         total.stage_retries += part.stage_retries
         total.ml_decays += part.ml_decays
+        if part.weight_sum is not None:  # parameter variations: sums of w and w^2
+            total.variation_info = part.variation_info
+            if total.weight_sum is None:
+                total.weight_sum = np.zeros_like(part.weight_sum)
+                total.weight_sum2 = np.zeros_like(part.weight_sum)
+            total.weight_sum += part.weight_sum
+            total.weight_sum2 += part.weight_sum2
     return total
 
 
@@ -280,7 +312,7 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
              clusters: str | os.PathLike | None = None, blocks: range | None = None,
              scheduler: str | None = None, workers: int = 1, processes: bool = True,
              task_blocks: int | None = None, work_dir: str | os.PathLike | None = None,
-             progress: bool = False) -> RunSummary:
+             progress: bool = False, variations: Sequence | None = None) -> RunSummary:
     """Make a run (or the blocks ``blocks`` of it) on dask.distributed and merge the
     tasks' shards into ``hepmc`` / ``clusters``: the same bytes as ``generate(...,
     jobs=1)``. ``scheduler``: an address (``tcp://host:8786``) or a scheduler file;
@@ -310,7 +342,8 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
     selected = range(plan[0][0], plan[-1][0] + 1)
     targets = check_outputs(hepmc, clusters)
     distributed = _import_distributed()
-    Generator(config)  # Pythia settings and the model, checked here before any task
+    # Pythia settings, the model and the variations, checked here before any task.
+    checked = Generator(config, variations)
     cluster_decays = "classic"
     model = ""
     if config.hadronization == "ml":
@@ -340,7 +373,8 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
                 task_manifest = (f"{stem}{MANIFEST_SUFFIX}" if targets else None)
                 futures.append(client.submit(
                     _dask_task, config_dict, n_events, start, stop, task_hepmc,
-                    task_clusters, task_manifest, key=f"hadml-{token}-blocks-{start}-{stop}",
+                    task_clusters, task_manifest, variation_records(variations),
+                    key=f"hadml-{token}-blocks-{start}-{stop}",
                     pure=False))
             if progress:
                 from tqdm import tqdm
@@ -361,6 +395,8 @@ def run_dask(n_events: int, config: GeneratorConfig, *,
                 if bar is not None:
                     bar.update(summary.n_events)
             total = _add_summaries(summaries, cluster_decays)
+            if total.weight_sum is not None:
+                total.variation_info = checked.variation_info
             total.seconds = time.perf_counter() - started
             _check_ml_fallbacks(total, config, model)
             if targets:
@@ -389,7 +425,7 @@ def run(n_events: int, config: GeneratorConfig, *, hepmc: str | None = None,
         variations: Sequence | None = None) -> tuple[RunSummary, Manifest | None]:
     """A run, or shard ``shard`` of it, on ``executor`` ("local": ``jobs`` processes;
     "dask": run_dask), with the shard's manifest. The CLI's ``hadml generate``.
-    ``variations`` (hadml.variations; a local run of the whole run only): exact weights."""
+    ``variations`` (hadml.variations): exact weights, recorded in a shard's manifest."""
     from hadml.generator import generate, resolve_seed
 
     if executor not in EXECUTORS:
@@ -403,9 +439,6 @@ def run(n_events: int, config: GeneratorConfig, *, hepmc: str | None = None,
             manifest or default_manifest_path(hepmc, clusters), hepmc, clusters)
     elif manifest is not None:
         raise ScaleOutError("--manifest describes a shard: give it with --shard I/N")
-    if variations and (shard is not None or executor != "local"):
-        raise ScaleOutError("parameter variations are for local runs: not with a shard or "
-                            "the dask executor (hadml merge does not carry weight names)")
     if executor == "local":
         if blocks is None:
             result = generate(n_events, config=config, jobs=jobs, keep_events=False,
@@ -414,13 +447,13 @@ def run(n_events: int, config: GeneratorConfig, *, hepmc: str | None = None,
             return result.summary, None
         return run_shard(n_events, config, blocks, hepmc=hepmc, clusters=clusters,
                          manifest=manifest_path, jobs=jobs, progress=progress,
-                         shard=str(shard))
+                         shard=str(shard), variations=variations)
     summary = run_dask(n_events, config, hepmc=hepmc, clusters=clusters, blocks=blocks,
                        scheduler=scheduler, workers=jobs, task_blocks=task_blocks,
-                       work_dir=work_dir, progress=progress)
+                       work_dir=work_dir, progress=progress, variations=variations)
     written = None
     if blocks is not None:
         assert manifest_path is not None
         written = write_shard_manifest(config, n_events, blocks, manifest_path, hepmc,
-                                       clusters, str(shard))
+                                       clusters, str(shard), variations)
     return summary, written

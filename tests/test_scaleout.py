@@ -250,3 +250,69 @@ def test_dask_missing_is_a_clear_error(tmp_path, capsys, monkeypatch):
     err = capsys.readouterr().err
     assert "pip install 'hadml[dask]'" in err and "Traceback" not in err
     assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+VARIATIONS_YAML = ("- {name: smr_up, ClSmrLight: 0.9}\n"
+                   "- {name: pwt_down, PwtSquark: 0.32}\n")
+
+
+def test_variations_join_from_shards_and_dask(tmp_path, capsys):
+    """Parameter-variation weights (hadml.variations): shards 0/2 + 1/2 merged and a dask
+    run give the bytes of one --jobs 1 run (W header line, weight_<name> columns); shards
+    with other variations are refused."""
+    from hadml.config import load_config
+    from hadml.scaleout import config_hash, run_dask
+    from hadml.variations import load_variations
+
+    vfile, other = tmp_path / "v.yaml", tmp_path / "other.yaml"
+    vfile.write_text(VARIATIONS_YAML)
+    other.write_text(VARIATIONS_YAML.replace("0.32", "0.35"))
+    base = ["generate", "-n", str(N_EVENTS), "--seed", str(SEED), "--set",
+            f"block_size={BLOCK}", "--no-progress"]
+    ref = {"hepmc": tmp_path / "ref.hepmc", "clusters": tmp_path / "ref.parquet"}
+    assert main([*base, "--variations", str(vfile), "--out", str(ref["hepmc"]),
+                 "--clusters", str(ref["clusters"])]) == 0
+    header = ref["hepmc"].read_text().split("\nE ", 1)[0].splitlines()
+    assert r"W nominal\|smr_up\|pwt_down" in header  # HepMC3 escapes the separator
+    weights = pq.read_table(ref["clusters"]).select(["weight_smr_up", "weight_pwt_down"])
+    assert weights.num_rows > 0 and any(w != 1.0 for w in weights.column(0).to_pylist())
+
+    def shard(index: int, variations: Path | None, name: str) -> Path:
+        out = tmp_path / f"{name}.hepmc"
+        extra = ["--variations", str(variations)] if variations is not None else []
+        assert main([*base, *extra, "--out", str(out), "--clusters",
+                     str(tmp_path / f"{name}.parquet"), "--shard", f"{index}/2"]) == 0
+        return Path(f"{out}.manifest.json")
+
+    m0, m1 = shard(0, vfile, "s0"), shard(1, vfile, "s1")
+    manifest = read_manifest(m0)
+    assert manifest.variations == [{"name": "smr_up", "overrides": {"ClSmrLight": 0.9}},
+                                   {"name": "pwt_down", "overrides": {"PwtSquark": 0.32}}]
+    cfg = load_config(overrides=manifest.config)
+    assert manifest.config_hash == config_hash(cfg, load_variations(vfile))
+    assert manifest.config_hash != config_hash(cfg)  # variations are in the hash
+    merged = {"hepmc": tmp_path / "m.hepmc", "clusters": tmp_path / "m.parquet"}
+    assert main(["merge", str(m0), str(m1), "--out", str(merged["hepmc"]), "--clusters",
+                 str(merged["clusters"])]) == 0
+    for kind in ("hepmc", "clusters"):
+        assert merged[kind].read_bytes() == ref[kind].read_bytes(), kind
+
+    # Another variations file, or none, in one shard: refused, nothing written.
+    capsys.readouterr()
+    for bad, message in ((shard(1, other, "o1"), "PwtSquark=0.35"),
+                         (shard(1, None, "n1"), "no parameter variations")):
+        target = tmp_path / "bad.hepmc"
+        assert main(["merge", str(m0), str(bad), "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert "--variations files differ" in err and message in err, err
+        assert "Traceback" not in err and not target.exists()
+
+    pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+    out = {"hepmc": tmp_path / "d.hepmc", "clusters": tmp_path / "d.parquet"}
+    summary = run_dask(N_EVENTS, CONFIG, hepmc=out["hepmc"], clusters=out["clusters"],
+                       workers=2, processes=False, task_blocks=2,
+                       variations=load_variations(vfile))
+    assert summary.n_events == N_EVENTS
+    assert [r.name for r in summary.variation_reports()] == ["smr_up", "pwt_down"]
+    for kind in ("hepmc", "clusters"):
+        assert out[kind].read_bytes() == ref[kind].read_bytes(), kind

@@ -345,10 +345,6 @@ def test_cli_variations(tmp_path, capsys) -> None:
     assert main(["generate", "-n", "5", "--variations", str(bad), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "GluonMass" in err and "cannot be reweighted" in err and "Traceback" not in err
-    # Shards and dask tasks would need the weight names in the merged header.
-    assert main(["generate", "-n", "5", "--variations", str(good), "--shard", "1/2",
-                 "--out", str(tmp_path / "s.hepmc"), "--no-progress"]) == 2
-    assert "--variations is for local runs" in capsys.readouterr().err
 
 
 def test_block_weights_from_the_event_loop(tmp_path) -> None:

@@ -4,7 +4,8 @@ A run of ``n_events`` is a fixed list of blocks (hadml.generator.block_plan); a 
 makes a contiguous range of them (``hadml generate --shard I/N``, or one dask task).
 Its manifest records what ``hadml merge`` needs to check that the shards belong together
 and join them into the output of the whole run: the seed, a hash of the configuration,
-the run's size and block size, the shard's block range and event count, the hadml
+the run's size and block size, the shard's block range and event count, the run's
+parameter variations (hadml.variations: names and overrides, also in the hash), the hadml
 version, and every output file with its size and SHA-256.
 
 Paths of outputs in the manifest's directory (or below it) are stored relative to it, so
@@ -58,6 +59,9 @@ class Manifest:
     events: int  # events in this shard
     shard: str | None = None  # "I/N" when made by --shard
     outputs: list[OutputRecord] = field(default_factory=list)
+    #: Parameter variations of the run (hadml.variations), in order: {"name": ...,
+    #: "overrides": {parameter: value}}; empty without variations.
+    variations: list[dict[str, Any]] = field(default_factory=list)
     #: Where the manifest was read from or written to (not stored).
     path: Path | None = None
 
@@ -184,6 +188,12 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
                                     _need(raw, "size", int, at),
                                     _need(raw, "events", int, at), rows))
     shard = data.get("shard")
+    variations = data.get("variations", [])  # absent in manifests of runs without
+    if not isinstance(variations, list) or not all(
+            isinstance(v, dict) and isinstance(v.get("name"), str)
+            and isinstance(v.get("overrides"), dict) for v in variations):
+        raise ManifestError(f"{where}: field 'variations' must be a list of "
+                            f"{{\"name\", \"overrides\"}} objects, got {variations!r}")
     manifest = Manifest(
         hadml_version=_need(data, "hadml_version", str, where),
         seed=_need(data, "seed", int, where),
@@ -196,6 +206,7 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
         events=_need(data, "events", int, where),
         shard=shard if isinstance(shard, str) else None,
         outputs=outputs,
+        variations=variations,
         path=Path(os.path.realpath(path)),
     )
     if manifest.blocks[1] > manifest.run_blocks:

@@ -1,18 +1,21 @@
 """Join the shards of a run into the outputs of the whole run (``hadml merge``).
 
 The shards' manifests (hadml.io.manifest) are checked first: one run (hadml version,
-seed, configuration hash, run size and block size agree), every block exactly once (no
-overlap, none missing), event counts that match the block plan, and output files whose
-size and SHA-256 are the ones their manifest recorded. Then the outputs are joined, block
-by block, in block order, exactly as one process writes them (hadml.generator.generate):
+seed, parameter variations, configuration hash, run size and block size agree), every
+block exactly once (no overlap, none missing), event counts that match the block plan,
+and output files whose size and SHA-256 are the ones their manifest recorded. Then the
+outputs are joined, block by block, in block order, exactly as one process writes them
+(hadml.generator.generate):
 
-- HepMC3: the header of the first shard, the event records of every shard, the footer;
+- HepMC3: the header of the first shard (with the run's weight names, ``W nominal ...``,
+  when it has parameter variations), the event records of every shard, the footer;
   the stream is flushed after every block as HepMCWriter does, so that a compressed
   output (.gz, .bz2, .xz) has the same bytes too. Each block's event count and first
   event number are checked while copying.
 - Cluster table: the rows of each block handed to ClusterTableWriter one block at a
-  time, so that the row groups (and the bytes) are those of a one-process run; the run
-  information is that of the whole run.
+  time, so that the row groups (and the bytes) are those of a one-process run, with the
+  ``weight_<name>`` columns of the run's variations; the run information is that of the
+  whole run.
 
 Both outputs are written atomically (hadml.io.atomic) and renamed only when both are
 complete: a failed merge leaves an existing file untouched.
@@ -67,6 +70,14 @@ def _config_difference(a: dict, b: dict) -> str:
         "the same options (a tune or model file changed between the shards)"
 
 
+def _describe_variations(m: Manifest) -> str:
+    if not m.variations:
+        return "no parameter variations"
+    return "variations " + "; ".join(
+        f"{v['name']} ({', '.join(f'{k}={x:g}' for k, x in sorted(v['overrides'].items()))})"
+        for v in m.variations)
+
+
 def check_shards(manifests: Sequence[Manifest], kinds: Sequence[str] = (),
                  expect: range | None = None) -> list[Manifest]:
     """The manifests in block order, checked to be the shards of one run that together
@@ -85,6 +96,11 @@ def check_shards(manifests: Sequence[Manifest], kinds: Sequence[str] = (),
                 raise MergeError(
                     f"{m.describe()} has {what} {getattr(m, attr)!r} but {first.describe()} "
                     f"has {getattr(first, attr)!r}: they are not shards of one run")
+        if m.variations != first.variations:
+            raise MergeError(
+                f"{m.describe()} was made with {_describe_variations(m)} but "
+                f"{first.describe()} with {_describe_variations(first)} (--variations "
+                "files differ): they are not shards of one run")
         if m.config_hash != first.config_hash:
             raise MergeError(
                 f"{m.describe()} and {first.describe()} have different configurations "
@@ -251,6 +267,25 @@ class _HepMCShard:
                               f"{buf[:40]!r}")
 
 
+def _run_info_lines(header: bytes) -> list[bytes]:
+    """The run-information lines of a HepMC3 header (``W``: the weight names)."""
+    return [line for line in header.split(b"\n") if line.startswith(b"W ")]
+
+
+def _check_weight_names(reader: _HepMCShard, m: Manifest) -> None:
+    """The shard's header names the weights of the manifest's variations as one process
+    writes them (hadml.io.hepmc.HepMCWriter): none without variations."""
+    from hadml import _core
+    from hadml.variations import NOMINAL_WEIGHT_NAME
+
+    names = ([NOMINAL_WEIGHT_NAME, *(v["name"] for v in m.variations)]
+             if m.variations else [])
+    expected = _run_info_lines(_core.hepmc3_header(names))
+    if _run_info_lines(reader.header) != expected:
+        raise reader._error(f"its weight names {_run_info_lines(reader.header)!r} are not "
+                            f"those of the manifest's variations {expected!r}")
+
+
 def _write_hepmc(shards: Sequence[Manifest], target: Path, files: list) -> None:
     """Join the shards' HepMC3 files into ``target`` (kept as a finished temporary file;
     the caller commits it): ``files`` receives the AtomicFile."""
@@ -271,6 +306,7 @@ def _write_hepmc(shards: Sequence[Manifest], target: Path, files: list) -> None:
                 if k == 0:
                     if header is None:
                         header = reader.header
+                        _check_weight_names(reader, m)
                         stream.write(header)
                     elif reader.header != header:
                         raise reader._error(
@@ -304,15 +340,16 @@ def cluster_blocks(m: Manifest, record: OutputRecord, batch_rows: int = 1 << 16)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from hadml.io.cluster_table import COLUMNS, SCHEMA
+    from hadml.io.cluster_table import schema
 
     path = m.output_path(record)
+    names = schema([v["name"] for v in m.variations]).names
     try:
         pf = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise MergeError(f"{m.describe()}: {path} is not a readable Parquet file: {err}") \
             from err
-    missing = [name for name, _ in COLUMNS if name not in pf.schema_arrow.names]
+    missing = [name for name in names if name not in pf.schema_arrow.names]
     if missing:
         raise MergeError(f"{m.describe()}: {path} is not a cluster table (lacks {missing})")
     if record.rows is not None and pf.metadata.num_rows != record.rows:
@@ -324,7 +361,7 @@ def cluster_blocks(m: Manifest, record: OutputRecord, batch_rows: int = 1 << 16)
     current = 0
     pieces: list = []
     last_event = -1
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=SCHEMA.names):
+    for batch in pf.iter_batches(batch_size=batch_rows, columns=names):
         events = batch.column("event").to_numpy()
         if events.size == 0:
             continue
@@ -353,7 +390,8 @@ def _write_clusters(shards: Sequence[Manifest], target: Path, info: dict,
                     files: list) -> int:
     from hadml.io.cluster_table import ClusterTableWriter
 
-    writer = ClusterTableWriter(target)
+    writer = ClusterTableWriter(target,
+                                weight_names=[v["name"] for v in shards[0].variations])
     files.append(writer)
     for m in shards:
         record = m.output("clusters")
