@@ -32,6 +32,19 @@ class ExportError(RuntimeError):
     """The exported file does not reproduce the torch generator or misses metadata."""
 
 
+
+def _save_with_metadata(model, meta: dict[str, str], path: str | Path) -> None:
+    """Replace the model's metadata by ``meta`` (the contract's keys), check the graph and
+    save it as one self-contained file (no external data)."""
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    model.producer_name = "hadml"
+    onnx.checker.check_model(model)
+    onnx.save_model(model, str(path), save_as_external_data=False)
+
+
 def code_version() -> str:
     """hadml version plus the git commit of the source tree when there is one."""
     version = hadml.__version__
@@ -114,13 +127,7 @@ def export_generator(module_or_ckpt: Any, path: str | Path, *, verify_batch: int
             "exporter": exporter,
         }, sort_keys=True, default=str),
     }
-    del model.metadata_props[:]
-    for k, v in meta.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = k, v
-    model.producer_name = "hadml"
-    onnx.checker.check_model(model)
-    onnx.save_model(model, str(path), save_as_external_data=False)
+    _save_with_metadata(model, meta, path)
     verify(path, gen, verify_batch, seed)
     return path
 
@@ -223,15 +230,9 @@ def export_species_model(species_checkpoint: str | Path, angles_from: str | Path
             "torch": torch.__version__,
         }, sort_keys=True, default=str),
     })
-    del merged.metadata_props[:]
-    for k, v in meta.items():
-        entry = merged.metadata_props.add()
-        entry.key, entry.value = k, v
-    merged.producer_name = "hadml"
-    onnx.checker.check_model(merged)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(merged, str(path), save_as_external_data=False)
+    _save_with_metadata(merged, meta, path)
 
     # Verify: both heads, each with the other head at zero rows (as the shim runs them).
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
