@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from hadml.train.cli import _require
+from hadml.train.cli import _require, run_standalone
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -124,15 +124,7 @@ def _run_apply(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hadml.reweight.cli")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    return run_standalone("python -m hadml.reweight.cli", register, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hadml.train.config import TrainConfig
@@ -170,16 +170,23 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hadml.train.cli")
+def run_standalone(prog: str, register_commands: Callable[[Any], None],
+                   argv: Sequence[str] | None = None) -> int:
+    """``python -m`` entry of a subcommand module: its subcommands alone, with the same
+    one-line error and exit status 2 for a user error as ``hadml``."""
+    parser = argparse.ArgumentParser(prog=prog)
     sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
+    register_commands(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_standalone("python -m hadml.train.cli", register, argv)
 
 
 if __name__ == "__main__":
