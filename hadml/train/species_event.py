@@ -49,6 +49,10 @@ SPECIES_SOURCES = ("head", "recorded")
 #: (REINFORCE, Williams 1992: per-event loss minus the batch mean times the gradient of
 #: the log-probability of the event's drawn pairs; unbiased, no relaxation).
 ESTIMATORS = ("straight_through", "score")
+#: What the fit changes in the species head: every weight, or one logit offset per species
+#: and side added to the head's output (the trained head frozen). Herwig's flavour
+#: weights (PwtSquark, PwtDIquark, ...) act as such per-species factors.
+SPECIES_PARAMS = ("head", "offsets")
 #: Primary species whose rates the monitor prints (|PDG id|).
 MONITORED = (211, 111, 321, 311, 2212, 3122, 221, 223, 333, 323, 313, 3222, 3312)
 
@@ -73,6 +77,7 @@ class SpeciesEventConfig:
     train_angles: bool = False
     disc_species: bool = True
     estimator: str = "straight_through"
+    species_params: str = "head"
     #: Gumbel-softmax temperature of the backward pass.
     tau: float = 1.0
     events_per_batch: int = 128
@@ -103,6 +108,8 @@ class SpeciesEventConfig:
         if self.species_source == "recorded" and self.train_species:
             raise ValueError("species_source: recorded keeps the table's species; set "
                              "train_species: false")
+        if self.species_params not in SPECIES_PARAMS:
+            raise ValueError(f"species_params must be one of {SPECIES_PARAMS}")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}")
         if not (self.train_species or self.train_angles):
@@ -173,6 +180,26 @@ class SpeciesEventResult:
     exported: Path | None = None
 
 
+class OffsetHead(torch.nn.Module):
+    """A frozen species head plus a learned logit offset per output (hadron 1 and 2 over
+    the species list): logits = head(x) + offsets."""
+
+    def __init__(self, head: torch.nn.Module, n_outputs: int) -> None:
+        super().__init__()
+        self.head = head.requires_grad_(False)
+        self.offsets = torch.nn.Parameter(torch.zeros(n_outputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x) + self.offsets
+
+    def folded(self) -> torch.nn.Module:
+        """The plain head with the offsets added to its last layer's bias (same outputs)."""
+        head = copy.deepcopy(self.head)
+        with torch.no_grad():
+            head.net[-1].bias += self.offsets
+        return head
+
+
 class SpeciesEventFit:
     """Data, networks and one training step of the fit (see the module docstring)."""
 
@@ -190,6 +217,8 @@ class SpeciesEventFit:
         self.rng = np.random.default_rng(cfg.seed)
         self.spectrum = _spectrum()
         self.head, self.head_saved = load_head(cfg.species_from)
+        if cfg.species_params == "offsets":
+            self.head = OffsetHead(self.head, 2 * len(self.head_saved["species"]))
         self.species: list[int] = list(self.head_saved["species"])
         self.n_columns = len(self.species) + 1  # + "another hadron" (target only)
         col = {h: k for k, h in enumerate(self.species)}
@@ -239,7 +268,8 @@ class SpeciesEventFit:
             }
         n_in = N_HADRON_FEATURES + (self.n_columns if cfg.disc_species else 0)
         self.disc = DeepSetsDiscriminator(n_in, 64, cfg.disc_hidden, max(1, cfg.disc_layers - 1))
-        self.head.requires_grad_(cfg.train_species)
+        if cfg.species_params == "head" or not cfg.train_species:
+            self.head.requires_grad_(cfg.train_species)
         self.angles.requires_grad_(cfg.train_angles)
         self.head_ema = copy.deepcopy(self.head).requires_grad_(False)
         self.angles_ema = copy.deepcopy(self.angles).requires_grad_(False)
@@ -248,7 +278,8 @@ class SpeciesEventFit:
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr_d, betas=b)
         params = []
         if cfg.train_species:
-            params.append({"params": self.head.parameters(), "lr": cfg.lr_species,
+            params.append({"params": [p for p in self.head.parameters() if p.requires_grad],
+                           "lr": cfg.lr_species,
                            "base_lr": cfg.lr_species})
         if cfg.train_angles:
             params.append({"params": self.angles.parameters(), "lr": cfg.lr_g,
@@ -466,7 +497,8 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     out = Path(cfg.out_dir) / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     saved = dict(fit.head_saved)
-    saved["state_dict"] = fit.head_ema.state_dict()
+    head = fit.head_ema.folded() if isinstance(fit.head_ema, OffsetHead) else fit.head_ema
+    saved["state_dict"] = head.state_dict()
     saved["species_event_config"] = dataclasses.asdict(cfg)
     ckpt = out / "species_head.pt"
     torch.save(saved, ckpt)
