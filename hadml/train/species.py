@@ -54,7 +54,7 @@ class SpeciesConfig:
     layers: int = 3
     batch_size: int = 2048
     lr: float = 3e-3
-    max_epochs: int = 6
+    max_epochs: int = 10
     val_fraction: float = 0.1
     split_seed: int = 0
     #: The format-1 model whose angle generator goes into the exported format-2 file;
