@@ -68,6 +68,9 @@ def main() -> int:
     ap.add_argument("--val-clusters", type=int, default=30000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="only the cos theta chi2/ndf of the angle generator with the true "
+                         "species and masses (what a perfect head would give)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -149,7 +152,15 @@ def main() -> int:
     sub = type(data)(data.x[rows_val], data.mass[rows_val], data.key[rows_val],
                      data.target[rows_val], data.event[val_rows])
     out = {}
-    for kind in ("likelihood", "gumbel"):
+    with torch.no_grad():
+        cond = a_scaling.apply(condition_features(val_table, a_features))
+        noise = torch.randn(len(val_rows), module.cfg["noise_dim"],
+                            generator=torch.Generator().manual_seed(8))
+        ang = angles(torch.as_tensor(cond, dtype=torch.float32), noise).double()
+        base = chi2_ndf(ang[:, 0].numpy(), true_cos, edges)
+    print(f"true species and masses: cos theta chi2/ndf {base:.2f}", flush=True)
+    out["true_species"] = {"chi2_cos_theta": base}
+    for kind in () if args.baseline_only else ("likelihood", "gumbel"):
         head, seconds = run(kind)
         with torch.no_grad():
             v = float(nll(head, data, rows_val, channels))
