@@ -132,7 +132,7 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
     assert (mine.name, mine.max_epochs) == ("mine", 1)
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe "
                                                 "\\(cluster_gan, cluster_mle, event_gan, smoke, "
-                                                "species;"):
+                                                "species, species_event;"):
         load_train_config("smok")
     with pytest.raises(FileNotFoundError, match="neither a file"):
         load_train_config("sub/smoke.yaml")

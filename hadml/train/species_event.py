@@ -229,7 +229,6 @@ class SpeciesEventFit:
         self.noise_dim = int(module.cfg["noise_dim"])
         self.noise_distribution = module.cfg.get("noise_distribution", "normal")
         self.angles = module.sampling_generator
-        self.angles_ema = None
         self.hadron_scale = float(module.hparams.get("hadron_scale", 1.0))
 
         def split(t: pa.Table) -> dict[str, pa.Table]:
