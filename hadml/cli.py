@@ -49,7 +49,8 @@ def _add_generate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hadronization", choices=("classic", "ml"), default=None,
                    help="cluster-decay algorithm (default classic)")
     p.add_argument("--model", default=None,
-                   help="ONNX model for --hadronization ml (default: the model shipped with hadml)")
+                   help="ONNX model for --hadronization ml: a file, or a shipped model's name "
+                        "(default, species; default: default)")
     p.add_argument("--device", choices=("cpu", "cuda"), default=None,
                    help="ONNX Runtime device for --hadronization ml (default cpu)")
     p.add_argument("--jobs", type=int, default=1,
@@ -162,6 +163,10 @@ def _run_generate(args: argparse.Namespace) -> int:
             if name in overrides:
                 raise ConfigError(f"--{name} and --set {name}= both given")
             overrides[name] = value
+    if "model" in overrides:  # a shipped model by name (hadml.models.SHIPPED_MODELS)
+        from hadml.models import resolve_model
+
+        overrides["model"] = resolve_model(str(overrides["model"]))
     config = load_config(args.config, overrides)
     if args.list_params:
         config.validate()

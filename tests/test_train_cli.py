@@ -96,7 +96,7 @@ def test_list_configs(capsys):
     out = capsys.readouterr().out.splitlines()
     recipes = shipped_recipes()
     assert [r.name for r in recipes] == ["cluster_gan", "cluster_mle", "event_gan", "smoke",
-                                         "species"]
+                                         "species", "species_event"]
     for recipe, line in zip(recipes, out, strict=False):
         assert line.split(None, 1) == [recipe.name, recipe.description]
         assert recipe.path == RECIPE_DIR / f"{recipe.name}.yaml"
@@ -118,6 +118,8 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
 
     for recipe in shipped_recipes():
         load = load_species_config if is_species_config(recipe.name) else load_train_config
+        if is_species_config(recipe.name, "species_event"):
+            from hadml.train.species_event import load_species_event_config as load
         cfg = load(recipe.name)
         assert cfg.name == recipe.name
     smoke = load_train_config("smoke", ["max_epochs=2"])
@@ -130,7 +132,7 @@ def test_recipes_by_name_or_path(tmp_path, monkeypatch):
     assert (mine.name, mine.max_epochs) == ("mine", 1)
     with pytest.raises(FileNotFoundError, match="neither a file nor a shipped recipe "
                                                 "\\(cluster_gan, cluster_mle, event_gan, smoke, "
-                                                "species;"):
+                                                "species, species_event;"):
         load_train_config("smok")
     with pytest.raises(FileNotFoundError, match="neither a file"):
         load_train_config("sub/smoke.yaml")

@@ -18,6 +18,13 @@ out): per primary species, the head's expected count (sum of its probabilities) 
 the classic selector's, estimated with ``--draws`` selector draws per cluster.
 
     python training/species_closure.py --primary runs/species/species_head.pt clusters.parquet
+
+With ``--target-set KEY=VALUE`` (repeatable) a third generator, classic with those
+parameters, runs the same blocks: the event-level fit's measure. Per species it prints the
+distance nominal -> target, ML -> target and the fraction of it closed,
+1 - (ML - target) / (classic - target), with its statistical error.
+
+    python training/species_closure.py --model fit.onnx -n 10000 --target-set PwtSquark=0.6
 """
 
 from __future__ import annotations
@@ -95,15 +102,22 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1000, help="block k uses seed + k")
     ap.add_argument("--json", default=None, help="write the table as JSON here")
+    ap.add_argument("--target-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="add a classic generator with these parameters (the fit's target)")
     args = ap.parse_args()
     if args.primary:
         return primary_closure(*args.primary, args.draws)
     if not args.model:
         ap.error("--model is required (or --primary)")
     per_block = args.events // args.blocks
+    from hadml.config import apply_overrides, parse_set_options
+
     gens = {"classic": Generator(GeneratorConfig(seed=args.seed)),
             "ml": Generator(GeneratorConfig(seed=args.seed, hadronization="ml",
                                             model=args.model))}
+    if args.target_set:
+        gens["target"] = Generator(apply_overrides(GeneratorConfig(seed=args.seed),
+                                                   parse_set_options(args.target_set)))
     ecm = gens["classic"].config.ecm
     counts = {g: {k: [] for k in SPECIES} for g in gens}
     xp = {g: {k: [] for k in SPECIES} for g in gens}
@@ -133,6 +147,21 @@ def main() -> int:
                       "xp_chi2": chi2, "xp_ndf": ndf, "xp_p": pval}
         print(f"{name:8s} {c.mean():9.4f} {m.mean():9.4f} {100 * r:+8.2f} +- {100 * err:4.2f}% "
               f"{pval:11.3g}")
+    if "target" in gens:
+        print(f"target: classic with {' '.join(args.target_set)}")
+        print(f"{'species':8s} {'target':>9s} {'classic-target':>15s} {'ML-target':>10s} "
+              f"{'closed':>14s}")
+        for name in SPECIES:
+            c, m, t = (np.asarray(counts[g][name], float) for g in ("classic", "ml", "target"))
+            d0, d1 = c.mean() - t.mean(), m.mean() - t.mean()
+            closed = 1.0 - d1 / d0
+            # Error of 1 - d1/d0 from the three independent means.
+            sc, sm, st_ = (x.std() / np.sqrt(n) for x in (c, m, t))
+            err = np.sqrt((sm / d0) ** 2 + (d1 * sc / d0**2) ** 2
+                          + (st_ * (d1 - d0) / d0**2) ** 2)
+            rows[name].update(target=t.mean(), closed=closed, closed_err=err)
+            print(f"{name:8s} {t.mean():9.4f} {d0:+9.4f} ({100 * d0 / t.mean():+5.1f}%) "
+                  f"{d1:+10.4f} {100 * closed:+7.1f} +- {100 * err:4.1f}%")
     speed = {g: n / s for g, s in seconds.items()}
     st = gens["ml"].cluster_decayer.stats()
     print(f"events/s: classic {speed['classic']:.0f}, ML {speed['ml']:.0f}, "
@@ -141,6 +170,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"events": n, "seed": args.seed, "blocks": args.blocks, "rows": rows,
+                       "target_set": args.target_set,
                        "events_per_s": speed, "ml_stats": dict(st)}, f, indent=1)
     return 0
 

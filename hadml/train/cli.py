@@ -34,8 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "generate with the model.",
     )
     p.add_argument("--config", default=None, metavar="NAME|FILE",
-                   help="a shipped recipe by name (smoke, cluster_gan, event_gan, species; see "
-                        "--list-configs) or a training YAML file")
+                   help="a shipped recipe by name (smoke, cluster_gan, event_gan, species, "
+                        "species_event; see --list-configs) or a training YAML file")
     p.add_argument("--list-configs", action="store_true",
                    help="list the shipped recipes and exit")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
@@ -91,6 +91,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     if is_species_config(args.config):
         return _run_species(args)
+    if is_species_config(args.config, "species_event"):
+        return _run_species(args, event_level=True)
     overrides = list(args.overrides)
     if args.accelerator is not None:
         overrides.append(f"accelerator={args.accelerator}")
@@ -111,8 +113,9 @@ def _run_train(args: argparse.Namespace) -> int:
     return _train_one(train, cfg, args.resume)
 
 
-def _run_species(args: argparse.Namespace) -> int:
-    """The species head of a format-2 model (docs/species.md): CPU, no checkpoint resume."""
+def _run_species(args: argparse.Namespace, event_level: bool = False) -> int:
+    """The species head of a format-2 model (docs/species.md): CPU, no checkpoint resume.
+    ``event_level``: its event-level fit (hadml.train.species_event)."""
     from hadml.train.species import load_species_config, train_species
 
     if args.resume or args.accelerator not in (None, "cpu") or args.devices not in (None, 1):
@@ -121,6 +124,14 @@ def _run_species(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if args.export is not None:
         overrides.append(f"export={args.export}")
+    if event_level:
+        from hadml.train.species_event import load_species_event_config, train_species_event
+
+        fit = train_species_event(load_species_event_config(args.config, overrides))
+        print(f"checkpoint: {fit.checkpoint} ({fit.seconds:.0f} s)")
+        if fit.exported:
+            print(f"format-2 model: {fit.exported}")
+        return 0
     result = train_species(load_species_config(args.config, overrides))
     common = sorted(result.closure.items(), key=lambda kv: -kv[1][1])[:10]
     worst = max((abs(e / o - 1.0), h, o) for h, (e, o) in common if o > 0)

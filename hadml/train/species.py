@@ -54,7 +54,7 @@ class SpeciesConfig:
     layers: int = 3
     batch_size: int = 2048
     lr: float = 3e-3
-    max_epochs: int = 6
+    max_epochs: int = 10
     val_fraction: float = 0.1
     split_seed: int = 0
     #: The format-1 model whose angle generator goes into the exported format-2 file;
@@ -339,14 +339,15 @@ def load_head(checkpoint: str | Path) -> tuple[SpeciesHead, dict[str, Any]]:
     return head, saved
 
 
-def is_species_config(config: str | Path) -> bool:
-    """Whether a training YAML (path or shipped recipe name) is a species config."""
+def is_species_config(config: str | Path, model: str = "species") -> bool:
+    """Whether a training YAML (path or shipped recipe name) is a species config (or, with
+    ``model="species_event"``, an event-level species fit)."""
     import yaml
 
     from hadml.train.recipes import find_recipe
 
     raw = yaml.safe_load(find_recipe(config).read_text()) or {}
-    return isinstance(raw, dict) and raw.get("model") == "species"
+    return isinstance(raw, dict) and raw.get("model") == model
 
 
 def load_species_config(config: str | Path, overrides: list[str] | tuple[str, ...] = (),
