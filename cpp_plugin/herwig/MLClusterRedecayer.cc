@@ -229,7 +229,7 @@ tPVector byNumber(const ParticleSet& set) {
 }
 }  // namespace
 
-void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
+void MLClusterRedecayer::writeHadronizationRecord(const Step& step, long eventNumber) {
   // The partons Herwig hadronized: the coloured final state of the step before this one
   // (the shower's), in event order; colour lines numbered from 1 in order of appearance.
   const tcCollPtr coll = step.collision();
@@ -244,7 +244,9 @@ void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
     if (!line) return 0;
     return lines.emplace(line, static_cast<int>(lines.size()) + 1).first->second;
   };
-  hadronization_ << "{\"partons\":[";
+  // The event number first: an event discarded after hadronization (an event error in the
+  // decays) is generated again under the same number, and only its last line counts.
+  hadronization_ << "{\"event\":" << eventNumber << ",\"partons\":[";
   bool first = true;
   if (previous) {
     for (const tPPtr& p : byNumber(previous->particles())) {
@@ -287,7 +289,8 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
     throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
   const tStepPtr step = eh.currentStep();
   if (!step) return;
-  if (hadronization_.is_open()) writeHadronizationRecord(*step);
+  if (hadronization_.is_open())
+    writeHadronizationRecord(*step, eh.currentEvent() ? eh.currentEvent()->number() : -1);
 
   std::vector<hadml::ClusterDecayRequest> requests;
   std::vector<hadml::RedecayPlan> plans;

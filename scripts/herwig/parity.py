@@ -85,17 +85,12 @@ def _herwig_clusters(r: herwig_dump.HadronizationRecord) -> tuple[list[int], lis
     copy_by_original = {p: i for i, p in copy_of.items()}
     originals = [i for i in range(len(children)) if i not in copy_of]
 
-    def original(i: int) -> int:
-        while i in copy_of:
-            i = copy_of[i]
-        return i
-
     def final(i: int) -> tuple[int, ...]:
         while redefined[i]:
             i = copy_by_original[i]
         return children[i]
 
-    primary = [i for i in originals if parent[i] < 0 or original(int(parent[i])) < 0]
+    primary = [i for i in originals if parent[i] < 0]
     return originals, primary, [final(i) for i in originals]
 
 
@@ -195,12 +190,19 @@ def same_partons(a: herwig_dump.HadronizationRecord,
             and np.array_equal(a.parton_p, b.parton_p))
 
 
-def common_partons(runs: list[list[herwig_dump.HadronizationRecord]]) -> list[int]:
-    """Indices of the events whose partons are identical in every run (runs of the same run
-    seed with different HadronizationSeed, docs/parity.md; an event vetoed after
-    hadronization in one run can desynchronise the next one)."""
-    n = min(len(r) for r in runs)
-    return [i for i in range(n) if all(same_partons(runs[0][i], r[i]) for r in runs[1:])]
+def common_partons(runs: list[list[herwig_dump.HadronizationRecord]]
+                   ) -> list[list[herwig_dump.HadronizationRecord]]:
+    """Each run's records of the events that every run completed with identical partons, in
+    the first run's order (runs of one run seed with different HadronizationSeed,
+    docs/parity.md). Events are matched by ThePEG's event number; of an event discarded
+    after hadronization and generated again only the last record counts
+    (herwig_dump.completed_events). Such an event starts from the hadronization stream, so
+    its partons can differ between the runs: it is left out."""
+    by_event = [{r.event: r for r in herwig_dump.completed_events(run)} for run in runs]
+    keep = [e for e in by_event[0]
+            if all(e in other and same_partons(by_event[0][e], other[e])
+                   for other in by_event[1:])]
+    return [[events[e] for e in keep] for events in by_event]
 
 
 def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig73",
@@ -215,14 +217,13 @@ def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig7
     null_source = "herwig" if herwig_nulls else "hadml"
     if herwig_nulls is not None and len(herwig_nulls) < 2:
         raise ValueError("a Herwig null needs at least two further Herwig runs")
-    keep = common_partons([records, *(herwig_nulls or [])])
-    records = [records[i] for i in keep]
+    records, *herwig_nulls = common_partons([records, *(herwig_nulls or [])])
     herwig = herwig_sample(records)
     n_hadml = 1 if herwig_nulls else 2 * nulls + 1
     hadml_runs = [hadml_sample(run_hadml(records, tune, seed + k)) for k in range(n_hadml)]
     observed = statistics(herwig, hadml_runs[0])
     if herwig_nulls:
-        null_samples = [herwig_sample([run[i] for i in keep]) for run in herwig_nulls]
+        null_samples = [herwig_sample(run) for run in herwig_nulls]
         null_stats = [statistics(null_samples[i], null_samples[j])
                       for i, j in combinations(range(len(null_samples)), 2)]
     else:
@@ -268,7 +269,7 @@ def main() -> None:
     herwig_nulls = ([list(herwig_dump.read_hadronization(f))[:args.max_events]
                      for f in args.herwig_null] if args.herwig_null else None)
     summary = compare(records, args.tune, args.seed, args.nulls, herwig_nulls)
-    print(f"{summary['events']} of {len(records)} events with the same partons in every "
+    print(f"{summary['events']} of {len(records)} records: events with the same partons in all "
           f"run; null: {summary['null']} ({summary['null_pairs']} pairs); per event "
           f"(Herwig / hadml {args.tune}):")
     for n in INT_OBSERVABLES:
