@@ -34,15 +34,16 @@ bool hasColouredFinalState(const Step& step) {
 }
 }  // namespace
 
-long HadronizationReseeder::mixSeed(long hadronizationSeed, long eventNumber) {
-  const std::uint64_t h = splitmix64(splitmix64(static_cast<std::uint64_t>(hadronizationSeed)) ^
-                                     static_cast<std::uint64_t>(eventNumber));
+long HadronizationReseeder::mixSeed(long key, long eventNumber, Stream stream) {
+  std::uint64_t h = splitmix64(static_cast<std::uint64_t>(stream));
+  h = splitmix64(h ^ static_cast<std::uint64_t>(key));
+  h = splitmix64(h ^ static_cast<std::uint64_t>(eventNumber));
   return static_cast<long>(h % static_cast<std::uint64_t>(SeedRange));
 }
 
 void HadronizationReseeder::doinitrun() {
   StepHandler::doinitrun();
-  pending_ = false;
+  pending_ = haveRunKey_ = false;
   nReseeded_ = nResumed_ = nUnresumed_ = 0;
 }
 
@@ -53,13 +54,15 @@ void HadronizationReseeder::handle(EventHandler& eh, const tPVector&, const Hint
   RandomGenerator& random = UseRandom::current();
   if (hasColouredFinalState(*step)) {
     if (pending_) ++nUnresumed_;
-    // Drawn from the main stream, which is the same in both runs up to here.
-    resumeSeed_ = static_cast<long>(random.rnd() * static_cast<double>(SeedRange));
-    random.setSeed(mixSeed(hadronizationSeed_, event->number()));  // flushes the cache
+    if (!haveRunKey_) {  // the main stream is the same in all runs of one run seed here
+      runKey_ = static_cast<long>(random.rnd() * static_cast<double>(SeedRange));
+      haveRunKey_ = true;
+    }
+    random.setSeed(mixSeed(hadronizationSeed_, event->number(), Stream::Hadronization));
     pending_ = true;
     ++nReseeded_;
   } else if (pending_) {
-    random.setSeed(resumeSeed_);
+    random.setSeed(mixSeed(runKey_, event->number(), Stream::Resume));
     pending_ = false;
     ++nResumed_;
   }

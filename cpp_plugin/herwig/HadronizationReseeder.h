@@ -18,17 +18,21 @@ using namespace ThePEG;
 
 class HadronizationReseeder : public StepHandler {
  public:
-  // Before hadronization (the current step's final state has coloured partons): draws the
-  // seed that resumes the main stream after the decays, then reseeds the generator with
-  // mixSeed(HadronizationSeed, event number). After the decays (no coloured parton left):
-  // reseeds it with the resume seed. Insert the same object in PreHadronizationHandlers
-  // and PostDecayHandlers.
+  // Before hadronization (the current step's final state has coloured partons): reseeds the
+  // generator with mixSeed(HadronizationSeed, event number, Hadronization). After the decays
+  // (no coloured parton left): reseeds it with mixSeed(run key, event number, Resume), the
+  // run key being one number drawn from the main stream before the first hadronization
+  // (the same in runs of one run seed). The next event thus starts from a state that
+  // depends only on the run seed and the event number, also after an event that was
+  // discarded in one run only. Insert the same object in PreHadronizationHandlers and
+  // PostDecayHandlers.
   void handle(EventHandler& eh, const tPVector& tagged, const Hint& hint) override;
 
+  enum class Stream : std::uint64_t { Hadronization = 1, Resume = 2 };
   // A RANMAR seed (ThePEG::StandardRandom accepts 0 <= seed < 900 000 000 without
-  // collisions of its internal state) from the hadronization seed and the event number:
-  // splitmix64 finaliser of both, so nearby events get unrelated streams.
-  static long mixSeed(long hadronizationSeed, long eventNumber);
+  // collisions of its internal state) from a key, the event number and the stream:
+  // splitmix64 finaliser of each, so nearby events get unrelated streams.
+  static long mixSeed(long key, long eventNumber, Stream stream);
 
   void persistentOutput(PersistentOStream& os) const;
   void persistentInput(PersistentIStream& is, int version);
@@ -44,7 +48,8 @@ class HadronizationReseeder : public StepHandler {
   long hadronizationSeed_ = 1;
   // Run state (not persistent).
   bool pending_ = false;  // reseeded for hadronization, main stream not yet resumed
-  long resumeSeed_ = 0;
+  bool haveRunKey_ = false;
+  long runKey_ = 0;
   long nReseeded_ = 0;
   long nResumed_ = 0;
   // Events that reached hadronization again before the previous one was resumed (a vetoed
