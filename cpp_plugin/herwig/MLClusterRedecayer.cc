@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "Herwig/Hadronization/Cluster.h"
@@ -259,6 +261,32 @@ void MLClusterRedecayer::writeHadronizationRecord(const Step& step, long eventNu
                      << q.mass() / GeV << ',' << col << ',' << acol << ']';
       first = false;
     }
+  }
+  // The colour octets of the partons' history, as (colour line, anticolour line) pairs of
+  // the numbering above: every colour-octet ancestor on the first-parent chain of each
+  // parton (the chain Herwig's ColourReconnector::_isColour8 follows with OctetTreatment
+  // All) whose two lines both reach the partons; other octets cannot veto a cluster.
+  std::set<std::pair<int, int>> octets;
+  if (previous) {
+    const auto known = [&lines](tcColinePtr line) {
+      const auto it = line ? lines.find(line) : lines.end();
+      return it == lines.end() ? 0 : it->second;
+    };
+    for (const tPPtr& p : byNumber(previous->particles())) {
+      if (!p->coloured()) continue;
+      for (tPPtr a = p->parents().empty() ? tPPtr() : p->parents()[0]; a;
+           a = a->parents().empty() ? tPPtr() : a->parents()[0]) {
+        if (a->data().iColour() != PDT::Colour8) continue;
+        const int col = known(a->colourLine()), acol = known(a->antiColourLine());
+        if (col && acol) octets.emplace(col, acol);
+      }
+    }
+  }
+  hadronization_ << "],\"octets\":[";
+  first = true;
+  for (const auto& [col, acol] : octets) {
+    hadronization_ << (first ? "" : ",") << '[' << col << ',' << acol << ']';
+    first = false;
   }
   // Every cluster of this step: [mass, index of the parent cluster or -1, [children's ids]]
   // (81 for a cluster child: fission; one hadron child: a single-hadron cluster).

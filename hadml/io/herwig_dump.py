@@ -301,6 +301,10 @@ class HadronizationRecord:
     cluster_children: tuple[tuple[int, ...], ...]
     #: ThePEG's event number (the line's ``event``), or the line index in records without it
     event: int = -1
+    #: int32 [k, 2]: the colour octets of the partons' shower history as (colour line,
+    #: anticolour line) pairs (the line's ``octets``; empty in records without it), for
+    #: Herwig's OctetTreatment All
+    octets: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
 
     @property
     def fissioned(self) -> np.ndarray:
@@ -342,6 +346,7 @@ def _hadronization_record(number: int, text: str) -> HadronizationRecord:
         cluster_parent=np.asarray([int(c[1]) for c in clusters], dtype=np.int64),
         cluster_children=children,
         event=int(data.get("event", number)),
+        octets=np.asarray(data.get("octets", []), dtype=np.int32).reshape(-1, 2),
     )
     if np.any(record.cluster_parent >= len(clusters)):
         raise ValueError("a cluster parent index past the event's clusters")
