@@ -183,3 +183,12 @@ def test_a_changed_cluster_parameter_is_found(harness, tmp_path: Path) -> None:
     assert means["herwig"]["fissions"] > 1.3 * means["hadml"]["fissions"]
     assert summary["observables"]["fissions"]["p_null"] < 1e-3
     assert summary["observables"]["clusters"]["p_null"] < 1e-3
+
+
+def test_paired_mean_test_by_hand(harness) -> None:
+    # d = (1, 0, 1, 1): mean 0.75, sd 0.5, z = 0.75 / (0.5 / 2) = 3, two-sided p = 0.0027
+    diff, z, p = harness.paired_mean_test([1, 2, 3, 4], [2, 2, 4, 5])
+    assert diff == pytest.approx(0.75)
+    assert z == pytest.approx(3.0)
+    assert p == pytest.approx(0.0026998, rel=1e-4)
+    assert harness.paired_mean_test([1, 2], [1, 2]) == (0.0, 0.0, 1.0)

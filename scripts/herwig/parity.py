@@ -180,11 +180,11 @@ def paired_mean_test(a: list[int], b: list[int]) -> tuple[float, float, float]:
     return float(np.mean(d)), z, float(math.erfc(abs(z) / math.sqrt(2.0)))
 
 
-def run_hadml(records, tune: str, seed: int) -> list[dict]:
+def run_hadml(records, tune: str, seed: int, params: dict | None = None) -> list[dict]:
     import hadml.generator as gen
     from hadml.config import load_config
 
-    config = load_config(None, {"tune": tune, "seed": seed})
+    config = load_config(None, {"tune": tune, "seed": seed, **(params or {})})
     generator = gen.Generator(config)
     generator.hadronizer.seed(2 * seed + 1, 2 * seed + 2)
     # the shower history's colour octets (OctetTreatment All), when the record has them
@@ -221,7 +221,8 @@ def common_partons(runs: list[list[herwig_dump.HadronizationRecord]]
 
 def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig73",
             seed: int = 1, nulls: int = 4,
-            herwig_nulls: list[list[herwig_dump.HadronizationRecord]] | None = None) -> dict:
+            herwig_nulls: list[list[herwig_dump.HadronizationRecord]] | None = None,
+            params: dict | None = None) -> dict:
     """Herwig's hadronization of `records` against hadml's on the same partons.
 
     The null: with `herwig_nulls` (two or more further Herwig runs on the same partons,
@@ -234,7 +235,8 @@ def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig7
     records, *herwig_nulls = common_partons([records, *(herwig_nulls or [])])
     herwig = herwig_sample(records)
     n_hadml = 1 if herwig_nulls else 2 * nulls + 1
-    hadml_runs = [hadml_sample(run_hadml(records, tune, seed + k)) for k in range(n_hadml)]
+    hadml_runs = [hadml_sample(run_hadml(records, tune, seed + k, params))
+                  for k in range(n_hadml)]
     observed = statistics(herwig, hadml_runs[0])
     if herwig_nulls:
         null_samples = [herwig_sample(run) for run in herwig_nulls]
@@ -245,7 +247,7 @@ def compare(records: list[herwig_dump.HadronizationRecord], tune: str = "herwig7
         null_stats = [statistics(hadml_runs[2 * k + 1], hadml_runs[2 * k + 2])
                       for k in range(nulls)]
     summary: dict = {
-        "events": len(records), "tune": tune, "null": null_source,
+        "events": len(records), "tune": tune, "params": params or {}, "null": null_source,
         "null_pairs": len(null_stats), "observables": {},
         "means": {"herwig": {n: float(np.mean(getattr(herwig, n))) for n in INT_OBSERVABLES},
                   "hadml": {n: float(np.mean(getattr(hadml_runs[0], n)))
@@ -284,6 +286,9 @@ def main() -> None:
     ap.add_argument("--herwig-null", nargs="+", default=None, metavar="RECORD",
                     help="two or more records of Herwig runs on the same partons (same run "
                          "seed, other HadronizationSeed): the null is Herwig against Herwig")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="a cluster parameter of hadml on top of the tune (repeatable), to "
+                         "match a Herwig run with changed settings")
     ap.add_argument("--max-events", type=int, default=None)
     ap.add_argument("-o", "--output", default=None, help="JSON summary")
     args = ap.parse_args()
@@ -291,7 +296,11 @@ def main() -> None:
     records = list(herwig_dump.read_hadronization(args.record))[:args.max_events]
     herwig_nulls = ([list(herwig_dump.read_hadronization(f))[:args.max_events]
                      for f in args.herwig_null] if args.herwig_null else None)
-    summary = compare(records, args.tune, args.seed, args.nulls, herwig_nulls)
+    try:
+        params = {k: float(v) for k, v in (a.split("=", 1) for a in args.param)}
+    except ValueError:
+        ap.error(f"--param wants NAME=NUMBER, got {args.param}")
+    summary = compare(records, args.tune, args.seed, args.nulls, herwig_nulls, params)
     print(f"{summary['events']} of {len(records)} records: events with the same partons in all "
           f"run; null: {summary['null']} ({summary['null_pairs']} pairs); per event "
           f"(Herwig / hadml {args.tune}):")
