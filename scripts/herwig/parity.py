@@ -7,7 +7,8 @@
 Input: the partons Herwig hadronized and the clusters it made, per event, as written by the
 Herwig adapter (``set MLRedecayer:HadronizationDump hadronization.jsonl``, docs/herwig.md).
 hadml's cluster stage (``ClusterHadronizer``, classic cluster decays, the given tune) runs
-on exactly those partons (momenta, masses from the momenta, colour lines). Compared per
+on exactly those partons (momenta, masses from the momenta, colour lines, and the colour
+octets of their shower history, which Herwig's OctetTreatment All uses). Compared per
 observable with the two-sample chi2 of hadml.train.metrics, both records brought to one
 representation (Sample):
 
@@ -22,6 +23,9 @@ runs with one run seed and different ``HadronizationSeed`` of the adapter's
 hadml against itself on the same partons with independent seeds (--nulls pairs). The null
 fixes the scale c of the model c * chi2_ndf (c < 1 when the samples share their partons);
 p = P(chi2_ndf >= chi2 / c). The uncalibrated asymptotic p (c = 1) is printed beside it.
+The counts per event are also compared event by event (paired_mean_test): the shared
+partons cancel in the per-event difference, which makes it much more sensitive to a shift of
+the mean than the shape chi2 and needs no null runs (the Herwig pairs check it).
 """
 
 from __future__ import annotations
