@@ -59,10 +59,12 @@ void HadronizationReseeder::handle(EventHandler& eh, const tPVector&, const Hint
       haveRunKey_ = true;
     }
     random.setSeed(mixSeed(hadronizationSeed_, event->number(), Stream::Hadronization));
+    random.flush();  // StandardRandom::setSeed flushes; other generators may not
     pending_ = true;
     ++nReseeded_;
   } else if (pending_) {
     random.setSeed(mixSeed(runKey_, event->number(), Stream::Resume));
+    random.flush();
     pending_ = false;
     ++nResumed_;
   }
