@@ -59,3 +59,32 @@ def test_bad_record_names_file_and_line(tmp_path: Path, line: str, what: str) ->
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(herwig_dump.HerwigDumpError, match="does not exist"):
         list(herwig_dump.read_hadronization(tmp_path / "none.jsonl"))
+
+
+def test_event_numbers_and_the_last_line_of_a_regenerated_event(tmp_path: Path) -> None:
+    # event 7 was discarded after hadronization and generated again: its second line counts
+    path = tmp_path / "had.jsonl"
+    path.write_text(
+        '{"event":6,"partons":[],"clusters":[[1.0,-1,[211,-211]]]}\n'
+        '{"event":7,"partons":[],"clusters":[[2.0,-1,[211,-211]]]}\n'
+        '{"event":7,"partons":[],"clusters":[[3.0,-1,[211,-211]]]}\n'
+        '{"event":8,"partons":[],"clusters":[[4.0,-1,[211,-211]]]}\n')
+    records = list(herwig_dump.read_hadronization(path))
+    assert [r.event for r in records] == [6, 7, 7, 8]
+    assert [r.number for r in records] == [0, 1, 2, 3]
+    done = herwig_dump.completed_events(records)
+    assert [r.event for r in done] == [6, 7, 8]
+    assert [float(r.cluster_mass[0]) for r in done] == [1.0, 3.0, 4.0]
+    # records without event numbers: the line index stands in; without octets: none
+    path.write_text(RECORD)
+    assert [r.event for r in herwig_dump.read_hadronization(path)] == [0, 1]
+    assert all(r.octets.shape == (0, 2) for r in herwig_dump.read_hadronization(path))
+
+
+def test_octets_of_the_shower_history(tmp_path: Path) -> None:
+    path = tmp_path / "had.jsonl"
+    path.write_text('{"event":1,"partons":[[1,0,0,30,30.1,0.33,1,0],[-1,0,0,-30,30.1,0.33,0,2]],'
+                    '"octets":[[1,2],[3,1]],"clusters":[[60.2,-1,[81,81]]]}\n')
+    (record,) = herwig_dump.read_hadronization(path)
+    assert record.octets.dtype == np.int32
+    np.testing.assert_array_equal(record.octets, [[1, 2], [3, 1]])

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <iomanip>
 #include <map>
+#include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "Herwig/Hadronization/Cluster.h"
@@ -229,7 +231,7 @@ tPVector byNumber(const ParticleSet& set) {
 }
 }  // namespace
 
-void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
+void MLClusterRedecayer::writeHadronizationRecord(const Step& step, long eventNumber) {
   // The partons Herwig hadronized: the coloured final state of the step before this one
   // (the shower's), in event order; colour lines numbered from 1 in order of appearance.
   const tcCollPtr coll = step.collision();
@@ -244,7 +246,9 @@ void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
     if (!line) return 0;
     return lines.emplace(line, static_cast<int>(lines.size()) + 1).first->second;
   };
-  hadronization_ << "{\"partons\":[";
+  // The event number first: an event discarded after hadronization (an event error in the
+  // decays) is generated again under the same number, and only its last line counts.
+  hadronization_ << "{\"event\":" << eventNumber << ",\"partons\":[";
   bool first = true;
   if (previous) {
     for (const tPPtr& p : byNumber(previous->particles())) {
@@ -257,6 +261,32 @@ void MLClusterRedecayer::writeHadronizationRecord(const Step& step) {
                      << q.mass() / GeV << ',' << col << ',' << acol << ']';
       first = false;
     }
+  }
+  // The colour octets of the partons' history, as (colour line, anticolour line) pairs of
+  // the numbering above: every colour-octet ancestor on the first-parent chain of each
+  // parton (the chain Herwig's ColourReconnector::_isColour8 follows with OctetTreatment
+  // All) whose two lines both reach the partons; other octets cannot veto a cluster.
+  std::set<std::pair<int, int>> octets;
+  if (previous) {
+    const auto known = [&lines](tcColinePtr line) {
+      const auto it = line ? lines.find(line) : lines.end();
+      return it == lines.end() ? 0 : it->second;
+    };
+    for (const tPPtr& p : byNumber(previous->particles())) {
+      if (!p->coloured()) continue;
+      for (tPPtr a = p->parents().empty() ? tPPtr() : p->parents()[0]; a;
+           a = a->parents().empty() ? tPPtr() : a->parents()[0]) {
+        if (a->data().iColour() != PDT::Colour8) continue;
+        const int col = known(a->colourLine()), acol = known(a->antiColourLine());
+        if (col && acol) octets.emplace(col, acol);
+      }
+    }
+  }
+  hadronization_ << "],\"octets\":[";
+  first = true;
+  for (const auto& [col, acol] : octets) {
+    hadronization_ << (first ? "" : ",") << '[' << col << ',' << acol << ']';
+    first = false;
   }
   // Every cluster of this step: [mass, index of the parent cluster or -1, [children's ids]]
   // (81 for a cluster child: fission; one hadron child: a single-hadron cluster).
@@ -287,7 +317,8 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
     throw Exception() << "MLClusterRedecayer used before doinitrun" << Exception::runerror;
   const tStepPtr step = eh.currentStep();
   if (!step) return;
-  if (hadronization_.is_open()) writeHadronizationRecord(*step);
+  if (hadronization_.is_open())
+    writeHadronizationRecord(*step, eh.currentEvent() ? eh.currentEvent()->number() : -1);
 
   std::vector<hadml::ClusterDecayRequest> requests;
   std::vector<hadml::RedecayPlan> plans;

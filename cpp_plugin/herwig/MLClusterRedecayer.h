@@ -65,7 +65,8 @@ class MLClusterRedecayer : public StepHandler {
   // Hadronization record for the parity harness (docs/herwig.md): per event one JSON line
   // with the partons entering Herwig's hadronization (the previous step's coloured final
   // state: id, momentum, mass, colour and anticolour line numbers) and every cluster of the
-  // hadronization step (mass, parent cluster, children's ids), written before any re-decay.
+  // hadronization step (mass, parent cluster, children's ids), written before any re-decay;
+  // each line starts with ThePEG's event number.
   std::string hadronizationFile_;
   std::ofstream hadronization_;
   // Created in doinitrun, not persistent (the model is re-read from modelFile_).
@@ -80,7 +81,7 @@ class MLClusterRedecayer : public StepHandler {
   // the hadml parameters read from its interfaces, for the classic fallback.
   ClusterDecayerPtr findHerwigDecayer() const;
   hadml::ClusterParams fallbackParams(const ClusterDecayerPtr& decayer) const;
-  void writeHadronizationRecord(const Step& step);
+  void writeHadronizationRecord(const Step& step, long eventNumber);
 };
 
 }  // namespace Herwig

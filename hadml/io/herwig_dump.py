@@ -38,6 +38,7 @@ __all__ = [
     "HadronizationRecord",
     "HerwigDumpError",
     "Particle",
+    "completed_events",
     "detect_format",
     "read",
     "read_hadronization",
@@ -279,6 +280,8 @@ def to_cluster_table(
 class HadronizationRecord:
     """One Herwig event at hadronization, as written by ``MLClusterRedecayer:HadronizationDump``:
     the partons Herwig hadronized and every cluster it made (before any re-decay).
+    ``number`` is the line index; ``event`` is ThePEG's event number, which repeats when an
+    event was discarded after hadronization and generated again (see completed_events).
 
     Partons use Pythia's colour convention (quarks carry ``col``, antiquarks ``acol``, gluons
     both; 0 = none), with colour lines numbered from 1 within the event. A cluster's
@@ -296,6 +299,12 @@ class HadronizationRecord:
     cluster_mass: np.ndarray  # float64 [k]
     cluster_parent: np.ndarray  # int64 [k]
     cluster_children: tuple[tuple[int, ...], ...]
+    #: ThePEG's event number (the line's ``event``), or the line index in records without it
+    event: int = -1
+    #: int32 [k, 2]: the colour octets of the partons' shower history as (colour line,
+    #: anticolour line) pairs (the line's ``octets``; empty in records without it), for
+    #: Herwig's OctetTreatment All
+    octets: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
 
     @property
     def fissioned(self) -> np.ndarray:
@@ -336,6 +345,8 @@ def _hadronization_record(number: int, text: str) -> HadronizationRecord:
         cluster_mass=np.asarray([float(c[0]) for c in clusters], dtype=np.float64),
         cluster_parent=np.asarray([int(c[1]) for c in clusters], dtype=np.int64),
         cluster_children=children,
+        event=int(data.get("event", number)),
+        octets=np.asarray(data.get("octets", []), dtype=np.int32).reshape(-1, 2),
     )
     if np.any(record.cluster_parent >= len(clusters)):
         raise ValueError("a cluster parent index past the event's clusters")
@@ -355,3 +366,14 @@ def read_hadronization(path: str | Path) -> Iterator[HadronizationRecord]:
             except (ValueError, KeyError, TypeError, IndexError) as err:
                 raise HerwigDumpError(
                     f"{path}:{lineno}: not a hadronization record: {err}") from None
+
+
+def completed_events(records: Iterable[HadronizationRecord]) -> list[HadronizationRecord]:
+    """The record of each event that Herwig completed: when an event is discarded after its
+    hadronization (an event error in the decays, say), ThePEG generates it again under the
+    same event number and the adapter writes a second line; only the last one belongs to the
+    run's output. Order of first appearance is kept."""
+    last: dict[int, HadronizationRecord] = {}
+    for r in records:
+        last[r.event] = r
+    return list(last.values())
