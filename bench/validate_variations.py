@@ -3,13 +3,13 @@
 For each variation: the nominal sample weighted to the varied point against a direct run
 at that point, histogram by histogram, with the covariance two-sample chi2 of
 hadml.analysis.weighted; and, to calibrate the statistic, the nominal sample against an
-independent nominal run. The samples are made one after the other (one process, one
-core); each one's weighted histograms (bin values, covariance, raw entries, for every
-weight column it needs) are saved to ``OUT/samples/NAME.npz`` as soon as it is done, so an
-interrupted run resumes with the next sample, and the report (``results.json``,
-``summary.md``) is rewritten after every sample from what exists.
+independent nominal run. All samples grow together in rounds (one process, one core):
+each round's events of each sample are analysed and saved as a chunk, so an interrupted
+run resumes after the last chunk with the same events, and the report (``results.json``,
+``summary.md``) compares the samples at the events they all have.
 
-    PYTHONPATH=. python bench/validate_variations.py --events 50000 --out validation/variations
+    PYTHONPATH=. python bench/validate_variations.py --events 50000 --round 2500 \\
+        --out validation/variations
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pickle
 import time
 from pathlib import Path
 
@@ -57,71 +58,108 @@ def variations(nominal: dict[str, float]) -> list[Variation]:
 BLOCK = 100
 
 
-def make_sample(seed: int, overrides: dict[str, float], varied: list[Variation] | None,
-                n_events: int, refs) -> tuple[dict, EntryTracker, dict[str, float]]:
-    """Generate ``n_events`` and fill every shared LEP analysis, tracking which event each
-    value came from; column 0 of the tracker is the unit weight, then the variations."""
-    cfg = load_config(overrides={"seed": seed, "block_size": BLOCK, **overrides})
-    gen = Generator(cfg, varied)
-    analyses = {name: ANALYSES[name]() for name in refs}
+class Sample:
+    """One generator setting, kept alive across rounds; each round's events are filled
+    into fresh analyses and saved as a chunk (``OUT/chunks/NAME/NNNN.pkl``), so an
+    interrupted run resumes after the last saved chunk with the same events (the blocks
+    of a run are independent of how they are split into rounds)."""
+
+    def __init__(self, name: str, seed: int, overrides: dict[str, float],
+                 varied: list[Variation] | None, refs, out: Path) -> None:
+        self.name, self.seed, self.overrides, self.varied = name, seed, overrides, varied
+        self.refs = refs
+        self.dir = out / "chunks" / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.gen: Generator | None = None
+
+    def chunks(self) -> list[Path]:
+        return sorted(self.dir.glob("[0-9][0-9][0-9][0-9].pkl"))
+
+    @property
+    def n(self) -> int:
+        return len(self.chunks()) * self.round_size
+
+    round_size = 0
+
+    def run_round(self) -> dict[str, float]:
+        """Generate and analyse the next ``round_size`` events; save them as a chunk."""
+        if self.gen is None:
+            cfg = load_config(overrides={"seed": self.seed, "block_size": BLOCK,
+                                         **self.overrides})
+            self.gen = Generator(cfg, self.varied)
+        k = len(self.chunks())
+        first = k * self.round_size
+        analyses = {name: ANALYSES[name]() for name in self.refs}
+        tracker = EntryTracker()
+        seconds = {"generate": 0.0, "analyse": 0.0}
+        for b in range(self.round_size // BLOCK):
+            t0 = time.process_time()
+            res = self.gen.run_block(first // BLOCK + b, BLOCK, first + b * BLOCK)
+            t1 = time.process_time()
+            for i, ev in enumerate(res.events):
+                fs = ev.final_state()
+                w = [1.0] if res.weights is None else [1.0, *res.weights[i]]
+                e = tracker.add_event(np.asarray(w))
+                for name, a in analyses.items():
+                    tracker.before_fill(name, a)
+                    a.fill(fs, None)
+                    tracker.after_fill(name, a, e)
+            seconds["generate"] += t1 - t0
+            seconds["analyse"] += time.process_time() - t1
+        chunk = {"analyses": {}, "n_events": tracker.n_events, "seconds": seconds,
+                 "weights": tracker.weight_matrix(),
+                 "index": {k: tracker.entries(*k) for k in tracker.index},
+                 "counted": {k: np.asarray(v, np.int64) for k, v in tracker.counted.items()}}
+        for name, a in analyses.items():
+            a.data = {key: [arr] for key, arr in a.arrays().items()}
+            chunk["analyses"][name] = a
+        tmp = self.dir / f"{k:04d}.tmp"
+        tmp.write_bytes(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        tmp.replace(self.dir / f"{k:04d}.pkl")
+        return seconds
+
+
+def load_chunks(paths: list[Path]) -> tuple[dict, EntryTracker, list[float]]:
+    """The analyses and entry tracker of a sample's chunks, concatenated in order."""
+    analyses: dict = {}
     tracker = EntryTracker()
-    seconds = {"generate": 0.0, "analyse": 0.0}
-    for b in range(n_events // BLOCK):
-        t0 = time.process_time()
-        res = gen.run_block(b, BLOCK, b * BLOCK)
-        t1 = time.process_time()
-        for k, ev in enumerate(res.events):
-            fs = ev.final_state()
-            w = [1.0] if res.weights is None else [1.0, *res.weights[k]]
-            e = tracker.add_event(np.asarray(w))
-            for name, a in analyses.items():
-                tracker.before_fill(name, a)
-                a.fill(fs, None)
-                tracker.after_fill(name, a, e)
-        seconds["generate"] += t1 - t0
-        seconds["analyse"] += time.process_time() - t1
+    seconds = [0.0, 0.0]
+    offset = 0
+    for path in paths:
+        chunk = pickle.loads(path.read_bytes())
+        for name, a in chunk["analyses"].items():
+            if name not in analyses:
+                analyses[name] = a
+            else:
+                base = analyses[name]
+                base.n_events += a.n_events
+                for key, arrs in a.data.items():
+                    base.data.setdefault(key, []).extend(arrs)
+        tracker.weights.extend(chunk["weights"])
+        for key, idx in chunk["index"].items():
+            tracker.index.setdefault(key, []).append(idx + offset)
+        for name, ev in chunk["counted"].items():
+            tracker.counted.setdefault(name, []).extend((ev + offset).tolist())
+        offset += chunk["n_events"]
+        seconds[0] += chunk["seconds"]["generate"]
+        seconds[1] += chunk["seconds"]["analyse"]
     return analyses, tracker, seconds
 
 
-def save_sample(path: Path, analyses, tracker: EntryTracker, refs, columns: list[str],
-                seconds: dict[str, float]) -> None:
-    """The weighted histograms of every weight column (``columns`` names them) and the
-    weights themselves, written atomically."""
-    arrays: dict[str, np.ndarray] = {"weights": tracker.weight_matrix(),
-                                     "columns": np.array(columns),
-                                     "seconds": np.array([seconds["generate"],
-                                                          seconds["analyse"]])}
-    for c, col in enumerate(columns):
-        for key, (hd, _, h) in book_weighted(analyses, tracker, refs, c).items():
-            arrays[f"{col}|{key}|y"] = h.y
-            arrays[f"{col}|{key}|cov"] = h.cov
-            arrays[f"{col}|{key}|entries"] = h.entries
-            arrays[f"obs|{key}"] = np.array(hd.observable)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+class Booked:
+    """A sample's weighted histograms per weight column."""
 
-
-class Saved:
-    """A saved sample: weighted histograms per column."""
-
-    def __init__(self, path: Path) -> None:
-        z = np.load(path)
-        self.data = {k: z[k] for k in z.files}
-        self.columns = [str(c) for c in self.data["columns"]]
-        self.weights = self.data["weights"]
-        self.n = len(self.weights)
-        self.seconds = self.data["seconds"].tolist()
+    def __init__(self, paths: list[Path], refs, columns: list[str]) -> None:
+        analyses, tracker, self.seconds = load_chunks(paths)
+        self.weights = tracker.weight_matrix()
+        self.n = tracker.n_events
+        self.by_column = {}
+        for c, col in enumerate(columns):
+            self.by_column[col] = {key: (hd.observable, h) for key, (hd, _, h) in
+                                   book_weighted(analyses, tracker, refs, c).items()}
 
     def histos(self, column: str) -> dict[str, tuple[str, WeightedHisto]]:
-        out = {}
-        for k in self.data:
-            if k.startswith(f"{column}|") and k.endswith("|y"):
-                key = k[len(column) + 1:-2]
-                out[key] = (str(self.data[f"obs|{key}"]), WeightedHisto(
-                    self.data[k], self.data[f"{column}|{key}|cov"],
-                    self.data[f"{column}|{key}|entries"]))
-        return out
+        return self.by_column[column]
 
 
 def compare(a, b) -> list[dict]:
@@ -146,32 +184,32 @@ def binomial_tail(k: int, n: int, p: float) -> float:
     return max(0.0, 1.0 - sum(math.exp(log_pmf(j)) for j in range(k)))
 
 
-def report(out: Path, varied: list[Variation], info: dict) -> dict | None:
-    sdir = out / "samples"
-    if not (sdir / "nominal.npz").exists():
+def report(out: Path, samples: dict[str, Sample], varied: list[Variation], refs,
+           info: dict) -> dict | None:
+    """Compare every sample at the events all of them have (the same number of chunks)."""
+    n_chunks = min(len(s.chunks()) for s in samples.values())
+    if n_chunks == 0:
         return None
-    nominal = Saved(sdir / "nominal.npz")
+    nominal = Booked(samples["nominal"].chunks()[:n_chunks], refs,
+                     ["nominal"] + [v.name for v in varied])
     nom0 = nominal.histos("nominal")
     W = nominal.weights
-    result: dict = {"info": info, "n_events": {"nominal": nominal.n},
-                    "seconds": {"nominal": nominal.seconds}, "variations": {}}
-    if (sdir / "null.npz").exists():
-        null = Saved(sdir / "null.npz")
-        result["n_events"]["null"] = null.n
-        result["seconds"]["null"] = null.seconds
-        result["null"] = compare(nom0, null.histos("nominal"))
+    null = Booked(samples["null"].chunks()[:n_chunks], refs, ["nominal"])
+    result: dict = {"info": info, "n_events": {"nominal": nominal.n, "null": null.n},
+                    "cpu_seconds": {"nominal": nominal.seconds, "null": null.seconds},
+                    "null": compare(nom0, null.histos("nominal")), "variations": {}}
+    del null
     for k, v in enumerate(varied, start=1):
-        entry: dict = {"overrides": v.overrides, "kish_ess": kish_ess(W[:, k]),
-                       "mean_w": float(W[:, k].mean()), "max_w": float(W[:, k].max())}
-        if (sdir / f"{v.name}.npz").exists():
-            direct = Saved(sdir / f"{v.name}.npz")
-            result["n_events"][v.name] = direct.n
-            result["seconds"][v.name] = direct.seconds
-            dh = direct.histos("nominal")
-            entry["rows"] = compare(nominal.histos(v.name), dh)
+        direct = Booked(samples[v.name].chunks()[:n_chunks], refs, ["nominal"])
+        result["n_events"][v.name] = direct.n
+        result["cpu_seconds"][v.name] = direct.seconds
+        dh = direct.histos("nominal")
+        result["variations"][v.name] = {
+            "overrides": v.overrides, "kish_ess": kish_ess(W[:, k]),
+            "mean_w": float(W[:, k].mean()), "max_w": float(W[:, k].max()),
+            "rows": compare(nominal.histos(v.name), dh),
             # The direct run against the unweighted nominal: do the histograms see it?
-            entry["unweighted"] = compare(nom0, dh)
-        result["variations"][v.name] = entry
+            "unweighted": compare(nom0, dh)}
     (out / "results.json").write_text(json.dumps(result, indent=1))
     (out / "summary.md").write_text(summary(result))
     return result
@@ -227,33 +265,42 @@ def summary(result: dict) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=50000, help="events per sample")
+    ap.add_argument("--round", type=int, default=2500, help="events per sample per round")
+    ap.add_argument("--report-every", type=int, default=2,
+                    help="rewrite the report after this many rounds")
+    ap.add_argument("--report-only", action="store_true",
+                    help="only write the report from the saved chunks")
     ap.add_argument("--out", default="validation/variations")
     args = ap.parse_args()
+    if args.round % BLOCK or args.events % args.round:
+        ap.error(f"--round must be a multiple of {BLOCK} and divide --events")
     out = Path(args.out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     refs = load_refs(list(ANALYSES), None)
     nominal = load_config().cluster_params()
     varied = variations(nominal)
-    # name -> (seed, overrides, variations recorded)
-    plan: dict[str, tuple[int, dict[str, float], list[Variation] | None]] = {
-        "nominal": (1, {}, varied), "null": (2, {}, None)}
+    Sample.round_size = args.round
+    samples = {"nominal": Sample("nominal", 1, {}, varied, refs, out),
+               "null": Sample("null", 2, {}, None, refs, out)}
     for k, v in enumerate(varied):
-        plan[v.name] = (100 + k, dict(v.overrides), None)
-    info = {"command": "bench/validate_variations.py", "events": args.events, "tune": "lep",
-            "seeds": {k: p[0] for k, p in plan.items()}}
-    for name, (seed, overrides, var) in plan.items():
-        path = out / "samples" / f"{name}.npz"
-        if path.exists() and len(np.load(path)["weights"]) == args.events:
-            continue
-        t0 = time.time()
-        analyses, tracker, seconds = make_sample(seed, overrides, var, args.events, refs)
-        columns = ["nominal"] + ([v.name for v in var] if var else [])
-        save_sample(path, analyses, tracker, refs, columns, seconds)
-        del analyses, tracker
-        report(out, varied, info)
-        print(f"{time.strftime('%H:%M:%S')}: {name} done ({args.events} events, "
-              f"{time.time() - t0:.0f} s wall, cpu {seconds})", flush=True)
-    report(out, varied, info)
+        samples[v.name] = Sample(v.name, 100 + k, dict(v.overrides), None, refs, out)
+    info = {"command": "bench/validate_variations.py", "round": args.round, "tune": "lep",
+            "seeds": {k: s.seed for k, s in samples.items()}}
+    if args.report_only:
+        report(out, samples, varied, refs, info)
+        return
+    rounds = 0
+    while min(s.n for s in samples.values()) < args.events:
+        target = min(s.n for s in samples.values()) + args.round
+        for s in samples.values():
+            if s.n < target:
+                s.run_round()
+        rounds += 1
+        print(f"{time.strftime('%H:%M:%S')}: {target} events per sample", flush=True)
+        if rounds % args.report_every == 0 or target >= args.events:
+            res = report(out, samples, varied, refs, info)
+            if res is not None:
+                print(f"  report: null failures {_stats(res['null'])[1]}", flush=True)
 
 
 if __name__ == "__main__":
