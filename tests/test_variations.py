@@ -385,3 +385,26 @@ def test_block_weights_from_the_event_loop(tmp_path) -> None:
     kept = gen.run_block(0, 70, 0, keep_events=True, keep_hepmc=True)
     assert streamed.hepmc == kept.hepmc and streamed.hepmc.count(b"\nW ") == 70
     np.testing.assert_array_equal(streamed.weights, kept.weights)
+
+
+def test_tuner_weight_problems() -> None:
+    """When a tuning point may use an anchor run's weights instead of a run of its own."""
+    from hadml.variations import VariationReport, tuner_weight_problems
+
+    anchor = {"ClSmrLight": 0.78, "PwtSquark": 0.374, "ClMaxLight": 3.239}
+
+    def report(ess: float, hard: list[str] | None = None) -> VariationReport:
+        return VariationReport("p", ["decay direction"], hard or [], 1000, 1000.0, ess)
+
+    assert tuner_weight_problems(report(990), {"ClSmrLight": 0.93}, anchor) == []
+    assert tuner_weight_problems(report(500), {"ClSmrLight": 0.63, "PwtSquark": 0.334},
+                                 anchor) == []
+    (low,) = tuner_weight_problems(report(499), {"ClSmrLight": 0.93}, anchor)
+    assert "Kish ESS 499 is below 50%" in low
+    (far,) = tuner_weight_problems(report(900), {"ClMaxLight": 3.5}, anchor)
+    assert "step 0.261" in far and "validated 0.15" in far
+    (unvalidated,) = tuner_weight_problems(report(900), {"SngWt": 0.9}, anchor)
+    assert unvalidated.startswith("SngWt: no validated step")
+    hard = tuner_weight_problems(report(900, ["static threshold: hard boundary"]),
+                                 {"ClMaxLight": 3.3}, anchor)
+    assert hard == ["hard boundary: static threshold: hard boundary"]
