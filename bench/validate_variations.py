@@ -28,7 +28,7 @@ from hadml.analysis.compare import load_refs
 from hadml.analysis.weighted import (
     EntryTracker,
     WeightedHisto,
-    book_weighted,
+    book_weighted_columns,
     chi2_two_histograms,
 )
 from hadml.config import load_config
@@ -153,10 +153,9 @@ class Booked:
         analyses, tracker, self.seconds = load_chunks(paths)
         self.weights = tracker.weight_matrix()
         self.n = tracker.n_events
-        self.by_column = {}
-        for c, col in enumerate(columns):
-            self.by_column[col] = {key: (hd.observable, h) for key, (hd, _, h) in
-                                   book_weighted(analyses, tracker, refs, c).items()}
+        booked = book_weighted_columns(analyses, tracker, refs, range(len(columns)))
+        self.by_column = {col: {key: (hd.observable, h) for key, (hd, _, h) in
+                                booked[c].items()} for c, col in enumerate(columns)}
 
     def histos(self, column: str) -> dict[str, tuple[str, WeightedHisto]]:
         return self.by_column[column]
