@@ -221,18 +221,33 @@ def _stats(rows: list[dict]) -> tuple[int, int, float, float]:
     return len(p), int(np.sum(p < 0.01)), float(np.mean(p < 0.05)), float(p.min())
 
 
+def null_scale(rows: list[dict]) -> float:
+    """c = sum chi2 / sum ndf of the null comparison (1 for a calibrated statistic)."""
+    return sum(r["chi2"] for r in rows) / max(sum(r["ndf"] for r in rows), 1)
+
+
+def n_scaled_fails(rows: list[dict], scale: float) -> int:
+    """Histograms with P(chi2_ndf >= chi2 / scale) < 0.01: the null-scaled p-values."""
+    from hadml.train.metrics import chi2_sf
+
+    return sum(chi2_sf(r["chi2"] / scale, r["ndf"]) < 0.01 for r in rows)
+
+
 def summary(result: dict) -> str:
     n = result["n_events"]
+    scale = null_scale(result["null"]) if result.get("null") else 1.0
     lines = [f"# Variation weights vs direct runs ({n['nominal']} nominal events, "
              f"{min([v for k, v in n.items() if k != 'nominal'] or [0])} per direct run)", "",
+             f"Null scale c = sum chi2 / sum ndf of the null comparison = {scale:.3f}.", "",
              "| comparison | Kish ESS | <w> | max w | histograms | p < 0.01 (expected) | "
-             "P(>= that) | frac p < 0.05 | min p | unweighted: p < 0.01 |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    total_h = total_bad = 0
+             "P(>= that) | p_c < 0.01 | frac p < 0.05 | min p | unweighted: p < 0.01 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    total_h = total_bad = total_scaled = 0
     if "null" in result:
         h, bad, f05, pmin = _stats(result["null"])
         lines.append(f"| null: nominal vs nominal (other seed) | - | - | - | {h} | {bad} "
-                     f"({0.01 * h:.2f}) | {binomial_tail(bad, h, 0.01):.2f} | {f05:.3f} | "
+                     f"({0.01 * h:.2f}) | {binomial_tail(bad, h, 0.01):.2f} | "
+                     f"{n_scaled_fails(result['null'], scale)} | {f05:.3f} | "
                      f"{pmin:.3g} | - |")
     for name, v in result["variations"].items():
         if "rows" not in v:
@@ -242,15 +257,17 @@ def summary(result: dict) -> str:
             continue
         h, bad, f05, pmin = _stats(v["rows"])
         _, ubad, _, _ = _stats(v["unweighted"])
-        total_h, total_bad = total_h + h, total_bad + bad
+        scaled = n_scaled_fails(v["rows"], scale)
+        total_h, total_bad, total_scaled = total_h + h, total_bad + bad, total_scaled + scaled
         lines.append(f"| {name} {v['overrides']} | {v['kish_ess']:.0f} | {v['mean_w']:.4f} | "
                      f"{v['max_w']:.3g} | {h} | {bad} ({0.01 * h:.2f}) | "
-                     f"{binomial_tail(bad, h, 0.01):.2f} | {f05:.3f} | {pmin:.3g} | {ubad} |")
+                     f"{binomial_tail(bad, h, 0.01):.2f} | {scaled} | {f05:.3f} | "
+                     f"{pmin:.3g} | {ubad} |")
     if total_h:
         lines += ["", f"All weighted comparisons: {total_bad} of {total_h} with p < 0.01 "
                   f"(expected {0.01 * total_h:.1f} for a calibrated statistic; P(>= "
                   f"{total_bad}) = {binomial_tail(total_bad, total_h, 0.01):.3g} for "
-                  "independent tests)."]
+                  f"independent tests); with the null-scaled p_c: {total_scaled}."]
     lines += ["", "Failing histograms (p < 0.01):", ""]
     groups = [("null", {"rows": result.get("null", [])}), *result["variations"].items()]
     for name, v in groups:
