@@ -88,6 +88,8 @@ def main() -> None:
     ap.add_argument("--set", action="append", default=[], help="reweight config overrides")
     ap.add_argument("--test-events", type=int, default=None,
                     help="at most this many events of each compared sample")
+    ap.add_argument("--tag", default="", help="suffix of the run name and report files "
+                    "(e.g. _species for --set species_inputs=true)")
     args = ap.parse_args()
     s = STUDIES[args.study]
     samples, out = Path(args.samples), Path(args.out)
@@ -95,7 +97,8 @@ def main() -> None:
     param = s["param"]
     nom_name, nom_value = s["nominal"]
     cfg = load_reweight_config(
-        "dctr", [f"out_dir={out}/runs", f"name=dctr_{args.study}", "threads=1", *args.set],
+        "dctr", [f"out_dir={out}/runs", f"name=dctr_{args.study}{args.tag}", "threads=1",
+                 *args.set],
         nominal=f"{samples / nom_name}.npz:{param}={nom_value}",
         varied=[f"{samples / n.partition('[')[0]}.npz:{param}={v}" for n, v in s["varied"]])
     result = train(cfg, events(samples, nom_name), [events(samples, n) for n, _ in s["varied"]])
@@ -117,7 +120,8 @@ def main() -> None:
     null = H.compare(b_partner, b_target)
     scale = H.calibrate(null)
     report = {
-        "study": args.study, "param": param, "samples": s, "nominal": nom_value,
+        "study": args.study, "tag": args.tag, "set": args.set, "param": param,
+        "samples": s, "nominal": nom_value,
         "target": s["target"],
         "events": {"train": result.n_events, "test_nominal": len(w),
                    "test_target": next(iter(f_tgt.values())).n_events,
@@ -130,18 +134,19 @@ def main() -> None:
         "null_scale": scale,
         "null": summarise(null, scale),
         "weighted_vs_target": summarise(H.compare(b_weighted, b_target), scale),
+        "species_inputs": bool(result.module.species_inputs),
         "unweighted_vs_target": summarise(H.compare(b_nominal, b_target), scale),
         "weighted_vs_target_uncalibrated": summarise(H.compare(b_weighted, b_target), 1.0),
         "null_uncalibrated": summarise(null, 1.0),
     }
-    (out / f"report_{args.study}.json").write_text(json.dumps(report, indent=1))
+    (out / f"report_{args.study}{args.tag}.json").write_text(json.dumps(report, indent=1))
     for key in ("null", "weighted_vs_target", "unweighted_vs_target"):
         r = report[key]
         print(f"{key}: {r['failing']} of {r['histograms']} histograms with p < {P_MIN} "
               f"(sum chi2 {r['chi2_sum']:.0f} / ndf {r['ndf_sum']})")
     print(f"null scale c = {scale:.3f}; Kish ESS {report['kish_ess']:.0f} of {len(w)}; "
           f"raw mean weight {report['raw_mean_weight']:.3f}; training {result.wall_seconds:.0f} s")
-    np.save(out / f"weights_{args.study}.npy", w)
+    np.save(out / f"weights_{args.study}{args.tag}.npy", w)
 
 
 if __name__ == "__main__":

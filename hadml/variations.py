@@ -160,3 +160,41 @@ def reports(info: Sequence[dict], weights: np.ndarray) -> list[VariationReport]:
     return [VariationReport(d["name"], list(d["groups"]), list(d["hard_boundaries"]),
                             len(w), float(w[:, k].sum()), kish_ess(w[:, k]))
             for k, d in enumerate(info)]
+
+
+# -- the surrogate tuner (issue 14, item 3; docs/variations.md, "Using weights in the tuner") --
+
+#: A tuning point may be served by an anchor run's weighted events when the Kish ESS of its
+#: weights is at least this fraction of the anchor's events: its MC errors are then at most
+#: sqrt(2) times those of a direct run of the same length.
+TUNER_MIN_ESS_FRACTION = 0.5
+#: Largest steps from the anchor (either direction) that the LEP validation of the weights
+#: against direct runs has passed (docs/variations.md, "Validation on the LEP analyses").
+VALIDATED_STEPS = {"ClSmrLight": 0.15, "ClPowLight": 0.3, "PSplitLight": 0.05,
+                   "PwtSquark": 0.04, "PwtDIquark": 0.04, "ClMaxLight": 0.15}
+
+
+def tuner_weight_problems(report: VariationReport, overrides: dict[str, float],
+                          anchor: dict[str, float]) -> list[str]:
+    """Why a tuning point (``overrides`` on the ``anchor`` run's cluster parameters, with
+    the ``report`` of its weights in that run) must be a direct run rather than the anchor's
+    weighted events; an empty list: the weights may replace the run. Parameters the weights
+    cannot vary at all (the shower, masses, switches) never get here: the generator
+    refuses them as variations (ConfigError), so such points need their own anchor."""
+    problems = [f"hard boundary: {b}" for b in report.hard_boundaries]
+    if report.ess < TUNER_MIN_ESS_FRACTION * report.n_events:
+        problems.append(f"Kish ESS {report.ess:.0f} is below {TUNER_MIN_ESS_FRACTION:.0%} of "
+                        f"the anchor's {report.n_events} events")
+    for name, value in sorted(overrides.items()):
+        if name not in VALIDATED_STEPS:
+            problems.append(f"{name}: no validated step (validated: "
+                            f"{', '.join(VALIDATED_STEPS)})")
+            continue
+        if name not in anchor:
+            problems.append(f"{name}: the anchor's value is not given")
+            continue
+        step = abs(value - anchor[name])
+        if step > VALIDATED_STEPS[name] * (1 + 1e-9):
+            problems.append(f"{name}: step {step:.4g} from the anchor is larger than the "
+                            f"validated {VALIDATED_STEPS[name]:g}")
+    return problems

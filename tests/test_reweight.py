@@ -182,3 +182,59 @@ def test_nominal_events_get_the_varied_parameters_with_balanced_classes():
     batch = data.collate(data.split["train"], "train")
     varied_theta = batch["theta"][batch["label"] == 1, 0]
     assert set(np.round(varied_theta.double().numpy(), 4).tolist()) == {0.9, 1.1}
+
+
+def test_species_counts_count_final_and_decayed_hadrons_as_the_pdg_analysis():
+    from hadml.reweight.features import EVENT_SPECIES, species_counts
+
+    ev = {"pid": np.array([211, -211, 321, 2212, 22, 130]),
+          "decayed_pid": np.array([310, 3122, 333, 111, -323])}
+    (row,) = species_counts([ev])
+    count = dict(zip(EVENT_SPECIES, row.tolist(), strict=True))
+    # pi+-: 2; K+-: 1; K0: K0L + K0S = 2; p: 1; Lambda: 1; phi: 1; pi0: 1; K*+-: 1.
+    assert (count["d01"], count["d03"], count["d04"], count["d38"]) == (2, 1, 2, 1)
+    assert (count["d39"], count["d20"], count["d02"], count["d18"]) == (1, 1, 1, 1)
+    assert row.sum() == 10  # the photon is in no species
+    with pytest.raises(ValueError, match="decayed hadrons"):
+        species_counts([{"pid": np.array([211])}])
+
+
+# Species toy: the final state of both samples is the same (two pions as above); only a
+# decayed K0S, invisible in the final particles, comes with probability Q0 (nominal) or Q1.
+Q0, Q1 = 0.3, 0.45
+
+
+def species_toy(n: int, q: float, seed: int) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed + 1000)
+    events = toy_events(n, MU0, seed)
+    for ev in events:
+        k0s = rng.random() < q
+        ev["decayed_pid"] = np.array([310] if k0s else [], dtype=np.int32)
+        ev["decayed_p"] = np.zeros((int(k0s), 4))
+        ev["decayed_mother"] = np.zeros(int(k0s), dtype=np.int32)
+    return events
+
+
+@pytest.mark.parametrize("species", [True, False])
+def test_species_inputs_learn_a_rate_the_final_particles_do_not_show(tmp_path, species):
+    """With species inputs the weights move the nominal K0S rate Q0 to Q1 (the exact
+    weights are Q1/Q0 and (1 - Q1)/(1 - Q0)); without them the classifier cannot see the
+    difference and the weighted rate stays at Q0."""
+    n = 2000
+    cfg = load_reweight_config(
+        "smoke", [f"out_dir={tmp_path}", "max_epochs=5", "lr=0.01", "batch_size=256",
+                  "hidden=16", "latent=8", f"species_inputs={str(species).lower()}"],
+        nominal="nom:q=0.3", varied=["hi:q=0.45"])
+    r = train(cfg, species_toy(n, Q0, 1), [species_toy(n, Q1, 2)])
+    test = species_toy(4000, Q0, 10)
+    w = compute_weights(r.module, test, {"t": {"q": Q1}})["t"]
+    has = np.array([len(e["decayed_pid"]) for e in test], dtype=float)
+    rate = float(np.sum(w * has) / w.sum())
+    # Statistical error of the learned rate: the training samples' (0.75 n per class).
+    err = np.sqrt(Q1 * (1 - Q1) * 2.0 / (0.75 * n))
+    if species:
+        assert abs(rate - Q1) < 3 * err, (rate, err)
+        assert np.median(w[has == 1]) == pytest.approx(Q1 / Q0, rel=0.1)
+        assert np.median(w[has == 0]) == pytest.approx((1 - Q1) / (1 - Q0), rel=0.1)
+    else:
+        assert abs(rate - has.mean()) < 0.02

@@ -33,9 +33,22 @@ def trained(samples, tmp_path_factory) -> Path:
     assert main(["reweight", "train", "--config", "smoke",
                  "--nominal", f"{nominal}:shower_pt_min=1.0",
                  "--varied", f"{varied}:shower_pt_min=1.4",
-                 "--set", f"out_dir={runs}", "max_epochs=2"]) == 0
+                 "--set", f"out_dir={runs}", "max_epochs=2", "species_inputs=true"]) == 0
     (ckpt,) = runs.glob("dctr_smoke/version_0/checkpoints/best-*.ckpt")
     return ckpt
+
+
+def test_checkpoint_keeps_the_species_inputs(trained):
+    """The species counts of HepMC3 events (final and decayed hadrons) reach the network,
+    and a loaded checkpoint knows it takes them."""
+    from hadml.reweight.features import N_EVENT_FEATURES
+    from hadml.reweight.model import load_classifier
+
+    module = load_classifier(str(trained))
+    assert module.species_inputs
+    assert module.net.n_context == 1 + N_EVENT_FEATURES
+    # Standardised with the training events: pi+- are counted (mean well above 1).
+    assert float(module.event_mean[0]) > 5
 
 
 def test_train_then_apply(samples, trained, tmp_path, capsys):

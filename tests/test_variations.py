@@ -385,3 +385,46 @@ def test_block_weights_from_the_event_loop(tmp_path) -> None:
     kept = gen.run_block(0, 70, 0, keep_events=True, keep_hepmc=True)
     assert streamed.hepmc == kept.hepmc and streamed.hepmc.count(b"\nW ") == 70
     np.testing.assert_array_equal(streamed.weights, kept.weights)
+
+
+def test_tuner_weight_problems() -> None:
+    """When a tuning point may use an anchor run's weights instead of a run of its own."""
+    from hadml.variations import VariationReport, tuner_weight_problems
+
+    anchor = {"ClSmrLight": 0.78, "PwtSquark": 0.374, "ClMaxLight": 3.239}
+
+    def report(ess: float, hard: list[str] | None = None) -> VariationReport:
+        return VariationReport("p", ["decay direction"], hard or [], 1000, 1000.0, ess)
+
+    assert tuner_weight_problems(report(990), {"ClSmrLight": 0.93}, anchor) == []
+    assert tuner_weight_problems(report(500), {"ClSmrLight": 0.63, "PwtSquark": 0.334},
+                                 anchor) == []
+    (low,) = tuner_weight_problems(report(499), {"ClSmrLight": 0.93}, anchor)
+    assert "Kish ESS 499 is below 50%" in low
+    (far,) = tuner_weight_problems(report(900), {"ClMaxLight": 3.5}, anchor)
+    assert "step 0.261" in far and "validated 0.15" in far
+    (unvalidated,) = tuner_weight_problems(report(900), {"SngWt": 0.9}, anchor)
+    assert unvalidated.startswith("SngWt: no validated step")
+    hard = tuner_weight_problems(report(900, ["static threshold: hard boundary"]),
+                                 {"ClMaxLight": 3.3}, anchor)
+    assert hard == ["hard boundary: static threshold: hard boundary"]
+
+
+def test_bin_matrix_by_search_equals_the_per_bin_count() -> None:
+    """The one-search bin matrix of hadml.analysis.weighted: shared edges (equal within
+    1e-9), a gap between bins, values on edges and outside, against a count by hand."""
+    from hadml.analysis.weighted import _bin_matrix
+
+    lo = np.array([0.0, 1.0, 2.5, 3.0])
+    hi = np.array([1.0 - 1e-12, 2.0, 3.0, 4.0])  # [2, 2.5) is a gap
+    values = np.array([-0.5, 0.0, 0.999, 1.0, 1.5, 2.0, 2.2, 2.5, 2.99, 3.0, 3.99, 4.0, 7.0])
+    event = np.array([0, 0, 1, 1, 1, 2, 2, 2, 0, 1, 2, 2, 0])
+    C = _bin_matrix(values, event, 4, lo, hi)
+    expected = np.zeros((4, 4))
+    for v, e in zip(values, event, strict=True):
+        for i in range(4):
+            top = lo[i + 1] if i < 3 and abs(hi[i] - lo[i + 1]) < 1e-9 else hi[i]
+            if lo[i] <= v < top:
+                expected[e, i] += 1
+    np.testing.assert_array_equal(C, expected)
+    assert C.sum() == 8  # -0.5, 2.0, 2.2 (gap), 4.0 and 7.0 fall in no bin

@@ -14,7 +14,7 @@ normalised shapes and per-particle spectra (docs/variations.md, the null test).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,13 +97,23 @@ def _bin_matrix(values: np.ndarray, event: np.ndarray, n_events: int, lo: np.nda
     """C[e, i]: entries of event e in bin [lo_i, hi_i) (shared edges made identical, as
     analyses.bin_counts)."""
     hi = np.array(hi, dtype=np.float64)
-    nxt = np.asarray(lo, dtype=np.float64)[1:]
+    lo = np.asarray(lo, dtype=np.float64)
+    nxt = lo[1:]
     shared = np.abs(hi[:-1] - nxt) <= 1e-9 * np.maximum(np.abs(nxt), 1.0)
     hi[:-1][shared] = nxt[shared]
-    C = np.zeros((n_events, len(lo)))
-    for i in range(len(lo)):
-        m = (values >= lo[i]) & (values < hi[i])
-        np.add.at(C[:, i], event[m], 1.0)
+    n_bins = len(lo)
+    if np.all(np.diff(lo) > 0) and np.all(hi[:-1] <= lo[1:]):
+        # Ordered bins that do not overlap (the reference files'): one search per entry.
+        i = np.searchsorted(lo, values, side="right") - 1
+        ok = i >= 0
+        ok[ok] = values[ok] < hi[i[ok]]
+        flat = event[ok] * n_bins + i[ok]
+        return np.bincount(flat, minlength=n_events * n_bins).reshape(
+            n_events, n_bins).astype(np.float64)
+    C = np.zeros((n_events, n_bins))
+    for k in range(n_bins):
+        m = (values >= lo[k]) & (values < hi[k])
+        np.add.at(C[:, k], event[m], 1.0)
     return C
 
 
@@ -117,66 +127,98 @@ def _ratio(num: np.ndarray, den: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     return y, (num - den[:, None] * y[None, :]) / d
 
 
-def weighted_histogram(hd: HistoDef, ref: Scatter2D, values: np.ndarray, event: np.ndarray,
-                       counted: np.ndarray, w: np.ndarray) -> WeightedHisto:
-    """Histogram ``hd`` (as analyses.book normalises it) of raw ``values`` with the event
-    index of each (``event``), the events the analysis counted (mask ``counted``) and event
-    weights ``w``."""
-    n = len(w)
+@dataclass
+class _EventTerms:
+    """What a histogram needs of each event, independent of the weights: the numerator
+    rows ``num`` (n_events, k) and denominator ``den`` (n_events,) of its ratio
+    estimators (for ``dispersion``: the sums of x and x^2 as the two numerator columns)."""
+
+    hd: HistoDef
+    num: np.ndarray
+    den: np.ndarray
+    width: np.ndarray | None  # bin widths for densities
+    n_ref: int
+
+
+def _event_terms(hd: HistoDef, ref: Scatter2D, values: np.ndarray, event: np.ndarray,
+                 counted: np.ndarray) -> _EventTerms:
+    n = len(counted)
     lo, hi = ref.edges
-    width = hi - lo
     values = np.asarray(values, dtype=np.float64)
     k_e = np.bincount(event, minlength=n).astype(np.float64)  # entries per event
     f_e = counted.astype(np.float64)
     norm = hd.norm
-    one_entry = None
+    width = None
     if norm in ("density", "fraction", "unit"):
-        C = _bin_matrix(values, event, n, lo, hi)
+        num = _bin_matrix(values, event, n, lo, hi)
         den = k_e if norm == "unit" else f_e
-        y, U = _ratio(C, den, w)
-        one_entry = np.full(len(lo), float(np.mean(w)) / max(float(w @ den), 1e-300))
-        if norm != "fraction":
-            y, U, one_entry = y / width, U / width[None, :], one_entry / width
-        entries = C.sum(0)
+        width = None if norm == "fraction" else hi - lo
     elif norm == "jet_fraction":
         rows = values.reshape(-1, 5)
         row_event = event[::5]
-        C = np.zeros((n, len(ref)))
-        yc = np.exp(ref.x)
-        for i, y_cut in enumerate(yc):
-            np.add.at(C[:, i], row_event, _jets_at(rows, hd.order, y_cut))
-        y, U = _ratio(C, f_e, w)
-        one_entry = np.full(len(ref), float(np.mean(w)) / max(float(w @ f_e), 1e-300))
-        entries = C.sum(0)
+        num = np.zeros((n, len(ref)))
+        for i, y_cut in enumerate(np.exp(ref.x)):
+            np.add.at(num[:, i], row_event, _jets_at(rows, hd.order, y_cut))
+        den = f_e
     elif norm in ("mean", "entry_mean"):
-        s = np.bincount(event, weights=values, minlength=n)
-        y1, U1 = _ratio(s[:, None], k_e, w)
-        y = np.full(len(ref), y1[0])
-        U = np.repeat(U1, len(ref), axis=1)
-        entries = np.full(len(ref), float(k_e.sum()))
+        num = np.bincount(event, weights=values, minlength=n)[:, None]
+        den = k_e
     elif norm == "dispersion":
-        s1 = np.bincount(event, weights=values, minlength=n)
-        s2 = np.bincount(event, weights=values * values, minlength=n)
-        (m1, m2), _ = _ratio(np.stack([s1, s2], 1), k_e, w)
+        num = np.stack([np.bincount(event, weights=values, minlength=n),
+                        np.bincount(event, weights=values * values, minlength=n)], 1)
+        den = k_e
+    elif norm == "moments":
+        powers = np.rint(ref.x).astype(int)
+        num = np.stack([np.bincount(event, weights=values ** p, minlength=n)
+                        for p in powers], 1)
+        den = k_e
+    else:
+        raise ValueError(f"unknown normalisation {norm!r}")
+    return _EventTerms(hd, num, den, width, len(ref))
+
+
+def _weighted(t: _EventTerms, w: np.ndarray) -> WeightedHisto:
+    """The histogram of event terms ``t`` with event weights ``w``."""
+    hd, n_ref = t.hd, t.n_ref
+    norm = hd.norm
+    one_entry = None
+    if norm in ("density", "fraction", "unit", "jet_fraction"):
+        y, U = _ratio(t.num, t.den, w)
+        one_entry = np.full(n_ref, float(np.mean(w)) / max(float(w @ t.den), 1e-300))
+        if t.width is not None:
+            y, U, one_entry = y / t.width, U / t.width[None, :], one_entry / t.width
+        entries = t.num.sum(0)
+    elif norm in ("mean", "entry_mean"):
+        y1, U1 = _ratio(t.num, t.den, w)
+        y = np.full(n_ref, y1[0])
+        U = np.repeat(U1, n_ref, axis=1)
+        entries = np.full(n_ref, float(t.den.sum()))
+    elif norm == "dispersion":
+        s1, s2, k_e = t.num[:, 0], t.num[:, 1], t.den
+        (m1, m2), _ = _ratio(t.num, k_e, w)
         d = np.sqrt(max(m2 - m1 * m1, 0.0))
         den = float(w @ k_e)
         u = ((s2 - m2 * k_e) - 2 * m1 * (s1 - m1 * k_e)) / (2 * d * den) if d > 0 and den > 0 \
-            else np.zeros(n)
-        y = np.full(len(ref), d)
-        U = np.repeat(u[:, None], len(ref), axis=1)
-        entries = np.full(len(ref), float(k_e.sum()))
-    elif norm == "moments":
-        powers = np.rint(ref.x).astype(int)
-        S = np.stack([np.bincount(event, weights=values ** p, minlength=n) for p in powers], 1)
-        y, U = _ratio(S, k_e, w)
-        entries = np.full(len(ref), float(k_e.sum()))
-    else:
-        raise ValueError(f"unknown normalisation {norm!r}")
+            else np.zeros(len(w))
+        y = np.full(n_ref, d)
+        U = np.repeat(u[:, None], n_ref, axis=1)
+        entries = np.full(n_ref, float(k_e.sum()))
+    else:  # moments
+        y, U = _ratio(t.num, t.den, w)
+        entries = np.full(n_ref, float(t.den.sum()))
     Uw = U * w[:, None]
     cov = Uw.T @ Uw
     if one_entry is not None:
         one_entry = one_entry * hd.scale
     return WeightedHisto(y * hd.scale, cov * hd.scale ** 2, entries, one_entry)
+
+
+def weighted_histogram(hd: HistoDef, ref: Scatter2D, values: np.ndarray, event: np.ndarray,
+                       counted: np.ndarray, w: np.ndarray) -> WeightedHisto:
+    """Histogram ``hd`` (as analyses.book normalises it) of raw ``values`` with the event
+    index of each (``event``), the events the analysis counted (mask ``counted``) and event
+    weights ``w``."""
+    return _weighted(_event_terms(hd, ref, values, event, counted), np.asarray(w, float))
 
 
 def _jets_at(rows: np.ndarray, order: int, y_cut: float) -> np.ndarray:
@@ -219,9 +261,17 @@ def book_weighted(analyses: Mapping[str, Analysis], tracker: EntryTracker,
                   ) -> dict[str, tuple[HistoDef, Scatter2D, WeightedHisto]]:
     """Every histogram the analyses book, recomputed with weight column ``column`` of the
     tracker: {"analysis/name": (def, ref, weighted histogram)}."""
+    return book_weighted_columns(analyses, tracker, refs, [column])[column]
+
+
+def book_weighted_columns(analyses: Mapping[str, Analysis], tracker: EntryTracker,
+                          refs: Mapping[str, Mapping[str, Scatter2D]],
+                          columns: Sequence[int]
+                          ) -> dict[int, dict[str, tuple[HistoDef, Scatter2D, WeightedHisto]]]:
+    """:func:`book_weighted` for several weight columns at once (each histogram's
+    per-event terms are made once): {column: {"analysis/name": (def, ref, histogram)}}."""
     W = tracker.weight_matrix()
-    w = W[:, column] if W.size else np.zeros(0)
-    out = {}
+    out: dict[int, dict] = {c: {} for c in columns}
     for aname, a in analyses.items():
         booked = a.finalize(dict(refs[aname]))
         counted = np.zeros(tracker.n_events, bool)
@@ -229,7 +279,9 @@ def book_weighted(analyses: Mapping[str, Analysis], tracker: EntryTracker,
         arrays = a.arrays()
         for name, (hd, _) in booked.items():
             ref = refs[aname][f"/REF/{aname}/{name}"]
-            h = weighted_histogram(hd, ref, arrays[hd.key], tracker.entries(aname, hd.key),
-                                   counted, w)
-            out[f"{aname}/{name}"] = (hd, ref, h)
+            terms = _event_terms(hd, ref, arrays[hd.key], tracker.entries(aname, hd.key),
+                                 counted)
+            for c in columns:
+                w = W[:, c] if W.size else np.zeros(0)
+                out[c][f"{aname}/{name}"] = (hd, ref, _weighted(terms, w))
     return out

@@ -86,6 +86,10 @@ class ReweightConfig:
     latent: int = 64
     hidden: int = 128
     layers: int = 2
+    #: Give rho the event's species counts (final and decayed hadrons of the PDG
+    #: multiplicity table) besides the particle set: the strange and baryon rates that
+    #: the particles' kinematics show only weakly (docs/reweighting.md).
+    species_inputs: bool = False
     batch_size: int = 256  # events per step
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -138,6 +142,9 @@ class ReweightConfig:
             raise ValueError(f"max_events must be an integer >= 10, not {self.max_events!r}")
         if not 0.0 < self.val_fraction < 0.9:
             raise ValueError(f"val_fraction must be in (0, 0.9), not {self.val_fraction}")
+        if not isinstance(self.species_inputs, bool):
+            raise ValueError(f"species_inputs must be true or false, not "
+                             f"{self.species_inputs!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, not {self.lr}")
 

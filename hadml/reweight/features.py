@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hadml.analysis.analyses import PDG_SPECIES
 from hadml.analysis.observables import charge3
 
 #: Names of the per-particle inputs, in order.
@@ -20,6 +21,12 @@ PARTICLE_FEATURES = ("x_p", "log_x_p", "pt_sph", "abs_eta_sph", "mass", "charge"
 N_PARTICLE_FEATURES = len(PARTICLE_FEATURES)
 #: |pseudorapidity| along the sphericity axis is capped here (a particle along the axis).
 MAX_ABS_ETA = 6.0
+#: Event-level species inputs (optional, ``species_inputs``): per event, the number of
+#: hadrons of each species of the PDG multiplicity table (hadml.analysis.analyses
+#: PDG_SPECIES), final and decayed ones together (K0S, Lambda, phi, K* and the other
+#: decayed hadrons are invisible in the final state).
+EVENT_SPECIES = tuple(PDG_SPECIES)
+N_EVENT_FEATURES = len(EVENT_SPECIES)
 
 
 def sphericity_axes(p3: np.ndarray, event: np.ndarray, n_events: int) -> np.ndarray:
@@ -65,3 +72,23 @@ def particle_features(events: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarr
         (pid == 22).astype(np.float64),
     ], axis=1)
     return feats.astype(np.float32), counts
+
+
+def species_counts(events: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
+    """[n_events, N_EVENT_FEATURES] float32: per event the number of hadrons of each
+    species of EVENT_SPECIES among the final particles ('pid') and the decayed hadrons
+    ('decayed_pid', required), counted as hadml.analysis's PDG multiplicities count them."""
+    keys = np.unique(np.concatenate([ids for _, ids in PDG_SPECIES.values()]))
+    matrix = np.zeros((len(keys), N_EVENT_FEATURES))
+    for k, (_, ids) in enumerate(PDG_SPECIES.values()):
+        matrix[np.searchsorted(keys, ids), k] = 1.0
+    out = np.zeros((len(events), N_EVENT_FEATURES), dtype=np.float32)
+    for i, e in enumerate(events):
+        if "decayed_pid" not in e:
+            raise ValueError("species inputs need the decayed hadrons of each event "
+                             "('decayed_pid'; HepMC3 files of hadml generate have them)")
+        a = np.abs(np.concatenate([np.asarray(e["pid"]), np.asarray(e["decayed_pid"])]))
+        idx = np.minimum(np.searchsorted(keys, a), len(keys) - 1)
+        hit = keys[idx] == a
+        out[i] = np.bincount(idx[hit], minlength=len(keys)) @ matrix
+    return out

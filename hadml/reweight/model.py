@@ -10,7 +10,8 @@ so that theta carries no label information by itself (the paper's section 2).
 
 The network is the Deep Sets network of the event-level discriminator
 (hadml.train.models.DeepSetsDiscriminator) over the event's final-state particles
-(hadml.reweight.features), with the standardised parameters as extra inputs of rho.
+(hadml.reweight.features), with the standardised parameters as extra inputs of rho; with
+``species_inputs`` the event's species counts (final and decayed hadrons) go into rho too.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hadml.reweight.features import N_PARTICLE_FEATURES, particle_features
+from hadml.reweight.features import (
+    N_EVENT_FEATURES,
+    N_PARTICLE_FEATURES,
+    particle_features,
+    species_counts,
+)
 from hadml.train.models import DeepSetsDiscriminator
+
+#: Smallest width used to standardise a species count (see event_standardisation).
+MIN_COUNT_WIDTH = 0.5
 
 
 @dataclass
@@ -35,13 +44,27 @@ class EventSet:
     features: torch.Tensor  # [n_particles, F] float32
     counts: torch.Tensor  # [n_events] int64
     offsets: torch.Tensor  # [n_events] int64, first particle of each event
+    #: [n_events, N_EVENT_FEATURES] float32 species counts, or None (no species inputs)
+    event_features: torch.Tensor | None = None
 
     @classmethod
-    def from_events(cls, events: Sequence[dict[str, np.ndarray]]) -> EventSet:
+    def from_events(cls, events: Sequence[dict[str, np.ndarray]],
+                    species: bool = False) -> EventSet:
         feats, counts = particle_features(events)
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        g = torch.from_numpy(species_counts(events)) if species else None
         return cls(torch.from_numpy(feats), torch.from_numpy(counts),
-                   torch.from_numpy(offsets.astype(np.int64)))
+                   torch.from_numpy(offsets.astype(np.int64)), g)
+
+    def subset(self, idx: torch.Tensor) -> EventSet:
+        """The events ``idx`` as a new EventSet."""
+        feats, event = self.gather(idx)
+        counts = torch.bincount(event, minlength=len(idx))
+        g = None if self.event_features is None else self.event_features[idx]
+        return EventSet(feats, counts, torch.cumsum(counts, 0) - counts, g)
+
+    def event_inputs(self, idx: torch.Tensor) -> torch.Tensor | None:
+        return None if self.event_features is None else self.event_features[idx]
 
     def __len__(self) -> int:
         return len(self.counts)
@@ -62,30 +85,44 @@ class DCTRClassifier(L.LightningModule):
     def __init__(self, config: dict[str, Any], param_names: list[str],
                  nominal_params: dict[str, float], feature_mean: list[float],
                  feature_std: list[float], param_mean: list[float],
-                 param_std: list[float]) -> None:
+                 param_std: list[float], event_mean: list[float] | None = None,
+                 event_std: list[float] | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.cfg = config
         self.param_names = list(param_names)
+        # Checkpoints from before the species inputs have no such key: off.
+        self.species_inputs = bool(config.get("species_inputs", False))
+        n_event = N_EVENT_FEATURES if self.species_inputs else 0
         self.net = DeepSetsDiscriminator(N_PARTICLE_FEATURES, config["latent"],
                                          config["hidden"], config["layers"],
-                                         n_context=len(param_names))
+                                         n_context=len(param_names) + n_event)
+        self.register_buffer("event_mean", torch.tensor(event_mean or [0.0] * n_event,
+                                                        dtype=torch.float32))
+        self.register_buffer("event_std", torch.tensor(event_std or [1.0] * n_event,
+                                                       dtype=torch.float32))
         self.register_buffer("feature_mean", torch.tensor(feature_mean, dtype=torch.float32))
         self.register_buffer("feature_std", torch.tensor(feature_std, dtype=torch.float32))
         self.register_buffer("param_mean", torch.tensor(param_mean, dtype=torch.float32))
         self.register_buffer("param_std", torch.tensor(param_std, dtype=torch.float32))
 
     def forward(self, x: torch.Tensor, event: torch.Tensor, n_events: int,
-                theta: torch.Tensor) -> torch.Tensor:
-        """Logit for particles ``x`` [n, F] (raw features), set index ``event`` [n] and raw
-        parameters ``theta`` [n_events, P]."""
+                theta: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
+        """Logit for particles ``x`` [n, F] (raw features), set index ``event`` [n], raw
+        parameters ``theta`` [n_events, P] and, with species inputs, the raw species
+        counts ``g`` [n_events, N_EVENT_FEATURES]."""
         x = (x - self.feature_mean) / self.feature_std
         t = (theta.to(x.dtype) - self.param_mean) / self.param_std
+        if self.species_inputs:
+            if g is None:
+                raise ValueError("this classifier takes the events' species counts "
+                                 "(EventSet.from_events(..., species=True))")
+            t = torch.cat([t, (g.to(x.dtype) - self.event_mean) / self.event_std], dim=-1)
         return self.net(x, event, n_events, t)
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         n = int(batch["label"].shape[0])
-        logit = self(batch["x"], batch["event"], n, batch["theta"])
+        logit = self(batch["x"], batch["event"], n, batch["theta"], batch.get("g"))
         w = batch["weight"]
         loss = (F.binary_cross_entropy_with_logits(logit, batch["label"], reduction="none")
                 * w).sum() / w.sum()
@@ -127,8 +164,10 @@ class DCTRClassifier(L.LightningModule):
             idx = torch.arange(start, min(start + batch_size, len(events)))
             x, ev = events.gather(idx)
             theta = theta_row.expand(len(idx), -1)
+            g = events.event_inputs(idx)
             out.append(self(x.to(self.device), ev.to(self.device), len(idx),
-                            theta.to(self.device)).double().cpu())
+                            theta.to(self.device),
+                            None if g is None else g.to(self.device)).double().cpu())
         return torch.cat(out).numpy()
 
 
@@ -144,9 +183,14 @@ class TrainingData:
     def __init__(self, nominal: EventSet, varied: list[tuple[EventSet, list[float]]],
                  val_fraction: float, seed: int) -> None:
         sets = [nominal] + [s for s, _ in varied]
+        with_g = [s.event_features is not None for s in sets]
+        if any(with_g) and not all(with_g):
+            raise ValueError("all samples need species inputs, or none")
         self.events = EventSet(torch.cat([s.features for s in sets]),
                                torch.cat([s.counts for s in sets]),
-                               torch.zeros(0, dtype=torch.int64))
+                               torch.zeros(0, dtype=torch.int64),
+                               torch.cat([s.event_features for s in sets]) if all(with_g)
+                               else None)
         self.events.offsets = torch.cumsum(self.events.counts, 0) - self.events.counts
         n_nom = len(nominal)
         n_var = [len(s) for s, _ in varied]
@@ -186,8 +230,12 @@ class TrainingData:
             theta = self.val_theta[pos]
         else:
             theta = self._assign(idx, self._gen)
-        return {"x": x, "event": event, "theta": theta, "label": self.label[idx],
-                "weight": self.weight[idx]}
+        batch = {"x": x, "event": event, "theta": theta, "label": self.label[idx],
+                 "weight": self.weight[idx]}
+        g = self.events.event_inputs(idx)
+        if g is not None:
+            batch["g"] = g
+        return batch
 
     def standardisation(self) -> tuple[list[float], list[float], list[float], list[float]]:
         """Mean and std of the particle features (training events) and of the varied
@@ -198,3 +246,13 @@ class TrainingData:
         pm, ps = self.varied_theta.double().mean(0), self.varied_theta.double().std(0)
         ps = torch.where(torch.nan_to_num(ps) > 0, ps, torch.ones_like(ps))
         return fm.tolist(), fs.tolist(), pm.tolist(), ps.tolist()
+
+    def event_standardisation(self) -> tuple[list[float] | None, list[float] | None]:
+        """Mean and width of the species counts over the training events; the width is
+        at least MIN_COUNT_WIDTH, so that a rare species (a J/psi in one event of a
+        thousand) does not become an input of size 30 in the event that has one."""
+        g = self.events.event_inputs(self.split["train"])
+        if g is None:
+            return None, None
+        gm, gs = g.double().mean(0), g.double().std(0)
+        return gm.tolist(), gs.clamp(min=MIN_COUNT_WIDTH).tolist()

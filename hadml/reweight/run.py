@@ -107,12 +107,15 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         raise ValueError(f"{len(varied)} varied event lists for {len(cfg.varied)} samples")
     nominal, varied = _cap(nominal, cfg.max_events), [_cap(v, cfg.max_events) for v in varied]
     names = cfg.param_names()
-    data = TrainingData(EventSet.from_events(nominal),
-                        [(EventSet.from_events(v), [s.params[k] for k in names])
+    species = cfg.species_inputs
+    data = TrainingData(EventSet.from_events(nominal, species),
+                        [(EventSet.from_events(v, species), [s.params[k] for k in names])
                          for v, s in zip(varied, cfg.varied, strict=True)],
                         cfg.val_fraction, cfg.seed)
     fm, fs, pm, ps = data.standardisation()
-    module = DCTRClassifier(cfg.to_dict(), names, dict(cfg.nominal.params), fm, fs, pm, ps)
+    gm, gs = data.event_standardisation()
+    module = DCTRClassifier(cfg.to_dict(), names, dict(cfg.nominal.params), fm, fs, pm, ps,
+                            gm, gs)
     train_dl = DataLoader(data.split["train"].tolist(), batch_size=cfg.batch_size, shuffle=True,
                           collate_fn=lambda idx: data.collate(idx, "train"), drop_last=False)
     val_dl = DataLoader(data.split["val"].tolist(), batch_size=4 * cfg.batch_size,
@@ -160,11 +163,7 @@ def _metric_at(metrics_csv: Path, name: str, epoch: int) -> float | None:
 def _held_out_checks(module: DCTRClassifier, data: TrainingData,
                      cfg: ReweightConfig) -> list[TargetCheck]:
     val = data.split["val"]
-    nominal_val = val[data.is_nominal[val]]
-    feats, event = data.events.gather(nominal_val)
-    held = EventSet(feats, torch.bincount(event, minlength=len(nominal_val)),
-                    torch.zeros(0, dtype=torch.int64))
-    held.offsets = torch.cumsum(held.counts, 0) - held.counts
+    held = data.events.subset(val[data.is_nominal[val]])
     checks = []
     for spec in cfg.varied:
         w = np.exp(module.log_weights(held, spec.params))
@@ -198,7 +197,7 @@ def compute_weights(checkpoint: str | DCTRClassifier, events: Events,
                     targets: Mapping[str, Mapping[str, float]]) -> dict[str, np.ndarray]:
     """Raw DCTR weights exp(logit) of ``events`` at each named target."""
     module = load_classifier(checkpoint) if isinstance(checkpoint, str) else checkpoint
-    event_set = EventSet.from_events(events)
+    event_set = EventSet.from_events(events, module.species_inputs)
     return {name: np.exp(module.log_weights(event_set, dict(params)))
             for name, params in targets.items()}
 
