@@ -122,6 +122,12 @@ def test_closure_passes_for_the_same_physics_and_fails_for_other_bottom_decays(
     assert ok[("phi", "bottom")] > 0.01
     # no charm or bottom cluster without a perturbative constituent: no row statistics
     assert ok[("cos_theta", "charm non-pert")] is None
+    whole = {r["class"]: r["whole_ml"] for r in hc.closure(a, b, same, 5)
+             if r["observable"] == "cos_theta" and "whole_ml" in r}
+    assert whole["bottom"]["p_scaled"] > 0.01 and 0.5 < whole["bottom"]["c"] < 1.6
+    whole_bad = {r["class"]: r["whole_ml"] for r in hc.closure(a, b, wider, 5)
+                 if r["observable"] == "cos_theta" and "whole_ml" in r}
+    assert whole_bad["bottom"]["p_scaled"] < 1e-6 and whole_bad["light"]["p_scaled"] > 0.01
     bad = p_values(wider)
     assert bad[("cos_theta", "bottom")] < 1e-6
     assert bad[("cos_theta", "bottom pert")] < 1e-6
