@@ -9,6 +9,7 @@
 #      re-decay)
 #   4. calibrated closure of the decay angles per cluster class (scripts/herwig/herwig_closure.py)
 #   5. the LEP analyses on the two HepMC files against data (scripts/herwig/compare_lep.py)
+#   6. Herwig+ML against Herwig classic in the same analyses (scripts/herwig/mc_vs_mc.py)
 #
 # usage: HERWIG_PREFIX=/path/to/herwig PLUGIN_DIR=build/herwig/cpp_plugin/herwig \
 #        scripts/herwig/train_in_herwig.sh OUTDIR
@@ -158,3 +159,7 @@ print(f"| all | {a['chi2_ndf']:.3f} | {m['chi2_ndf']:.3f} | {m['chi2_ndf'] / a['
 print(f"\n<n_ch>: classic {a['n_ch']:.3f} +- {a['n_ch_err']:.3f}, "
       f"Herwig+ML {m['n_ch']:.3f} +- {m['n_ch_err']:.3f}")
 EOF
+
+# 6. Herwig+ML against Herwig classic bin by bin (their statistical errors only)
+"$PY" "$REPO/scripts/herwig/mc_vs_mc.py" "lep/Herwig_classic_A.yoda" "lep/Herwig_ML.yoda" \
+  | tee lep_mc_vs_mc.md
