@@ -1,0 +1,165 @@
+#!/bin/bash
+# The HADML workflow inside a real Herwig 7.3 (docs/herwig-workflow.md, issue 17 item 5):
+#   1. dump Herwig's two-hadron cluster decays with the adapter (dump mode): N_TRAIN + N_TEST
+#      events; the first N_TRAIN are the training data, the last N_TEST (never trained on) are
+#      the sample "Herwig classic B" of the closure
+#   2. train the `cluster_mle` recipe on the training events with `hadml train`, export ONNX
+#   3. run Herwig classic (seed A) and Herwig+ML (seed ML, Policy Error), N_TEST events each,
+#      with HepMC output and a dump of the clusters (in the ML run: before and after the
+#      re-decay)
+#   4. calibrated closure of the decay angles per cluster class (scripts/herwig/herwig_closure.py)
+#   5. the LEP analyses on the two HepMC files against data (scripts/herwig/compare_lep.py)
+#   6. Herwig+ML against Herwig classic in the same analyses (scripts/herwig/mc_vs_mc.py)
+#
+# usage: HERWIG_PREFIX=/path/to/herwig PLUGIN_DIR=build/herwig/cpp_plugin/herwig \
+#        scripts/herwig/train_in_herwig.sh OUTDIR
+# Environment (defaults): N_TRAIN (100000) training events, N_TEST (20000) events of each
+# comparison sample, SEED_TRAIN (1001, the dump run), SEED_A (2001), SEED_ML (2003),
+# BLOCKS (10, of the closure), TRAIN_ARGS (extra `hadml train` overrides, e.g.
+# max_epochs=2 for a quick check), PYTHON (python3; needs hadml's dependencies and torch),
+# HADML_SHARED (folder holding refdata/, for the LEP analyses).
+# A step whose output exists is not run again (delete it to redo), so a dump run stopped
+# early (SIGTERM: ThePEG finishes the run cleanly) can be used as it is: its last N_TEST
+# events are classic B, the rest the training data. Every run is at nice 10, one at a time,
+# torch on one thread. Times (user+sys CPU and wall, /usr/bin/time) go to OUTDIR/times.txt.
+set -euo pipefail
+OUT=${1:?output folder}
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+P=${HERWIG_PREFIX:?set HERWIG_PREFIX (the prefix holding bin/Herwig)}
+L=$(cd "${PLUGIN_DIR:?set PLUGIN_DIR (the folder of HwMLCluster.so)}" && pwd)
+N_TRAIN=${N_TRAIN:-100000}; N_TEST=${N_TEST:-20000}
+SEED_TRAIN=${SEED_TRAIN:-1001}; SEED_A=${SEED_A:-2001}; SEED_ML=${SEED_ML:-2003}; BLOCKS=${BLOCKS:-10}
+PY=${PYTHON:-python3}
+export PATH=$P/bin:$PATH PYTHONPATH=$REPO${PYTHONPATH:+:$PYTHONPATH}
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+mkdir -p "$OUT"; OUT=$(cd "$OUT" && pwd); cd "$OUT"
+MODEL=$OUT/herwig_cluster_mle.onnx
+
+timed() {  # label command...: run at nice 10, append CPU and wall seconds to times.txt
+  local label=$1; shift
+  /usr/bin/time -f "%U %S %e" -o "$OUT/.time" nice -n 10 "$@"
+  awk -v l="$label" '{printf "%s: cpu %.1f s, wall %.1f s\n", l, $1 + $2, $3}' "$OUT/.time" \
+    | tee -a "$OUT/times.txt"
+}
+
+# One LEP input: 91.2 GeV e+e- -> q qbar, no QED ISR (as Herwig's own LEP validation,
+# Tests/Rivet/Templates/EE.in, and hadml's Pythia peer); mode dump | classic | ml.
+lep_input() {
+  cat <<EOF
+read snippets/EECollider.in
+cd /Herwig/MatrixElements
+insert SubProcess:MatrixElements 0 MEee2gZ2qq
+set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
+set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
+cd /Herwig/Generators
+set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
+set EventGenerator:PrintEvent 0
+EOF
+  if [ "$1" != dump ]; then
+    cat <<EOF
+read snippets/HepMC.in
+set /Herwig/Analysis/HepMC:Format GenEventHepMC3
+set /Herwig/Analysis/HepMC:PrintEvent 100000000
+EOF
+  fi
+  echo "cd /Herwig/EventHandlers"
+  if [ "$1" = ml ]; then
+    # Herwig's decays of the clusters (before), the model's re-decay, the re-decayed clusters
+    # (after); all three before SpinHadronizer.
+    cat <<EOF
+create Herwig::MLClusterRedecayer DumpBefore HwMLCluster.so
+set DumpBefore:Dump before.dat
+insert EventHandler:PostHadronizationHandlers 0 DumpBefore
+create Herwig::MLClusterRedecayer MLRedecayer HwMLCluster.so
+set MLRedecayer:ModelFile $MODEL
+set MLRedecayer:Policy Error
+insert EventHandler:PostHadronizationHandlers 1 MLRedecayer
+create Herwig::MLClusterRedecayer DumpAfter HwMLCluster.so
+set DumpAfter:Dump clusters.dat
+insert EventHandler:PostHadronizationHandlers 2 DumpAfter
+EOF
+  else
+    cat <<EOF
+create Herwig::MLClusterRedecayer ClusterDumper HwMLCluster.so
+set ClusterDumper:Dump clusters.dat
+insert EventHandler:PostHadronizationHandlers 0 ClusterDumper
+EOF
+  fi
+  printf 'cd /Herwig/Generators\nsaverun %s EventGenerator\n' "$1"
+}
+
+herwig_run() {  # mode dir events seed
+  local mode=$1 dir=$2 n=$3 seed=$4
+  [ -s "$dir/done" ] && return 0
+  mkdir -p "$dir"
+  lep_input "$mode" > "$dir/$mode.in"
+  (cd "$dir" && Herwig read -L "$L" "$mode.in" > read.log 2>&1)
+  (cd "$dir" && timed "herwig $mode $dir ($n events, seed $seed)" \
+     Herwig run -L "$L" "$mode.run" -N "$n" -s "$seed" -q > run.log 2>&1)
+  grep -h "MLClusterRedecayer:" "$dir/$mode-S$seed.log" | tee "$dir/done"
+}
+
+# 1. the training dump; its last N_TEST events (lines) are classic B
+herwig_run dump dump "$((N_TRAIN + N_TEST))" "$SEED_TRAIN"
+if [ ! -s classicB/clusters.dat ]; then
+  mkdir -p train classicB
+  n=$(wc -l < dump/clusters.dat)
+  [ "$n" -gt "$N_TEST" ] || { echo "dump/clusters.dat has $n events, not more than N_TEST" >&2; exit 1; }
+  head -n "$((n - N_TEST))" dump/clusters.dat > train/clusters.dat
+  tail -n "$N_TEST" dump/clusters.dat > classicB/clusters.dat
+  echo "training dump: $((n - N_TEST)) events for training, $N_TEST for classic B" \
+    | tee -a times.txt
+fi
+
+# 2. train (the shipped recipe) and export
+if [ ! -s "$MODEL" ]; then
+  timed "hadml train cluster_mle" "$PY" -m hadml train --config cluster_mle \
+    data.source=herwig data.path="$OUT/train/clusters.dat" out_dir="$OUT/runs" \
+    ${TRAIN_ARGS:-} --export "$MODEL" 2>&1 | tee train.log | grep -v "^Epoch" || true
+  [ -s "$MODEL" ] || { echo "training did not export $MODEL (see train.log)" >&2; exit 1; }
+fi
+
+# 3. Herwig classic A, Herwig+ML
+herwig_run classic classicA "$N_TEST" "$SEED_A"
+herwig_run ml ml "$N_TEST" "$SEED_ML"
+
+# 4. calibrated closure of the decay angles
+if [ ! -s closure.json ]; then
+  timed "closure" "$PY" "$REPO/scripts/herwig/herwig_closure.py" \
+    --classic-a classicA/clusters.dat --classic-b classicB/clusters.dat \
+    --ml ml/clusters.dat --paired ml/before.dat --blocks "$BLOCKS" --json closure.json \
+    | tee closure.md
+fi
+
+# 5. LEP analyses: Herwig classic A, Herwig+ML, data (each also on its first half, to see
+# how much chi2/ndf moves with the sample alone)
+if [ ! -s lep/summary.json ]; then
+  timed "LEP analyses" "$PY" "$REPO/scripts/herwig/compare_lep.py" --pythia 0 -o lep \
+    --hepmc "Herwig classic A=classicA/classic-S$SEED_A.hepmc" \
+    --hepmc "Herwig+ML=ml/ml-S$SEED_ML.hepmc" | tee lep.md
+fi
+if [ ! -s lep_half/summary.json ]; then
+  timed "LEP analyses, first halves" "$PY" "$REPO/scripts/herwig/compare_lep.py" --pythia 0 \
+    -o lep_half --max-events "$((N_TEST / 2))" \
+    --hepmc "Herwig classic A=classicA/classic-S$SEED_A.hepmc" \
+    --hepmc "Herwig+ML=ml/ml-S$SEED_ML.hepmc" > lep_half.md
+fi
+"$PY" - lep/summary.json lep_half/summary.json <<'EOF' | tee lep_ratios.md
+import json, sys
+s, h = (json.load(open(p)) for p in sys.argv[1:3])
+a, m, ha, hm = s["Herwig classic A"], s["Herwig+ML"], h["Herwig classic A"], h["Herwig+ML"]
+print("| analysis | chi2/ndf classic | Herwig+ML | ML / classic | first halves: ML / classic |")
+print("|---|---|---|---|---|")
+for k in a["analyses"]:
+    va, vm = a["analyses"][k], m["analyses"][k]
+    print(f"| {k} | {va:.3f} | {vm:.3f} | {vm / va:.3f} "
+          f"| {hm['analyses'][k] / ha['analyses'][k]:.3f} |")
+print(f"| all | {a['chi2_ndf']:.3f} | {m['chi2_ndf']:.3f} | {m['chi2_ndf'] / a['chi2_ndf']:.3f} "
+      f"| {hm['chi2_ndf'] / ha['chi2_ndf']:.3f} |")
+print(f"\n<n_ch>: classic {a['n_ch']:.3f} +- {a['n_ch_err']:.3f}, "
+      f"Herwig+ML {m['n_ch']:.3f} +- {m['n_ch_err']:.3f}")
+EOF
+
+# 6. Herwig+ML against Herwig classic bin by bin (their statistical errors only)
+"$PY" "$REPO/scripts/herwig/mc_vs_mc.py" "lep/Herwig_classic_A.yoda" "lep/Herwig_ML.yoda" \
+  | tee lep_mc_vs_mc.md
