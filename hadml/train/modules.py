@@ -339,7 +339,7 @@ class ClusterMLE(_GANBase):
         p(cos theta) (and ``nll_<class>`` per flavour class). Its difference between two
         models is their difference in KL divergence from the true decays, with an error
         that the binned chi2 of the same clusters cannot reach (docs/validation.md
-        section 9: a variant 17 times further from the classic density than the shipped
+        section 11: a variant 17 times further from the classic density than the shipped
         model in KL scored the lowest chi2_classes of two runs)."""
         out = super().evaluate(cond, angles, cluster, c1, h1, m1, m2, flavour_class)
         nll = -self.sampling_generator.log_prob(cond.to(self.device),
