@@ -1,0 +1,33 @@
+# Sourced by lep_benchmark.sh and lep_events.sh: the one Herwig input file of the LEP runs.
+# write_lep_input FILE N_EVENTS MODEL writes it; `Herwig read FILE` then saves three runs:
+#   isr   Herwig's default e+e- set-up at 91.2 GeV (QED ISR through the electron PDF)
+#   plain the same without ISR, as Herwig's own LEP validation (Tests/Rivet/Templates/EE.in)
+#         and hadml's Pythia peer
+#   ml    plain with hadml's adapter (MODEL, Policy Error) first in PostHadronizationHandlers
+# Every run checks every step (ConsistencyLevel PrintEveryStep) and writes HepMC3 for its
+# first N_EVENTS events (HepMC:PrintEvent is fixed when the run is saved).
+write_lep_input() {
+  cat > "$1" <<EOF
+read snippets/EECollider.in
+cd /Herwig/MatrixElements
+insert SubProcess:MatrixElements 0 MEee2gZ2qq
+cd /Herwig/Generators
+set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
+set EventGenerator:PrintEvent 0
+set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
+read snippets/HepMC.in
+set /Herwig/Analysis/HepMC:Format GenEventHepMC3
+set /Herwig/Analysis/HepMC:PrintEvent $2
+saverun isr EventGenerator
+set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
+set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
+saverun plain EventGenerator
+cd /Herwig/EventHandlers
+create Herwig::MLClusterRedecayer MLRedecayer HwMLCluster.so
+set MLRedecayer:ModelFile $3
+set MLRedecayer:Policy Error
+insert EventHandler:PostHadronizationHandlers 0 MLRedecayer
+cd /Herwig/Generators
+saverun ml EventGenerator
+EOF
+}
