@@ -19,5 +19,12 @@ write_lep_input LEP-events.in "$N" "$MODEL"
 nice -n 10 Herwig read -L "$L" LEP-events.in > read.log 2>&1
 /usr/bin/time -f "%U %S %e" -o time.txt nice -n 10 Herwig run -L "$L" "$RUN.run" -N "$N" \
   -s "$SEED" -q > run.log 2>&1
-echo "$RUN: $N events, seed $SEED: $(grep -c '^E ' "$RUN-S$SEED.hepmc") in $OUT/$RUN-S$SEED.hepmc," \
+# Herwig ends a run cleanly (exit 0, complete HepMC) when it gets SIGTERM/SIGINT, so a stopped
+# run is recognised by its event count, not by its exit status.
+made=$(grep -c '^E ' "$RUN-S$SEED.hepmc" || true)
+echo "$RUN: seed $SEED: $made of $N events in $OUT/$RUN-S$SEED.hepmc," \
   "cpu $(awk '{print $1+$2}' time.txt) s, wall $(awk '{print $3}' time.txt) s"
+if [ "$made" != "$N" ]; then
+  echo "error: Herwig stopped after $made of $N events (see $OUT/$RUN-S$SEED.log)" >&2
+  exit 1
+fi
