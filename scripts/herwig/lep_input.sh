@@ -4,8 +4,9 @@
 #   plain the same without ISR, as Herwig's own LEP validation (Tests/Rivet/Templates/EE.in)
 #         and hadml's Pythia peer
 #   ml    plain with hadml's adapter (MODEL, Policy Error) first in PostHadronizationHandlers
-# Every run checks every step (ConsistencyLevel PrintEveryStep) and writes HepMC3 for its
-# first N_EVENTS events (HepMC:PrintEvent is fixed when the run is saved).
+# Every run checks every step (ConsistencyLevel PrintEveryStep) and writes HepMC (HepMC3
+# ASCII; isr: HepMC2 ASCII, see below) for its first N_EVENTS events (HepMC:PrintEvent is
+# fixed when the run is saved).
 write_lep_input() {
   cat > "$1" <<EOF
 read snippets/EECollider.in
@@ -18,7 +19,12 @@ set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
 read snippets/HepMC.in
 set /Herwig/Analysis/HepMC:Format GenEventHepMC3
 set /Herwig/Analysis/HepMC:PrintEvent $2
+# ISR events in HepMC3 ASCII declare one vertex more than they list (the electron PDF's
+# remnant vertex has no outgoing particle), so HepMC3's reader (pyhepmc) rejects every one:
+# the isr run writes HepMC2 ASCII (IO_GenEvent), which hadml reads as well
+set /Herwig/Analysis/HepMC:Format GenEvent
 saverun isr EventGenerator
+set /Herwig/Analysis/HepMC:Format GenEventHepMC3
 set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
 set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
 saverun plain EventGenerator
