@@ -5,6 +5,7 @@
 # usage: HERWIG_PREFIX=/work/herwig-cache/install PLUGIN_DIR=build/herwig-tests/cpp_plugin/herwig \
 #        scripts/herwig/lep_events.sh OUTDIR RUN N SEED
 # Writes OUTDIR/RUN-S<SEED>.hepmc (.log, .out) and time.txt (user sys wall seconds); nice 10.
+# FSR_ALPHAS=0.1186 sets the final-state shower coupling (lep_input.sh, docs/validation.md 9.3).
 set -euo pipefail
 OUT=${1:?output folder}; RUN=${2:?run: plain, isr or ml}; N=${3:?events}; SEED=${4:?seed}
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../.." && pwd)

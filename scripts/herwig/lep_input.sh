@@ -7,9 +7,15 @@
 # Every run checks every step (ConsistencyLevel PrintEveryStep) and writes HepMC (HepMC3
 # ASCII; isr: HepMC2 ASCII, see below) for its first N_EVENTS events (HepMC:PrintEvent is
 # fixed when the run is saved).
+# FSR_ALPHAS (optional): alpha_s input of the final-state shower (AlphaQCDFSR:AlphaIn) for
+# every run instead of Herwig 7.3.0's default 0.102337; 0.1186 brings LEP n_ch and event shapes
+# to the data (docs/validation.md section 9.3).
 write_lep_input() {
+  local fsr=""
+  if [ -n "${FSR_ALPHAS:-}" ]; then fsr="set /Herwig/Shower/AlphaQCDFSR:AlphaIn $FSR_ALPHAS"; fi
   cat > "$1" <<EOF
 read snippets/EECollider.in
+$fsr
 cd /Herwig/MatrixElements
 insert SubProcess:MatrixElements 0 MEee2gZ2qq
 cd /Herwig/Generators
