@@ -2,11 +2,13 @@
 """Herwig's LEP events (HepMC files) next to Pythia 8 in hadml's LEP analyses.
 
     PYTHONPATH=. python scripts/herwig/compare_lep.py --hepmc "Herwig 7.3=lep.hepmc" \
-        --pythia 10000 -o report_herwig
+        --pythia 10000 [--hadml 10000] -o report_herwig
 
 Runs hadml's analyses (hadml.analysis.compare_events, the code behind `hadml compare`) on
 each HepMC input and, unless --pythia 0, on Pythia 8 default (string hadronization, the
-same e+e- -> gamma*/Z -> u d s c b settings as hadml, no ISR). Prints <n_ch> (charged
+same e+e- -> gamma*/Z -> u d s c b settings as hadml, no ISR); with --hadml N also on hadml
+with classic cluster decays and the shipped tune (as `examples/compare.py`, the same seed
+rule). Prints <n_ch> (charged
 final-state particles per event, all events), chi2/ndf per analysis and per observable
 group (hadml.analysis.tune.GROUP_TABLE), and writes report.md/report.json to -o.
 """
@@ -49,7 +51,9 @@ def main() -> None:
     ap.add_argument("--hepmc", action="append", default=[], metavar="LABEL=FILE",
                     help="HepMC input with its label (repeatable)")
     ap.add_argument("--pythia", type=int, default=10000, help="Pythia 8 events (0: none)")
-    ap.add_argument("--seed", type=int, default=1, help="Pythia seed")
+    ap.add_argument("--hadml", type=int, default=0,
+                    help="hadml classic events, shipped tune (0: none)")
+    ap.add_argument("--seed", type=int, default=1, help="Pythia (and hadml) seed")
     ap.add_argument("--max-events", type=int, default=None)
     ap.add_argument("--refdir", default=None)
     ap.add_argument("-o", "--output", required=True)
@@ -63,10 +67,16 @@ def main() -> None:
         src = HepMCEvents(path, args.max_events)
         src.check()
         sources[label] = ChargedCounter(src)
+    if args.hadml > 0:
+        import hadml
+
+        sources["hadml classic"] = ChargedCounter(
+            ev.final_state() for ev in hadml.iter_events(args.hadml, seed=args.seed,
+                                                         hadronization="classic"))
     if args.pythia > 0:
         sources["Pythia 8"] = ChargedCounter(pythia_string_events(args.pythia, seed=args.seed))
     if not sources:
-        ap.error("nothing to compare: give --hepmc and/or --pythia N")
+        ap.error("nothing to compare: give --hepmc, --pythia N and/or --hadml N")
 
     res = compare_events(sources, list(ANALYSES), refdir=args.refdir, outdir=args.output,
                          max_events=args.max_events, plots=False)

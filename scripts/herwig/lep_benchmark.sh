@@ -10,37 +10,15 @@
 # run from /usr/bin/time, init included: a 100-event run of each gives the init to subtract.
 set -euo pipefail
 OUT=${1:?output folder}; N=${2:-10000}; SEED=${3:-12345}
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../.." && pwd)
 P=${HERWIG_PREFIX:?set HERWIG_PREFIX}; L=$(cd "${PLUGIN_DIR:?set PLUGIN_DIR}" && pwd)
 MODEL=${MODEL:-$REPO/hadml/models/default_cluster_decay.onnx}
 export PATH=$P/bin:$PATH
+# shellcheck source=lep_input.sh
+source "$HERE/lep_input.sh"   # write_lep_input: the runs isr, plain and ml
 mkdir -p "$OUT" && cd "$OUT"
 
-cat > LEP-bench.in <<EOF
-read snippets/EECollider.in
-cd /Herwig/MatrixElements
-insert SubProcess:MatrixElements 0 MEee2gZ2qq
-cd /Herwig/Generators
-set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
-set EventGenerator:PrintEvent 0
-set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
-read snippets/HepMC.in
-set /Herwig/Analysis/HepMC:Format GenEventHepMC3
-set /Herwig/Analysis/HepMC:PrintEvent $N
-# Herwig's default: QED ISR through the electron PDF (LeptonLeptonPDF)
-saverun isr EventGenerator
-# as Herwig's own LEP validation (Tests/Rivet/Templates/EE.in) and hadml's Pythia peer: no ISR
-set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
-set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
-saverun plain EventGenerator
-cd /Herwig/EventHandlers
-create Herwig::MLClusterRedecayer MLRedecayer HwMLCluster.so
-set MLRedecayer:ModelFile $MODEL
-set MLRedecayer:Policy Error
-insert EventHandler:PostHadronizationHandlers 0 MLRedecayer
-cd /Herwig/Generators
-saverun ml EventGenerator
-EOF
+write_lep_input LEP-bench.in "$N" "$MODEL"
 nice -n 10 Herwig read -L "$L" LEP-bench.in > read.log 2>&1
 
 run() {  # name tag events
@@ -58,8 +36,14 @@ run plain a "$N"; run ml a "$N"; run ml b "$N"; run isr a "$N"
 H="S$SEED"
 echo "ml a vs b: $(cmp -s ml-a/ml-$H.hepmc ml-b/ml-$H.hepmc && echo byte-identical || echo DIFFERENT)"
 for d in plain-a ml-a ml-b isr-a; do
-  n=$(cat $d/*.log $d/*.out | grep -c "non-conservation" || true)
-  echo "$d: consistency failures $n, events $(grep -c '^E ' $d/*.hepmc || true)"
+  # ThePEG's event checks (ConsistencyLevel PrintEveryStep) report failures as warnings
+  n=$(cat $d/*.log $d/*.out | grep -c "non-conservation\|ConsistencyException" || true)
+  # an event exception discards the event and ThePEG generates another (attempts > events)
+  x=$(cat $d/*.log | grep -c "An event exception" || true)
+  echo "$d: consistency failures $n, discarded events (event exceptions) $x," \
+    "events $(grep -c '^E ' $d/*.hepmc || true), attempts" \
+    "$(awk '/Total \(from generated events\)/ {print $6}' $d/*.out)"
+  grep -h -A1 "An event exception" $d/*.log | grep -v "^--\|An event exception" | sed "s/^/  $d: /" || true
 done
 grep -h "MLClusterRedecayer:" ml-a/ml-$H.log
 cpu() { awk '{print $1+$2}' "$1/time.txt"; }
