@@ -152,6 +152,7 @@ def _effective_jobs(requested: int, force: bool) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
+    from hadml._malloc import pin_mmap_threshold
     from hadml.config import ConfigError, load_config, parse_set_options
     from hadml.generator import resolve_seed
     from hadml.scaleout import ShardSpec, run
@@ -193,6 +194,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
         variations = load_variations(args.variations)
     jobs = _effective_jobs(args.jobs, args.force_jobs)
+    pin_mmap_threshold()  # flat memory over long runs (hadml/_malloc.py)
     # SIGINT and SIGTERM stop the run between two events (hadml.generator.Interrupted).
     summary, manifest = run(
         args.events, config, hepmc=args.out, clusters=args.clusters, shard=shard,

@@ -253,6 +253,12 @@ class ClusterTableWriter:
         except (OSError, pa.ArrowException) as err:
             raise self._failed(err) from err
         self.n_rows += rows.num_rows
+        del rows
+        # Arrow's allocator (mimalloc) keeps freed pages of each row group for reuse; over
+        # 10^6 events their fragmentation showed as a slow RSS creep (docs/performance.md).
+        # Returning them after each row group keeps RSS flat; the only growth left is the
+        # footer's per-row-group metadata, which Parquet must hold until close.
+        pa.default_memory_pool().release_unused()
 
     def _finish(self, info: Mapping[str, object] | None) -> None:
         assert self._writer is not None
