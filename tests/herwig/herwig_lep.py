@@ -96,6 +96,22 @@ def build_plugin(herwig_install: HerwigInstall, build: Path) -> Path:
     return libs[0].parent
 
 
+#: 91.2 GeV e+e- -> q qbar without QED initial-state radiation (as Herwig's own LEP validation,
+#: Tests/Rivet/Templates/EE.in, and hadml's Pythia peer), every step checked: the start of the
+#: input files of the tests that need no ISR run.
+LEP_NO_ISR = """\
+read snippets/EECollider.in
+cd /Herwig/MatrixElements
+insert SubProcess:MatrixElements 0 MEee2gZ2qq
+set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
+set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
+cd /Herwig/Generators
+set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
+set EventGenerator:PrintEvent 0
+set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
+"""
+
+
 def lep_input(model: Path, n_events: int) -> str:
     """One input file, four saved runs: isr, dump, ml, plain (see the module docstring)."""
     return f"""\

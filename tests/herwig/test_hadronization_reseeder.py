@@ -10,23 +10,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from herwig_lep import HerwigInstall, run
+from herwig_lep import LEP_NO_ISR, HerwigInstall, run
 
 from hadml.io import herwig_dump
 
 N_EVENTS = 150
 RUN_SEED = 31
 
-INPUT = """\
-read snippets/EECollider.in
-cd /Herwig/MatrixElements
-insert SubProcess:MatrixElements 0 MEee2gZ2qq
-set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
-set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
-cd /Herwig/Generators
-set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
-set EventGenerator:PrintEvent 0
-set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
+INPUT = LEP_NO_ISR + """\
 cd /Herwig/EventHandlers
 create Herwig::MLClusterRedecayer Recorder HwMLCluster.so
 set Recorder:HadronizationDump hadronization.jsonl

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from herwig_lep import SHIPPED_MODEL, HerwigInstall, run
+from herwig_lep import LEP_NO_ISR, SHIPPED_MODEL, HerwigInstall, run
 
 from hadml.data.features import target_angles
 from hadml.io import herwig_dump
@@ -16,16 +16,7 @@ N_EVENTS = 200
 
 
 def chain_input(model: Path) -> str:
-    return f"""\
-read snippets/EECollider.in
-cd /Herwig/MatrixElements
-insert SubProcess:MatrixElements 0 MEee2gZ2qq
-set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
-set /Herwig/Particles/e+:PDF /Herwig/Partons/NoPDF
-cd /Herwig/Generators
-set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
-set EventGenerator:PrintEvent 0
-set EventGenerator:EventHandler:ConsistencyLevel PrintEveryStep
+    return LEP_NO_ISR + f"""\
 cd /Herwig/EventHandlers
 create Herwig::MLClusterRedecayer DumpBefore HwMLCluster.so
 set DumpBefore:Dump before.dat
