@@ -1,5 +1,7 @@
 """hadml/_malloc.py: the generate command pins glibc's mmap threshold (flat memory over
-long runs). Checked in a fresh process through glibc's own counter of mmapped blocks."""
+long runs). Checked in a fresh process through glibc's own counter of mmapped blocks: after
+a large block is freed, the default (dynamic) threshold puts the next large block on the heap,
+the pinned one maps it."""
 
 from __future__ import annotations
 
@@ -27,8 +29,12 @@ libc.malloc.argtypes = [ctypes.c_size_t]
 libc.free.argtypes = [ctypes.c_void_p]
 if sys.argv[1] == "pin":
     assert pin_mmap_threshold()
+# Freeing a mapped block raises glibc's dynamic threshold to its size (here 8 MiB) ...
+libc.free(libc.malloc(8 << 20))
 before = libc.mallinfo2().hblks
-block = libc.malloc(100_000)  # below glibc's default threshold (128 KiB), above 64 KiB
+# ... so a 2 MiB block then grows the heap, unless the threshold is pinned (the heap's free
+# top is far smaller than 2 MiB: glibc trims it above 128 KiB).
+block = libc.malloc(2 << 20)
 print(libc.mallinfo2().hblks - before)
 libc.free(block)
 """
@@ -42,6 +48,6 @@ def _mmapped_blocks(mode: str) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
-def test_pinned_threshold_maps_a_100k_block_that_the_default_puts_on_the_heap() -> None:
+def test_pinned_threshold_keeps_large_blocks_mapped_after_a_large_free() -> None:
     assert _mmapped_blocks("default") == 0
     assert _mmapped_blocks("pin") == 1
