@@ -40,3 +40,19 @@ def small_run():
     import hadml
 
     return hadml.generate(200, seed=7, collect_clusters=True)
+
+
+@pytest.fixture(scope="module")
+def table() -> dict:
+    """Herwig's hadron table as hadml builds it (hadml.hadrons.hadron_table)."""
+    from hadml.hadrons import hadron_table
+
+    return hadron_table()
+
+
+@pytest.fixture(scope="module")
+def spectrum(table: dict):
+    """The C++ HadronSpectrum with the default cluster parameters."""
+    from hadml import _core
+
+    return _core.HadronSpectrum(_core.default_params(), table)

@@ -8,19 +8,9 @@ import numpy as np
 import pytest
 
 from hadml import _core
-from hadml.hadrons import hadron_table
 
 PARAMS = _core.default_params()
 
-
-@pytest.fixture(scope="module")
-def table() -> dict:
-    return hadron_table()
-
-
-@pytest.fixture(scope="module")
-def spectrum(table: dict) -> _core.HadronSpectrum:
-    return _core.HadronSpectrum(PARAMS, table)
 
 
 def pstar(M: float, m1: float, m2: float) -> float:

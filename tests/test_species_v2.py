@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from hadml import _core
-from hadml.hadrons import hadron_table
 from hadml.ml import contract as C
 from hadml.train.export import export_species_model
 from hadml.train.species import SPECIES_FEATURES, SpeciesHead
@@ -24,15 +23,6 @@ from onnx_models import make_requests  # noqa: E402
 
 PARAMS = _core.default_params()
 
-
-@pytest.fixture(scope="module")
-def table() -> dict:
-    return hadron_table()
-
-
-@pytest.fixture(scope="module")
-def spectrum(table: dict) -> _core.HadronSpectrum:
-    return _core.HadronSpectrum(PARAMS, table)
 
 
 def _light_species(spectrum) -> list[int]:
