@@ -293,7 +293,22 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     refs = load_refs(list(ANALYSES), None)
-    nominal = load_config().cluster_params()
+    config = load_config()
+    # The chunks of a resumed run must come from the same settings: the shipped tune may
+    # have changed since the first round (it did once, mid-run), which would mix two tunes.
+    setting = json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
+    setting_file = out / "setting.json"
+    if setting_file.exists():
+        saved = json.loads(setting_file.read_text())
+        if saved != setting:
+            changed = sorted(k for k in set(saved) | set(setting)
+                             if saved.get(k) != setting.get(k))
+            ap.error(f"{out} holds chunks made with other settings (differing: "
+                     f"{', '.join(changed)}); use a new --out or the settings of "
+                     f"{setting_file}")
+    elif not args.report_only:
+        setting_file.write_text(json.dumps(setting, indent=1, sort_keys=True) + "\n")
+    nominal = config.cluster_params()
     varied = variations(nominal)
     Sample.round_size = args.round
     samples = {"nominal": Sample("nominal", 1, {}, varied, refs, out),
