@@ -17,12 +17,8 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 WHEEL="${HADML_HEPMC3_WHEEL:-}"
 if [ -z "$WHEEL" ]; then
-  for py in "${PYTHON:-}" "$ROOT/.venv/bin/python" python3; do
-    [ -n "$py" ] || continue
-    if "$py" -m pip --version >/dev/null 2>&1; then
-      "$py" -m pip download -q --no-deps --only-binary :all: "hepmc3==$VERSION" -d "$WORK" >&2 && break
-    fi
-  done
+  source "$ROOT/scripts/pip-download.sh"
+  pip_download "$WORK" --only-binary :all: "hepmc3==$VERSION" || true
   WHEEL="$(ls "$WORK"/hepmc3-"$VERSION"-*.whl 2>/dev/null | head -n1)"
 fi
 [ -n "$WHEEL" ] && [ -f "$WHEEL" ] || { echo "could not download the hepmc3 $VERSION wheel with pip (set HADML_HEPMC3_WHEEL to a local copy)" >&2; exit 1; }

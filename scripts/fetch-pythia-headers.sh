@@ -17,14 +17,8 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 SDIST="${HADML_PYTHIA_SDIST:-}"
 if [ -z "$SDIST" ]; then
-  # A pip that works: the given Python's, this checkout's .venv, or the one on PATH (inside
-  # pip's isolated build environment the building Python may have no pip).
-  for py in "${PYTHON:-}" "$ROOT/.venv/bin/python" python3; do
-    [ -n "$py" ] || continue
-    if "$py" -m pip --version >/dev/null 2>&1; then
-      "$py" -m pip download -q --no-deps --no-binary :all: "pythia8mc==$VERSION" -d "$WORK" >&2 && break
-    fi
-  done
+  source "$ROOT/scripts/pip-download.sh"
+  pip_download "$WORK" --no-binary :all: "pythia8mc==$VERSION" || true
   SDIST="$WORK/pythia8mc-$VERSION.tar.gz"
 fi
 [ -f "$SDIST" ] || { echo "could not download the pythia8mc $VERSION sdist with pip (set HADML_PYTHIA_SDIST to a local copy)" >&2; exit 1; }
