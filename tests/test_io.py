@@ -93,3 +93,28 @@ def test_cluster_table_write_is_atomic(small_run, tmp_path):
     with pytest.raises(OutputPathError, match="is a directory"):
         cluster_table.write(small_run.cluster_table, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cl.parquet"]
+
+
+def test_write_atomically_keeps_the_old_file_on_failure(tmp_path):
+    from hadml.io.atomic import OutputWriteError, write_atomically
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+
+    def half_then_disk_full(file):
+        file.write(b"new, half written")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OutputWriteError, match=r"out\.bin failed: No space left on device"):
+        write_atomically(target, half_then_disk_full)
+
+    def interrupted(file):
+        file.write(b"new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, interrupted)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]  # no temporary file left
+    assert write_atomically(target, lambda file: file.write(b"new")) == target
+    assert target.read_bytes() == b"new"

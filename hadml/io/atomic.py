@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -141,3 +141,23 @@ class AtomicFile:
         except FileNotFoundError:
             pass
         return None
+
+
+def write_atomically(target: Path, write: Callable[[BinaryIO], object],
+                     errors: tuple[type[BaseException], ...] = (OSError,)) -> Path:
+    """Write ``target`` through ``write(file)`` under a temporary name and rename it onto
+    the target only when ``write`` returned. An exception listed in ``errors`` becomes an
+    OutputWriteError naming the file; any failure or interruption removes the temporary
+    file and leaves an existing target as it was."""
+    atomic = AtomicFile(target)
+    try:
+        write(atomic.file)
+    except errors as err:
+        atomic.abort(keep=False)
+        reason = getattr(err, "strerror", None) or err
+        raise OutputWriteError(f"writing {target} failed: {reason}") from err
+    except BaseException:
+        atomic.abort(keep=False)
+        raise
+    atomic.commit()
+    return target

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from hadml.io.atomic import AtomicFile, OutputWriteError, check_output_path
+from hadml.io.atomic import AtomicFile, OutputWriteError, check_output_path, write_atomically
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"hadml.cluster_table.schema_version"
@@ -147,16 +147,10 @@ def write(table: pa.Table, path: str | Path, info: Mapping[str, object] | None =
     meta[SCHEMA_KEY] = SCHEMA_VERSION.encode()
     if info is not None:
         meta[INFO_KEY] = json.dumps(dict(info), sort_keys=True, default=str).encode()
-    atomic = AtomicFile(check_output_path(path, "cluster-table output"))
-    try:
-        pq.write_table(table.replace_schema_metadata(meta), atomic.file)
-    except (OSError, pa.ArrowException) as err:
-        atomic.abort(keep=False)
-        raise OutputWriteError(f"writing {path} failed: {err}") from err
-    except BaseException:
-        atomic.abort(keep=False)
-        raise
-    atomic.commit()
+    stored = table.replace_schema_metadata(meta)
+    write_atomically(check_output_path(path, "cluster-table output"),
+                     lambda file: pq.write_table(stored, file),
+                     errors=(OSError, pa.ArrowException))
 
 
 def read(path: str | Path) -> pa.Table:

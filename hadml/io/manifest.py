@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hadml.io.atomic import AtomicFile, OutputWriteError
+from hadml.io.atomic import write_atomically
 
 MANIFEST_FORMAT = "hadml-shard-manifest"
 MANIFEST_VERSION = 1
@@ -122,17 +122,8 @@ def write_manifest(manifest: Manifest, path: str | os.PathLike) -> Path:
     from hadml.io.atomic import check_output_path
 
     target = check_output_path(path, "shard manifest")
-    atomic = AtomicFile(target)
-    try:
-        atomic.file.write((json.dumps(manifest.to_dict(), indent=1, sort_keys=True)
-                           + "\n").encode())
-    except OSError as err:
-        atomic.abort(keep=False)
-        raise OutputWriteError(f"writing {target} failed: {err.strerror or err}") from err
-    except BaseException:
-        atomic.abort(keep=False)
-        raise
-    atomic.commit()
+    text = json.dumps(manifest.to_dict(), indent=1, sort_keys=True) + "\n"
+    write_atomically(target, lambda file: file.write(text.encode()))
     manifest.path = target
     return target
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hadml.io.atomic import write_atomically
+
 #: Ragged per-event arrays of an analysis event, and the dtype they are stored with.
 RAGGED = {"pid": np.int32, "p": np.float64, "decayed_pid": np.int32,
           "decayed_p": np.float64, "decayed_mother": np.int32}
@@ -88,10 +90,7 @@ def save_npz(path: str | Path, events: Sequence[dict[str, np.ndarray]]) -> None:
         arrays[f"{key}_n"] = np.array([len(x) for x in parts], dtype=np.int32)
         shape = (0, 4) if key.endswith("_p") or key == "p" else (0,)
         arrays[key] = np.concatenate(parts) if parts else np.zeros(shape, dtype=dtype)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    write_atomically(Path(path), lambda file: np.savez_compressed(file, **arrays))
 
 
 def load_npz(path: str | Path) -> list[dict[str, np.ndarray]]:

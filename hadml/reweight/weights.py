@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from hadml.io.atomic import AtomicFile, check_output_path
+from hadml.io.atomic import AtomicFile, check_output_path, write_atomically
 
 NUMBER_COLUMN = "event_number"
 WEIGHT_SUFFIXES = (".parquet", ".npz")
@@ -54,20 +55,17 @@ def write_weights(path: str | Path, numbers: np.ndarray,
     columns.update({k: np.asarray(v, dtype=np.float64) for k, v in weights.items()})
     if any(len(v) != len(numbers) for v in columns.values()):
         raise ValueError("every weight needs one value per event")
-    out = AtomicFile(target)
-    try:
+
+    def write(file: BinaryIO) -> None:
         if target.suffix == ".npz":
-            np.savez(out.file, **columns)
+            np.savez(file, **columns)
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.table(columns), out.file)
-        out.commit()
-    except BaseException:
-        out.abort(keep=False)
-        raise
-    return target
+            pq.write_table(pa.table(columns), file)
+
+    return write_atomically(target, write)
 
 
 def read_weights(path: str | Path) -> dict[str, np.ndarray]:
