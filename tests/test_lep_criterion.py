@@ -37,6 +37,7 @@ def test_ratios_and_null_spread_by_hand() -> None:
     assert a["ml_over_classic"] == pytest.approx(55 / 40)
     assert a["redraw_over_classic"] == pytest.approx([1.5, 1.25])
     assert a["ml_over_classic_mean"] == pytest.approx(55 / 50)
+    assert a["ml_z"] == pytest.approx(5.0 / (10.0 * math.sqrt(4.0 / 3.0)))
     assert a["chi2_ndf"]["ML"] == pytest.approx(55 / 18)
     assert not a["resolved"]  # spread 28% of a ratio: a 5% difference is invisible
     # B: sd 1 of 1000 -> 0.14% spread, a 5% tolerance is resolved
@@ -71,3 +72,11 @@ def test_script_runs_end_to_end_and_resumes(tmp_path, monkeypatch, capsys) -> No
     captured = capsys.readouterr()
     assert "| DELPHI_2011_I890503 | 10 |" in captured.out and captured.err == ""
     assert json.loads(out.read_text())["samples"] == data["samples"]
+
+
+def test_ml_z_is_a_prediction_interval() -> None:
+    lep = _module()
+    # classic 4, 5, 6: mean 5, sd 1, one more run has sd sqrt(1 + 1/3) about the mean
+    assert lep.ml_z(7.0, [4.0, 5.0, 6.0]) == pytest.approx(2.0 / math.sqrt(4.0 / 3.0))
+    assert lep.ml_z(5.0, [4.0, 5.0, 6.0]) == 0.0
+    assert math.isnan(lep.ml_z(5.0, [4.0]))

@@ -15,6 +15,8 @@ hadron decays), and reports per analysis
 * redraw / classic for each redraw, and ``null_sd``: sqrt(2) times the relative standard
   deviation of the K + 1 classic chi2 values, the expected spread of the ratio of two runs
   that differ only in their decays (ML / classic for a perfect model);
+* ``ml_z``: the ML chi2's distance from the mean of all classic runs in units of the
+  spread of one more classic run (a prediction interval): the calibrated criterion;
 * ``resolved``: whether that spread is below a third of the 5% tolerance, i.e. whether a
   5% deviation of the ML would stand out at this sample size.
 
@@ -55,6 +57,17 @@ def null_sd(classic_values: list[float]) -> float:
     return float(math.sqrt(2.0) * v.std(ddof=1) / v.mean())
 
 
+def ml_z(ml: float, classic_values: list[float]) -> float:
+    """The ML chi2's distance from the mean of the n classic runs in units of the spread a
+    further classic run would have about that mean, sd sqrt(1 + 1/n) (a prediction
+    interval; Student t with n - 1 degrees of freedom for a model equal to the classic
+    decays). nan below two classic runs."""
+    v = np.asarray(classic_values, dtype=float)
+    if len(v) < 2 or v.std(ddof=1) == 0:
+        return float("nan")
+    return float((ml - v.mean()) / (v.std(ddof=1) * math.sqrt(1.0 + 1.0 / len(v))))
+
+
 def rows_from(samples: dict[str, dict[str, list[float]]], analyses: list[str],
               redraws: list[str]) -> list[dict]:
     """Per analysis: chi2/ndf of each sample, the ratios and the null spread."""
@@ -73,6 +86,7 @@ def rows_from(samples: dict[str, dict[str, list[float]]], analyses: list[str],
         row["null_sd"] = null_sd(classic)
         if "ML" in chi2:
             row["ml_over_classic_mean"] = chi2["ML"] / float(np.mean(classic))
+            row["ml_z"] = ml_z(chi2["ML"], classic)
         row["resolved"] = bool(row["null_sd"] < TOLERANCE / 3.0)
         rows.append(row)
     return rows
@@ -86,18 +100,20 @@ def print_rows(rows: list[dict], redraws: list[str], events: int) -> None:
     print(f"\nLEP criterion, {events} events per sample (chi2/ndf, ndf = bins)\n")
     print("| analysis | bins | classic | ML | ML / classic | "
           + " | ".join(f"{r}" for r in redraws)
-          + " | redraws / classic | null sd of a ratio | ML / mean classic | 5% resolved |")
-    print("|---|---|---|---|---|" + "---|" * len(redraws) + "---|---|---|---|")
+          + " | redraws / classic | null sd of a ratio | ML / mean classic | ML z | 5% resolved |")
+    print("|---|---|---|---|---|" + "---|" * len(redraws) + "---|---|---|---|---|")
     for r in rows:
         c = r["chi2_ndf"]
         ratios = " / ".join(f"{x:.3f}" for x in r["redraw_over_classic"]) or "-"
-        print(f"| {r['analysis']} | {r['ndf']} | {_fmt(c['classic'])} | "
-              f"{_fmt(c['ML']) if 'ML' in c else '-'} | "
-              f"{_fmt(r['ml_over_classic']) if 'ml_over_classic' in r else '-'} | "
-              + " | ".join(_fmt(c[k]) if k in c else "-" for k in redraws)
-              + f" | {ratios} | {r['null_sd']:.3f} | "
-              f"{_fmt(r['ml_over_classic_mean']) if 'ml_over_classic_mean' in r else '-'} | "
-              f"{'yes' if r['resolved'] else 'no'} |")
+        cells = [r["analysis"], str(r["ndf"]), _fmt(c["classic"]),
+                 _fmt(c["ML"]) if "ML" in c else "-",
+                 _fmt(r["ml_over_classic"]) if "ml_over_classic" in r else "-",
+                 *(_fmt(c[k]) if k in c else "-" for k in redraws),
+                 ratios, f"{r['null_sd']:.3f}",
+                 _fmt(r["ml_over_classic_mean"]) if "ml_over_classic_mean" in r else "-",
+                 f"{r['ml_z']:+.1f}" if "ml_z" in r else "-",
+                 "yes" if r["resolved"] else "no"]
+        print("| " + " | ".join(cells) + " |")
 
 
 def main() -> None:
