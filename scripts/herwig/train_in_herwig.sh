@@ -17,7 +17,11 @@
 # comparison sample, SEED_TRAIN (1001, the dump run), SEED_A (2001), SEED_ML (2003),
 # BLOCKS (10, of the closure), TRAIN_ARGS (extra `hadml train` overrides, e.g.
 # max_epochs=2 for a quick check), PYTHON (python3; needs hadml's dependencies and torch),
-# HADML_SHARED (folder holding refdata/, for the LEP analyses).
+# HADML_SHARED (folder holding refdata/, for the LEP analyses), FSR_ALPHAS (alpha_s input of
+# the final-state shower, AlphaQCDFSR:AlphaIn, for every run; unset: Herwig 7.3.0's default
+# 0.102337; 0.1186 brings LEP to the data, docs/validation.md section 12.3), DUMP_HEPMC (0: the
+# dump run also writes HepMC3 for its first DUMP_HEPMC events, a classic LEP sample with
+# the dump's seed: the second classic run of step 5 and a LEP peer, at no extra Herwig time).
 # A step whose output exists is not run again (delete it to redo), so a dump run stopped
 # early (SIGTERM: ThePEG finishes the run cleanly) can be used as it is: its last N_TEST
 # events are classic B, the rest the training data. Every run is at nice 10, one at a time,
@@ -47,6 +51,7 @@ timed() {  # label command...: run at nice 10, append CPU and wall seconds to ti
 lep_input() {
   cat <<EOF
 read snippets/EECollider.in
+${FSR_ALPHAS:+set /Herwig/Shower/AlphaQCDFSR:AlphaIn $FSR_ALPHAS}
 cd /Herwig/MatrixElements
 insert SubProcess:MatrixElements 0 MEee2gZ2qq
 set /Herwig/Particles/e-:PDF /Herwig/Partons/NoPDF
@@ -55,11 +60,13 @@ cd /Herwig/Generators
 set EventGenerator:EventHandler:LuminosityFunction:Energy 91.2
 set EventGenerator:PrintEvent 0
 EOF
-  if [ "$1" != dump ]; then
+  local hepmc_events=100000000
+  if [ "$1" = dump ]; then hepmc_events=${DUMP_HEPMC:-0}; fi
+  if [ "$hepmc_events" -gt 0 ]; then
     cat <<EOF
 read snippets/HepMC.in
 set /Herwig/Analysis/HepMC:Format GenEventHepMC3
-set /Herwig/Analysis/HepMC:PrintEvent 100000000
+set /Herwig/Analysis/HepMC:PrintEvent $hepmc_events
 EOF
   fi
   echo "cd /Herwig/EventHandlers"
