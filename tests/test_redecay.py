@@ -72,6 +72,22 @@ def test_antitriplet_listed_first_is_reordered():
     assert not plan["swapped"]
 
 
+def test_flavour_symmetric_children_keep_the_record_pairing():
+    # u dbar -> pi+ pi0: either child may carry either constituent's flavour. The record
+    # pairs child i with constituent i (Herwig's ClusterDecayer makes hadron i from
+    # constituent i), so with the antiquark listed first hadron 1 is the second child.
+    m_pi0 = 0.13498
+    cluster, cons, kids = vertex(ids=(211, 111), masses=(M_PI, m_pi0), constituents=(2, -1))
+    plan = core.redecay_plan(cluster, cons, kids)
+    assert plan["status"] == 0 and not plan["swapped"]
+    assert (plan["id1"], plan["id2"]) == (211, 111)
+    plan = core.redecay_plan(cluster, cons[::-1], kids)
+    assert plan["status"] == 0 and plan["swapped"]
+    assert plan["constituent_ids"] == (2, -1)
+    assert (plan["id1"], plan["id2"]) == (111, 211)
+    assert (plan["m1"], plan["m2"]) == (m_pi0, M_PI)
+
+
 def test_baryonic_cluster_matches_diquark():
     # (u, ud diquark) cluster -> pi+ (u dbar) + neutron (udd): hadron 1 is the pion.
     cluster, cons, kids = vertex(ids=(2112, 211), masses=(0.93957, M_PI), constituents=(2, 2101))

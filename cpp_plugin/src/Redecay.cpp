@@ -92,7 +92,8 @@ RedecayPlan planRedecay(const RedecayVertex& v) {
   }
   // The request wants the colour triplet first (model frame z axis, docs/model-contract.md).
   std::array<Constituent, 2> con = v.constituents;
-  if (!isColourTriplet(con[0].id) && isColourTriplet(con[1].id)) std::swap(con[0], con[1]);
+  const bool tripletSecond = !isColourTriplet(con[0].id) && isColourTriplet(con[1].id);
+  if (tripletSecond) std::swap(con[0], con[1]);
 
   const auto& c = v.children;
   const bool straight = carriesFlavour(c[0].id, con[0].id) && carriesFlavour(c[1].id, con[1].id);
@@ -101,9 +102,15 @@ RedecayPlan planRedecay(const RedecayVertex& v) {
     plan.status = RedecayStatus::FlavourMismatch;
     return plan;
   }
-  // Both orders fit only for flavour-symmetric pairs (e.g. u ubar -> pi0 pi0); then the
-  // record's order is as good as the other.
-  plan.swapped = !straight;
+  // Both orders fit for flavour-symmetric pairs (u ubar -> pi0 pi0, u dbar -> pi+ pi0, ...).
+  // Then keep the record's pairing, child i made from constituent i: Herwig 7.3's
+  // ClusterDecayer::decayIntoTwoHadrons takes hadron i from
+  // HadronSelector::chooseHadronPair(mass, particle(0), particle(1)), adds it as child i,
+  // and sends the hadron made from the perturbative constituent along that constituent.
+  // Pairing by the triplet-first order instead gave, for clusters that Herwig lists
+  // antitriplet first, hadron 1 = the antitriplet's hadron: a backward peak in the decay
+  // angle (docs/herwig-workflow.md, "The tie bug").
+  plan.swapped = (straight && crossed) ? tripletSecond : !straight;
   const RedecayChild& h1 = plan.swapped ? c[1] : c[0];
   const RedecayChild& h2 = plan.swapped ? c[0] : c[1];
   if (v.cluster.m() < h1.mass + h2.mass) {

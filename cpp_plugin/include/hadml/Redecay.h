@@ -26,7 +26,10 @@ struct RedecayChild {
 struct RedecayVertex {
   LorentzVector cluster;                    // cluster 4-momentum
   int nComponents = 2;                      // constituents of the cluster (Herwig allows 3)
-  std::array<Constituent, 2> constituents;  // any order; planRedecay finds the triplet
+  // In the generator's order (child i made from constituent i, as Herwig's ClusterDecayer
+  // does); planRedecay puts the triplet first and keeps that pairing for
+  // flavour-symmetric children.
+  std::array<Constituent, 2> constituents;
   int nChildren = 2;
   std::array<RedecayChild, 2> children;
 };
@@ -58,7 +61,9 @@ bool isColourTriplet(int id);
 
 struct RedecayPlan {
   RedecayStatus status = RedecayStatus::NotTwoChildren;
-  bool swapped = false;  // true when children[1] carries the triplet's flavour
+  // true when children[1] is hadron 1: it carries the triplet's flavour and children[0]
+  // does not, or both orders fit and the record lists the triplet second
+  bool swapped = false;
   ClusterDecayRequest request;  // valid only when status == Eligible
 };
 
