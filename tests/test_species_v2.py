@@ -139,6 +139,31 @@ def test_species_choice_is_reproducible(v2_model, spectrum) -> None:
     assert np.mean(first["id1"] != other["id1"]) > 0.2
 
 
+def test_species_mask_follows_the_spectrum(v2_model, table, spectrum) -> None:
+    """The shim keeps each spectrum's mask across batches (HadronSpectrum.serial): one
+    decayer used with two spectra in turn chooses exactly what a fresh decayer chooses with
+    each, and only pairs of that spectrum's channels."""
+    lowest = _core.HadronSpectrum({**PARAMS, "HadronTable": 0.0}, table)
+    req = make_requests(400, seed=4)
+    shared = _core.OnnxClusterDecayer(str(v2_model))
+    turns = [(spectrum, shared.choose_species(req, spectrum, 9)),
+             (lowest, shared.choose_species(req, lowest, 9)),
+             (spectrum, shared.choose_species(req, spectrum, 9))]
+    for spec, got in turns:
+        fresh = _core.OnnxClusterDecayer(str(v2_model)).choose_species(req, spec, 9)
+        for k in ("id1", "id2", "m1", "m2"):
+            np.testing.assert_array_equal(got[k], fresh[k])
+    got_lowest = turns[1][1]
+    allowed: set[tuple[int, int]] = set()
+    for c1, c2 in set(zip(req["c1_id"].tolist(), req["c2_id"].tolist(), strict=True)):
+        a, b, _, _ = lowest.pair_channels(c1, c2)
+        allowed |= set(zip(a.tolist(), b.tolist(), strict=True))
+    pairs = set(zip(got_lowest["id1"].tolist(), got_lowest["id2"].tolist(), strict=True))
+    assert pairs <= allowed
+    # The two spectra select different hadrons, so the choices differ somewhere.
+    assert np.any(turns[0][1]["id1"] != got_lowest["id1"])
+
+
 def test_pairs_outside_the_species_list_fall_back_to_the_classic_selector(
         tmp_path, spectrum) -> None:
     # Only pions and rho: a strange cluster has no pair in the list.
