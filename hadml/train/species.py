@@ -259,14 +259,14 @@ def side_counts(logits: torch.Tensor, data: SpeciesData, rows: torch.Tensor,
             part = rows[start:start + batch]
             lw = pair_log_weights(logits[start:start + batch], data.mass[part],
                                   data.key[part], channels)
-            p = torch.softmax(lw, dim=1).numpy()
+            p = torch.softmax(lw, dim=1).numpy().ravel()
             c1 = channels.col1[data.key[part]].numpy()
             c2 = channels.col2[data.key[part]].numpy() + s
-            np.add.at(exp_counts, c1.ravel(), p.ravel())
-            np.add.at(exp_counts, c2.ravel(), p.ravel())
+            # bincount, not np.add.at: the same sums, two orders of magnitude faster
+            exp_counts += np.bincount(c1.ravel(), p, 2 * s) + np.bincount(c2.ravel(), p, 2 * s)
             t = data.target[part].numpy()[:, None]
-            np.add.at(obs_counts, np.take_along_axis(c1, t, 1).ravel(), 1.0)
-            np.add.at(obs_counts, np.take_along_axis(c2, t, 1).ravel(), 1.0)
+            obs_counts += (np.bincount(np.take_along_axis(c1, t, 1).ravel(), None, 2 * s)
+                           + np.bincount(np.take_along_axis(c2, t, 1).ravel(), None, 2 * s))
     return exp_counts, obs_counts
 
 
