@@ -27,7 +27,10 @@
 #include "ThePEG/Repository/BaseRepository.h"
 #include "ThePEG/Repository/EventGenerator.h"
 #include "ThePEG/Repository/UseRandom.h"
+#include "ThePEG/PDT/ParticleData.h"
 #include "ThePEG/Utilities/DescribeClass.h"
+#include "hadml/HadronSpectrum.h"
+#include "hadml/HadronTable.h"
 #include "hadml/OnnxClusterDecayer.h"
 #include "hadml/Params.h"
 #include "hadml/Random.h"
@@ -78,6 +81,33 @@ double parameterValue(const IBPtr& object, const std::string& name) {
   return par->tget(*object);
 }
 
+// Net number of quarks minus antiquarks of each flavour (index 1..5) of a quark, diquark
+// or hadron code (hadml::signedQuarkContent); flavour-diagonal mesons count zero.
+std::array<int, 6> netFlavour(int id) {
+  std::array<int, 6> n{};
+  for (const int q : hadml::signedQuarkContent(id))
+    if (std::abs(q) >= 1 && std::abs(q) <= 5) n[std::abs(q)] += q > 0 ? 1 : -1;
+  return n;
+}
+
+// Whether hadrons (h1, h2) carry exactly the flavour of the constituents (c1, c2): every
+// quark flavour's net number, hence charge and baryon number too.
+bool conservesFlavour(int c1, int c2, int h1, int h2) {
+  const auto a = netFlavour(c1), b = netFlavour(c2), x = netFlavour(h1), y = netFlavour(h2);
+  for (std::size_t q = 1; q < a.size(); ++q)
+    if (a[q] + b[q] != x[q] + y[q]) return false;
+  return !hadml::signedQuarkContent(h1).empty() && !hadml::signedQuarkContent(h2).empty();
+}
+
+unsigned int unsignedParameterValue(const IBPtr& object, const std::string& name) {
+  const auto* par = dynamic_cast<const ParameterTBase<unsigned int>*>(
+      BaseRepository::FindInterface(object, name));
+  if (!par)
+    throw Exception() << "MLClusterRedecayer: " << object->fullName() << " has no parameter "
+                      << name << " (not a Herwig 7 ClusterDecayer?)" << Exception::runerror;
+  return par->tget(*object);
+}
+
 }  // namespace
 
 MLClusterRedecayer::MLClusterRedecayer() = default;
@@ -114,9 +144,48 @@ hadml::ClusterParams MLClusterRedecayer::fallbackParams(const ClusterDecayerPtr&
   return params;
 }
 
+std::unique_ptr<hadml::HadronSpectrum> MLClusterRedecayer::herwigSpectrum(
+    const ClusterDecayerPtr& decayer) const {
+  // Every hadron of Herwig's particle data that Herwig 7.3's selector can make
+  // (hadml::HadronSpectrum::herwigCandidate), with Herwig's masses, widths and mass ranges:
+  // the new children are Herwig's particles, which its decay handler then decays.
+  hadml::HadronTable table;
+  for (const auto& [id, pd] : generator()->particles()) {
+    if (id <= 0 || id > 9999999 || !pd || !hadml::HadronSpectrum::herwigCandidate(int(id)))
+      continue;
+    hadml::HadronInfo h;
+    h.id = static_cast<int>(id);
+    h.name = pd->PDGName();
+    h.mass = pd->mass() / GeV;
+    h.width = pd->width() / GeV;
+    if (pd->width() > ZERO && pd->massMax() > pd->massMin()) {
+      h.massMin = pd->massMin() / GeV;
+      h.massMax = pd->massMax() / GeV;
+    }
+    h.spinMultiplicity = static_cast<int>(pd->iSpin());
+    h.charge3 = static_cast<int>(pd->iCharge());
+    h.hasAnti = static_cast<bool>(pd->CC());
+    table.add(h);
+  }
+  if (table.size() == 0)
+    throw Exception() << "MLClusterRedecayer: Herwig's particle data holds no hadron the "
+                         "cluster model can make" << Exception::runerror;
+  // The choice is the model's; of the cluster parameters only the hadron set (Herwig 7.3's,
+  // HadronTable 1) and the off-shell rule (the running ClusterDecayer's OnShell, MassTry)
+  // matter here. hadml's selection weights are positive, so every pair Herwig's selector
+  // could form is allowed.
+  hadml::ClusterParams params;
+  params.set("HadronTable", 1.0);
+  params.set("OnShell", switchValue(IBPtr(decayer), "OnShell") != 0 ? 1.0 : 0.0);
+  params.set("MassTry", unsignedParameterValue(IBPtr(decayer), "MassTry"));
+  return std::make_unique<hadml::HadronSpectrum>(std::move(table), params);
+}
+
 void MLClusterRedecayer::doinitrun() {
   StepHandler::doinitrun();
   nEvents_ = nEligible_ = nSkipped_ = 0;
+  nSpeciesChosen_ = nSpeciesChanged_ = nSpeciesRefused_ = 0;
+  spectrum_.reset();
   if (!dumpFile_.empty()) {
     dump_.open(dumpFile_);
     if (!dump_)
@@ -168,14 +237,32 @@ void MLClusterRedecayer::doinitrun() {
     throw Exception() << "MLClusterRedecayer: cannot load " << modelFile_ << ": " << e.what()
                       << Exception::runerror;
   }
-  // A format-2 model chooses the hadron species too; this adapter re-decays Herwig's own
-  // hadrons and cannot yet replace their species (docs/species.md): refuse, do not
-  // silently use only its angle head.
-  if (decayer_->choosesSpecies())
-    throw Exception() << "MLClusterRedecayer: " << modelFile_
-                      << " is a format-2 model (it chooses the hadron species), which this "
-                         "Herwig adapter does not support yet; use a format-1 model"
-                      << Exception::runerror;
+  // A format-2 model chooses the hadron species too: the spectrum of Herwig's hadrons
+  // gives each cluster's allowed pairs and the masses of the chosen ones.
+  if (decayer_->choosesSpecies()) {
+    const ClusterDecayerPtr herwig = findHerwigDecayer();
+    if (!herwig)
+      throw Exception() << "MLClusterRedecayer: " << modelFile_
+                        << " is a format-2 model (it chooses the hadron species); the masses "
+                           "of the new hadrons follow Herwig's ClusterDecayer (OnShell, "
+                           "MassTry), and none was found through the event handler's "
+                           "HadronizationHandler. Set "
+                        << name() << ":ClusterDecayer (e.g. /Herwig/Hadronization/ClusterDecayer)"
+                        << Exception::runerror;
+    try {
+      spectrum_ = herwigSpectrum(herwig);
+    } catch (const std::exception& e) {
+      throw Exception() << "MLClusterRedecayer: cannot build the hadron spectrum for the "
+                           "format-2 model " << modelFile_ << ": " << e.what()
+                        << Exception::runerror;
+    }
+    if (generator())
+      generator()->log() << "MLClusterRedecayer: " << modelFile_
+                         << " is a format-2 model: it re-chooses the species of each "
+                            "eligible cluster's two hadrons among "
+                         << spectrum_->table().size() << " hadrons of Herwig's particle data ("
+                         << herwig->fullName() << ": OnShell " << spectrum_->onShell() << ")\n";
+  }
 }
 
 void MLClusterRedecayer::dofinish() {
@@ -206,6 +293,12 @@ void MLClusterRedecayer::dofinish() {
       if (total > 0)
         line << " = " << std::fixed << std::setprecision(3)
              << 100.0 * static_cast<double>(st.fallbacks) / static_cast<double>(total) << "%";
+      if (spectrum_)
+        line << "; species re-chosen for " << nSpeciesChosen_ << " clusters (format-2 model; "
+             << st.speciesFallbacks << " of them by hadml's classic selector: no pair of the "
+             << "model's list open, or invalid logits under Policy Fallback), another pair "
+             << "than Herwig's for " << nSpeciesChanged_ << ", " << nSpeciesRefused_
+             << " refused and kept Herwig's pair (Policy Fallback)";
     } else {
       line << "; none re-decayed (dump only, no ModelFile)";
     }
@@ -323,6 +416,7 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
   std::vector<hadml::ClusterDecayRequest> requests;
   std::vector<hadml::RedecayPlan> plans;
   std::vector<std::array<tPPtr, 2>> targets;
+  std::vector<tPPtr> parents;  // the cluster of each request
   for (const tPPtr& p : byNumber(step->intermediates())) {
     if (p->id() != ClusterId) continue;
     const tcClusterPtr cl = dynamic_ptr_cast<tcClusterPtr>(p);
@@ -358,6 +452,7 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
     requests.push_back(plan.request);
     plans.push_back(std::move(plan));
     targets.push_back({kids[0], kids[1]});
+    parents.push_back(p);
   }
   ++nEvents_;
   if (dump_.is_open()) {
@@ -389,16 +484,88 @@ void MLClusterRedecayer::handle(EventHandler& eh, const tPVector&, const Hint&) 
   if (requests.empty() || !decayer_) return;
 
   hadml::Random rng(seedFromHerwig());
+  if (spectrum_) {  // format 2: the model chooses the species first, from the same engine
+    const std::vector<hadml::ClusterDecayRequest> herwigSpecies = requests;
+    chooseSpecies(requests, herwigSpecies, rng);
+  }
   std::vector<hadml::TwoBodyDecay> out;
   decayer_->decay(requests, rng, out);  // one batched model call per event
   for (std::size_t i = 0; i < out.size(); ++i) {
     const auto p = hadml::childMomenta(plans[i], out[i]);
+    const hadml::ClusterDecayRequest& r = requests[i];
+    // Herwig's child k is hadron 1 of the request unless the plan swapped them.
+    const int ids[2] = {plans[i].swapped ? r.id2 : r.id1, plans[i].swapped ? r.id1 : r.id2};
+    const double masses[2] = {plans[i].swapped ? r.m2 : r.m1, plans[i].swapped ? r.m1 : r.m2};
     for (std::size_t k = 0; k < 2; ++k) {
       const tPPtr child = targets[i][k];
-      // Keep the child's own (possibly off-shell) mass; only the 3-momentum direction moves.
-      child->set5Momentum(Lorentz5Momentum(p[k].px * GeV, p[k].py * GeV, p[k].pz * GeV,
-                                           p[k].e * GeV, child->mass()));
+      if (!spectrum_) {
+        // Keep the child's own (possibly off-shell) mass; only the 3-momentum direction moves.
+        child->set5Momentum(Lorentz5Momentum(p[k].px * GeV, p[k].py * GeV, p[k].pz * GeV,
+                                             p[k].e * GeV, child->mass()));
+        continue;
+      }
+      const Lorentz5Momentum mom(p[k].px * GeV, p[k].py * GeV, p[k].pz * GeV, p[k].e * GeV,
+                                 masses[k] * GeV);
+      if (child->id() == ids[k]) {
+        child->set5Momentum(mom);
+        continue;
+      }
+      // Another species: a new particle of Herwig's particle data replaces the child as the
+      // cluster's decay product (the old child has no children: planRedecay checked).
+      const PPtr fresh = getParticleData(ids[k])->produceParticle(mom);
+      fresh->setVertex(child->vertex());  // where Herwig placed the cluster's decay products
+      if (!step->addDecayProduct(parents[i], fresh))
+        throw Exception() << "MLClusterRedecayer: cannot add " << fresh->PDGName()
+                          << " as a decay product of cluster " << parents[i]->number()
+                          << Exception::runerror;
+      step->removeParticle(child);
     }
+  }
+}
+
+void MLClusterRedecayer::chooseSpecies(std::vector<hadml::ClusterDecayRequest>& requests,
+                                       const std::vector<hadml::ClusterDecayRequest>& original,
+                                       hadml::Random& rng) {
+  const bool fallback = policy_ == 1;
+  try {
+    decayer_->chooseSpecies(requests, *spectrum_, rng);
+  } catch (const std::exception& e) {
+    // A cluster hadml's spectrum has no pair for (or invalid logits under Policy Error):
+    // the whole event's choice is refused.
+    if (!fallback)
+      throw Exception() << "MLClusterRedecayer: the format-2 model " << modelFile_
+                        << " cannot choose the species of this event's clusters: " << e.what()
+                        << Exception::runerror;
+    nSpeciesRefused_ += static_cast<long>(requests.size());
+    requests = original;
+    return;
+  }
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    hadml::ClusterDecayRequest& r = requests[i];
+    const int c1 = r.constituents[0].id, c2 = r.constituents[1].id;
+    // Compatible: the pair carries the constituents' flavour (conserved by the mask; this
+    // checks it), and Herwig has both particles. Else refused, never silently changed.
+    std::string why;
+    if (!conservesFlavour(c1, c2, r.id1, r.id2))
+      why = "does not carry the flavour of the constituents";
+    else if (!getParticleData(r.id1) || !getParticleData(r.id2))
+      why = "is not in Herwig's particle data";
+    else if (!(r.m1 + r.m2 < r.mass()))
+      why = "is above the cluster mass";
+    if (why.empty()) {
+      ++nSpeciesChosen_;
+      if (r.id1 != original[i].id1 || r.id2 != original[i].id2) ++nSpeciesChanged_;
+      continue;
+    }
+    if (!fallback)
+      throw Exception() << "MLClusterRedecayer: the format-2 model " << modelFile_
+                        << " chose the pair (" << r.id1 << ", " << r.id2 << ") for a cluster of "
+                        << "constituents (" << c1 << ", " << c2 << ") and mass " << r.mass()
+                        << " GeV, which " << why
+                        << "; refused (Policy Fallback keeps Herwig's species)"
+                        << Exception::runerror;
+    ++nSpeciesRefused_;
+    r = original[i];
   }
 }
 
@@ -420,10 +587,11 @@ DescribeClass<MLClusterRedecayer, StepHandler> describeHerwigMLClusterRedecayer(
 
 void MLClusterRedecayer::Init() {
   static ClassDocumentation<MLClusterRedecayer> documentation(
-      "Re-decays Herwig's two-hadron cluster decays with a hadml ONNX model, keeping "
-      "Herwig's hadron species and masses.");
+      "Re-decays Herwig's two-hadron cluster decays with a hadml ONNX model: a format-1 "
+      "model keeps Herwig's hadron species and masses; a format-2 model re-chooses the "
+      "species (and masses) among the pairs the cluster's constituents allow.");
   static Parameter<MLClusterRedecayer, std::string> interfaceModelFile(
-      "ModelFile", "Path of the ONNX cluster-decay model (hadml model contract v1).",
+      "ModelFile", "Path of the ONNX cluster-decay model (hadml model contract v1 or v2).",
       &MLClusterRedecayer::modelFile_, "", false, false);
   static Parameter<MLClusterRedecayer, std::string> interfaceDevice(
       "Device", "ONNX Runtime device: cpu or cuda.", &MLClusterRedecayer::device_, "cpu",

@@ -9,6 +9,7 @@
 #include "hadml/HadronSpectrum.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -24,6 +25,11 @@ namespace {
 constexpr int kMaxQuark = 5;
 
 std::string pairName(int a, int b) { return "(" + std::to_string(a) + ", " + std::to_string(b) + ")"; }
+
+std::uint64_t nextSpectrumSerial() {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -183,7 +189,8 @@ HadronSpectrum::HadronSpectrum(HadronTable table, const ClusterParams& params)
       squaredWeights_(params.SelectorWeights == 1),
       belowAll_(params.BelowThreshold == 1),
       onShell_(params.OnShell == 1),
-      massTry_(static_cast<int>(params.MassTry)) {
+      massTry_(static_cast<int>(params.MassTry)),
+      serial_(nextSpectrumSerial()) {
   const double pwt[4] = {0.0, params.PwtDquark, params.PwtUquark, params.PwtSquark};
   std::vector<int> trip, anti;
   for (int q = 1; q <= kMaxQuark; ++q) { trip.push_back(q); anti.push_back(-q); }

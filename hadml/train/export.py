@@ -224,7 +224,9 @@ def export_species_model(species_checkpoint: str | Path, angles_from: str | Path
             "angles": {"file": angles_path.name,
                        "provenance": json.loads(ameta[contract.KEY_PROVENANCE])},
             "species": {"config": saved["config"], "data_sha256": saved["data_sha256"],
-                        "val_nll": saved["val_nll"]},
+                        "val_nll": saved["val_nll"],
+                        **({"calibration": saved["calibration"]}
+                           if saved.get("calibration") else {})},
             "code_version": code_version(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__,

@@ -22,6 +22,11 @@ class HadronSpectrum {
   // HadronTable, SelectorWeights, BelowThreshold, OnShell, MassTry).
   HadronSpectrum(HadronTable table, const ClusterParams& params);
 
+  // A number no other constructed spectrum of this process has (a copy keeps it: the
+  // content is immutable after construction). Lets a user cache what it derives from a
+  // spectrum (the format-2 species mask of OnnxClusterDecayer) without trusting addresses.
+  std::uint64_t serial() const { return serial_; }
+
   // Whether hadron |id| takes part in species selection under HadronTable = 1 (Herwig 7.3:
   // every hadron except K0_S/K0_L, the Forbidden list of Herwig's Decays.in - sigma,
   // kappa, the excited baryons - and baryons Herwig does not define) or 0 (lowest
@@ -113,6 +118,7 @@ class HadronSpectrum {
   bool herwigTable_, squaredWeights_, belowAll_, onShell_;
   int massTry_;
   std::unordered_map<std::int64_t, FlavourPair> pairs_;
+  std::uint64_t serial_;
 };
 
 }  // namespace hadml

@@ -14,6 +14,7 @@
 #include <tuple>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <unordered_map>
@@ -38,7 +39,7 @@ const char* const kSpeciesChoice = "softmax_logits_pstar";
 // Species list: at most this many hadrons (the Herwig 7.3 table selects about 350).
 constexpr std::size_t kMaxSpecies = 4096;
 // Species-head rows per Session::Run: bounds the logits buffer (n x 2S floats).
-constexpr std::size_t kSpeciesChunk = 8192;
+constexpr std::size_t kSpeciesChunk = 1024;
 const char* const kFrame = "cluster_rest_z_constituent1";
 const char* const kOutput = "cos_theta,phi";
 constexpr double kAngleTolerance = 1e-4;
@@ -195,6 +196,34 @@ bool speciesIndependentFeature(const std::string& name) {
   return name != "hadron1_mass" && name != "hadron2_mass" && name != "pstar";
 }
 
+namespace {
+
+// The format-2 mask of one flavour key (docs/model-contract.md, "The choice"): the pairs of
+// HadronSpectrum::pairChannels whose two hadrons are in hadml.species, in its order (by
+// threshold m1 + m2), as arrays for the per-cluster loop. Each hadron side keeps its
+// distinct logit columns in order of first appearance, so that a cluster whose first `open`
+// pairs are open needs the exponentials of only distinct1[open] + distinct2[open] columns
+// (about 25 + 25 for a light cluster of the LEP tune, against 2 x 134 listed hadrons).
+struct KeyMask {
+  std::vector<int> id1, id2;            // signed PDG ids, per pair
+  std::vector<double> m1, m2;           // nominal masses, per pair
+  std::vector<double> threshold;        // m1 + m2, ascending: open = count below M
+  std::vector<double> sumSq, diffSq;    // (m1 + m2)^2, (m1 - m2)^2: p* without recomputing
+  std::vector<std::uint32_t> slot1, slot2;  // index into cols1 / cols2, per pair
+  std::vector<int> cols1, cols2;        // distinct logit columns, by first appearance
+  std::vector<std::uint32_t> distinct1, distinct2;  // [k]: distinct columns in pairs 0..k-1
+};
+
+// Every key's mask for one HadronSpectrum (HadronSpectrum::serial), built at the first
+// cluster of that key and kept for every later batch. Keys are only added; a KeyMask never
+// changes once built, so a batch may use the ones it looked up after releasing the lock.
+struct SpeciesMask {
+  std::uint64_t spectrumSerial = 0;
+  std::unordered_map<std::int64_t, std::unique_ptr<const KeyMask>> keys;
+};
+
+}  // namespace
+
 struct OnnxClusterDecayer::Impl {
   OnnxDecayerOptions options;
   OnnxModelInfo info;
@@ -206,6 +235,15 @@ struct OnnxClusterDecayer::Impl {
   std::unordered_map<int, int> speciesIndex;  // |id| -> logit column (format 2)
   std::unique_ptr<ClassicClusterDecayer> classic;
   std::atomic<std::uint64_t> decayed{0}, fallbacks{0}, speciesFallbacks{0};
+  // Format 2: the mask of the spectrum last used (a new spectrum replaces it; a batch still
+  // running on the old one keeps its own reference).
+  std::mutex maskMutex;
+  std::shared_ptr<SpeciesMask> mask;
+  const KeyMask& keyMask(SpeciesMask& m, std::int64_t key, int c1, int c2,
+                         const HadronSpectrum& spectrum) const;
+  // Runs the species head on `rows` scaled rows; the output's shape is checked.
+  std::vector<Ort::Value> runSpeciesHead(std::vector<float>& scaledCondition,
+                                         std::size_t rows) const;
   bool speciesModel() const { return info.formatVersion == kFormatVersionSpecies; }
 
   [[noreturn]] void bad(const std::string& what) const {
@@ -593,6 +631,37 @@ std::vector<float> OnnxClusterDecayer::speciesFeatures(
   return x;
 }
 
+std::vector<Ort::Value> OnnxClusterDecayer::Impl::runSpeciesHead(std::vector<float>& scaledCondition,
+                                                                 std::size_t rows) const {
+  std::vector<float> none;
+  std::vector<Ort::Value> out = run(kOutputSpecies, none, 0, none, scaledCondition, rows);
+  const std::size_t w = 2 * info.species.size();
+  const auto shapeInfo = out.at(0).GetTensorTypeAndShapeInfo();
+  const auto shape = shapeInfo.GetShape();
+  if (shapeInfo.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || shape.size() != 2 ||
+      shape[0] != static_cast<int64_t>(rows) || shape[1] != static_cast<int64_t>(w))
+    throw std::runtime_error("ONNX cluster-decay model '" + options.modelPath +
+                             "': output 'species_logits' has shape " + shapeString(shape) +
+                             " for a batch of " + std::to_string(rows) + ", expected [n, " +
+                             std::to_string(w) + "] float32");
+  return out;
+}
+
+namespace {
+
+// Scaled species-head input of requests [first, first + rows) into `cond` (resized).
+void scaledSpeciesRows(const std::vector<float>& unscaled, std::size_t first, std::size_t rows,
+                       const OnnxModelInfo& info, std::vector<float>& cond) {
+  const std::size_t c = info.speciesFeatures.size();
+  cond.resize(rows * c);
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j = 0; j < c; ++j)
+      cond[i * c + j] = static_cast<float>(
+          (unscaled[(first + i) * c + j] - info.speciesOffset[j]) / info.speciesScale[j]);
+}
+
+}  // namespace
+
 std::vector<float> OnnxClusterDecayer::inferSpeciesLogits(
     const std::vector<float>& speciesConditionUnscaled, std::size_t n) const {
   const Impl& im = *impl_;
@@ -603,136 +672,167 @@ std::vector<float> OnnxClusterDecayer::inferSpeciesLogits(
   if (speciesConditionUnscaled.size() != n * c)
     throw std::invalid_argument("OnnxClusterDecayer::inferSpeciesLogits: species condition must be [n, " +
                                 std::to_string(c) + "]");
-  std::vector<float> logits(n * w);
-  std::vector<float> none;
+  std::vector<float> logits(n * w), cond;
   for (std::size_t first = 0; first < n; first += kSpeciesChunk) {
     const std::size_t rows = std::min(kSpeciesChunk, n - first);
-    std::vector<float> cond(rows * c);
-    for (std::size_t i = 0; i < rows; ++i)
-      for (std::size_t j = 0; j < c; ++j)
-        cond[i * c + j] = static_cast<float>(
-            (speciesConditionUnscaled[(first + i) * c + j] - im.info.speciesOffset[j]) /
-            im.info.speciesScale[j]);
-    const std::vector<Ort::Value> out = im.run(kOutputSpecies, none, 0, none, cond, rows);
-    const auto info = out.at(0).GetTensorTypeAndShapeInfo();
-    const auto shape = info.GetShape();
-    if (info.GetElementType() != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || shape.size() != 2 ||
-        shape[0] != static_cast<int64_t>(rows) || shape[1] != static_cast<int64_t>(w))
-      throw std::runtime_error("ONNX cluster-decay model '" + im.options.modelPath +
-                               "': output 'species_logits' has shape " + shapeString(shape) +
-                               " for a batch of " + std::to_string(rows) + ", expected [n, " +
-                               std::to_string(w) + "] float32");
+    scaledSpeciesRows(speciesConditionUnscaled, first, rows, im.info, cond);
+    const std::vector<Ort::Value> out = im.runSpeciesHead(cond, rows);
     const float* a = out[0].GetTensorData<float>();
     std::copy(a, a + rows * w, logits.begin() + static_cast<std::ptrdiff_t>(first * w));
   }
   return logits;
 }
 
-namespace {
-
-// One allowed pair of a flavour key, with the logit columns of its two hadrons.
-struct SpeciesChannel {
-  int id1, id2, col1, col2;
-  double m1, m2;
-};
-
-}  // namespace
+const KeyMask& OnnxClusterDecayer::Impl::keyMask(SpeciesMask& m, std::int64_t key, int c1, int c2,
+                                                 const HadronSpectrum& spectrum) const {
+  auto it = m.keys.find(key);
+  if (it != m.keys.end()) return *it->second;
+  auto km = std::make_unique<KeyMask>();
+  std::unordered_map<int, std::uint32_t> slotOf1, slotOf2;  // logit column -> slot
+  const auto slot = [](std::unordered_map<int, std::uint32_t>& slotOf, std::vector<int>& cols,
+                       int col) {
+    const auto [pos, added] = slotOf.emplace(col, static_cast<std::uint32_t>(cols.size()));
+    if (added) cols.push_back(col);
+    return pos->second;
+  };
+  for (const auto& ch : spectrum.pairChannels(c1, c2)) {  // by threshold
+    const auto k1 = speciesIndex.find(std::abs(ch.id1)), k2 = speciesIndex.find(std::abs(ch.id2));
+    if (k1 == speciesIndex.end() || k2 == speciesIndex.end()) continue;
+    km->id1.push_back(ch.id1);
+    km->id2.push_back(ch.id2);
+    km->m1.push_back(ch.m1);
+    km->m2.push_back(ch.m2);
+    km->threshold.push_back(ch.m1 + ch.m2);
+    km->sumSq.push_back((ch.m1 + ch.m2) * (ch.m1 + ch.m2));
+    km->diffSq.push_back((ch.m1 - ch.m2) * (ch.m1 - ch.m2));
+    km->distinct1.push_back(static_cast<std::uint32_t>(km->cols1.size()));
+    km->distinct2.push_back(static_cast<std::uint32_t>(km->cols2.size()));
+    km->slot1.push_back(slot(slotOf1, km->cols1, k1->second));
+    km->slot2.push_back(slot(slotOf2, km->cols2, k2->second));
+  }
+  km->distinct1.push_back(static_cast<std::uint32_t>(km->cols1.size()));
+  km->distinct2.push_back(static_cast<std::uint32_t>(km->cols2.size()));
+  return *m.keys.emplace(key, std::move(km)).first->second;
+}
 
 void OnnxClusterDecayer::chooseSpecies(std::vector<ClusterDecayRequest>& requests,
                                        const HadronSpectrum& spectrum, Random& rng) {
-  const Impl& im = *impl_;
+  Impl& im = *impl_;
   if (!im.speciesModel())
     throw std::logic_error("OnnxClusterDecayer::chooseSpecies: '" + im.options.modelPath +
                            "' is a format-1 model; the classic selector chooses its species");
   const std::size_t n = requests.size();
   if (n == 0) return;
   const std::size_t S = im.info.species.size();
-  const std::vector<float> logits = inferSpeciesLogits(speciesFeatures(requests), n);
-  // The mask: per flavour key, the pairs of spectrum.pairChannels whose two hadrons are
-  // both in hadml.species (by increasing threshold). Built per batch: a batch holds a few
-  // dozen keys, and the spectrum is the caller's.
-  std::unordered_map<std::int64_t, std::vector<SpeciesChannel>> channels;
-  auto column = [&](int id) {
-    const auto it = im.speciesIndex.find(std::abs(id));
-    return it == im.speciesIndex.end() ? -1 : it->second;
-  };
-  std::vector<double> cum, e1, e2;
-  std::uint64_t fell = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    ClusterDecayRequest& r = requests[i];
-    const int c1 = r.constituents[0].id, c2 = r.constituents[1].id;
-    const std::int64_t key = HadronSpectrum::flavourPairKey(c1, c2);
-    auto it = channels.find(key);
-    if (it == channels.end()) {
-      std::vector<SpeciesChannel> list;
-      for (const auto& ch : spectrum.pairChannels(c1, c2)) {
-        const int k1 = column(ch.id1), k2 = column(ch.id2);
-        if (k1 >= 0 && k2 >= 0) list.push_back({ch.id1, ch.id2, k1, k2, ch.m1, ch.m2});
-      }
-      it = channels.emplace(key, std::move(list)).first;
+  // The mask of each request's flavour key, looked up (and built at a key's first cluster)
+  // under the lock; the choice below reads only immutable KeyMasks.
+  std::vector<const KeyMask*> masks(n);
+  std::shared_ptr<SpeciesMask> mask;
+  {
+    const std::lock_guard<std::mutex> lock(im.maskMutex);
+    if (!im.mask || im.mask->spectrumSerial != spectrum.serial()) {
+      im.mask = std::make_shared<SpeciesMask>();
+      im.mask->spectrumSerial = spectrum.serial();
     }
-    const std::vector<SpeciesChannel>& list = it->second;
-    const double M = r.mass();
-    const float* l1 = logits.data() + i * 2 * S;
-    const float* l2 = l1 + S;
-    // Open channels are a prefix (sorted by threshold); the weight of each is
-    // exp(l1 - max1) exp(l2 - max2) p*(M; m1, m2), in double precision, the maxima taken
-    // over the open channels (one exp per listed hadron, not per channel).
-    std::size_t open = 0;
-    double top1 = -std::numeric_limits<double>::infinity(), top2 = top1;
-    bool finite = true;
-    while (open < list.size() && M > list[open].m1 + list[open].m2) {
-      const double a = l1[list[open].col1], b = l2[list[open].col2];
-      finite = finite && std::isfinite(a) && std::isfinite(b);
-      top1 = std::max(top1, a);
-      top2 = std::max(top2, b);
-      ++open;
+    mask = im.mask;
+    const KeyMask* last = nullptr;
+    std::int64_t lastKey = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const int c1 = requests[i].constituents[0].id, c2 = requests[i].constituents[1].id;
+      const std::int64_t key = HadronSpectrum::flavourPairKey(c1, c2);
+      if (!last || key != lastKey) {
+        last = &im.keyMask(*mask, key, c1, c2, spectrum);
+        lastKey = key;
+      }
+      masks[i] = last;
     }
-    const double u = rng.flat();
-    int chosen = -1;
-    if (open > 0 && finite) {
-      e1.resize(S);
-      e2.resize(S);
-      for (std::size_t k = 0; k < S; ++k) {
-        e1[k] = std::exp(std::min(double(l1[k]) - top1, 0.0));
-        e2[k] = std::exp(std::min(double(l2[k]) - top2, 0.0));
-      }
-      cum.resize(open);
-      double sum = 0.0;
-      for (std::size_t k = 0; k < open; ++k) {
-        const SpeciesChannel& ch = list[k];
-        sum += e1[ch.col1] * e2[ch.col2] * twoBodyMomentum(M, ch.m1, ch.m2);
-        cum[k] = sum;
-      }
-      if (sum > 0.0 && std::isfinite(sum)) {
-        const auto pos = std::upper_bound(cum.begin(), cum.end(), u * sum) - cum.begin();
-        std::size_t k = std::min(static_cast<std::size_t>(pos), open - 1);
-        while (k > 0 && cum[k] == cum[k - 1]) --k;  // never a zero-weight channel
-        chosen = static_cast<int>(k);
-      }
-    }
-    if (chosen >= 0) {
-      r.id1 = list[chosen].id1;
-      r.id2 = list[chosen].id2;
-    } else {
-      if (open > 0 && im.options.policy == InvalidOutputPolicy::Error) {
-        std::ostringstream msg;
-        msg << "ONNX cluster-decay model '" << im.options.modelPath
-            << "': invalid species logits at batch index " << i
-            << " (non-finite, or every open pair of zero weight); use policy 'fallback' to "
-               "choose such species classically";
-        throw std::runtime_error(msg.str());
-      }
-      // No pair of the model's list is open (or invalid logits under policy fallback):
-      // the classic selector, from the same engine.
-      const auto p = spectrum.chooseHadronPair(M, c1, c2, rng);
-      r.id1 = p.first;
-      r.id2 = p.second;
-      ++fell;
-    }
-    std::tie(r.m1, r.m2) = spectrum.decayMasses(M, r.id1, r.id2, rng);
   }
-  impl_->speciesFallbacks += fell;
+  const std::vector<float> unscaled = speciesFeatures(requests);
+  std::vector<float> cond;
+  std::vector<double> cum, e1, e2;  // grown to the largest key, then reused
+  std::uint64_t fell = 0;
+  // The head runs once per kSpeciesChunk clusters; each chunk's pairs are chosen from the
+  // session's output buffer directly (no copy of the n x 2S logits).
+  for (std::size_t first = 0; first < n; first += kSpeciesChunk) {
+    const std::size_t rows = std::min(kSpeciesChunk, n - first);
+    scaledSpeciesRows(unscaled, first, rows, im.info, cond);
+    const std::vector<Ort::Value> out = im.runSpeciesHead(cond, rows);
+    const float* logits = out[0].GetTensorData<float>();
+    for (std::size_t i = first; i < first + rows; ++i) {
+      ClusterDecayRequest& r = requests[i];
+      const KeyMask& km = *masks[i];
+      const double M = r.mass();
+      const float* l1 = logits + (i - first) * 2 * S;
+      const float* l2 = l1 + S;
+      // Open pairs are a prefix (ascending thresholds; M > m1 + m2, the classic rule).
+      const std::size_t open = static_cast<std::size_t>(
+          std::lower_bound(km.threshold.begin(), km.threshold.end(), M) - km.threshold.begin());
+      const std::size_t n1 = km.distinct1[open], n2 = km.distinct2[open];
+      // The weight of pair k is exp(l1 - max1) exp(l2 - max2) p*(M; m1, m2) in double
+      // precision, the maxima over the hadrons of the open pairs: one exponential per
+      // distinct hadron of each side, not per pair.
+      double top1 = -std::numeric_limits<double>::infinity(), top2 = top1;
+      bool finite = true;
+      for (std::size_t j = 0; j < n1; ++j) {
+        const double a = l1[km.cols1[j]];
+        finite = finite && std::isfinite(a);
+        top1 = std::max(top1, a);
+      }
+      for (std::size_t j = 0; j < n2; ++j) {
+        const double b = l2[km.cols2[j]];
+        finite = finite && std::isfinite(b);
+        top2 = std::max(top2, b);
+      }
+      const double u = rng.flat();
+      std::size_t chosen = open;  // none
+      if (open > 0 && finite) {
+        if (e1.size() < n1) e1.resize(km.cols1.size());
+        if (e2.size() < n2) e2.resize(km.cols2.size());
+        if (cum.size() < open) cum.resize(km.threshold.size());
+        for (std::size_t j = 0; j < n1; ++j)
+          e1[j] = std::exp(std::min(double(l1[km.cols1[j]]) - top1, 0.0));
+        for (std::size_t j = 0; j < n2; ++j)
+          e2[j] = std::exp(std::min(double(l2[km.cols2[j]]) - top2, 0.0));
+        // p*(M; m1, m2) = sqrt(lambda(M^2, m1^2, m2^2)) / 2M, as twoBodyMomentum computes it
+        // (the same operations in the same order: the same doubles).
+        const double s = M * M, twoM = 2.0 * M;
+        double sum = 0.0;
+        for (std::size_t k = 0; k < open; ++k) {
+          const double lam = (s - km.sumSq[k]) * (s - km.diffSq[k]);
+          sum += e1[km.slot1[k]] * e2[km.slot2[k]] * (std::sqrt(std::max(lam, 0.0)) / twoM);
+          cum[k] = sum;
+        }
+        if (sum > 0.0 && std::isfinite(sum)) {
+          const auto end = cum.begin() + static_cast<std::ptrdiff_t>(open);
+          std::size_t k = std::min(static_cast<std::size_t>(std::upper_bound(cum.begin(), end, u * sum) - cum.begin()),
+                                   open - 1);
+          while (k > 0 && cum[k] == cum[k - 1]) --k;  // never a zero-weight pair
+          chosen = k;
+        }
+      }
+      if (chosen < open) {
+        r.id1 = km.id1[chosen];
+        r.id2 = km.id2[chosen];
+      } else {
+        if (open > 0 && im.options.policy == InvalidOutputPolicy::Error) {
+          std::ostringstream msg;
+          msg << "ONNX cluster-decay model '" << im.options.modelPath
+              << "': invalid species logits at batch index " << i
+              << " (non-finite, or every open pair of zero weight); use policy 'fallback' to "
+                 "choose such species classically";
+          throw std::runtime_error(msg.str());
+        }
+        // No pair of the model's list is open (or invalid logits under policy fallback):
+        // the classic selector, from the same engine.
+        const auto p = spectrum.chooseHadronPair(M, r.constituents[0].id, r.constituents[1].id, rng);
+        r.id1 = p.first;
+        r.id2 = p.second;
+        ++fell;
+      }
+      std::tie(r.m1, r.m2) = spectrum.decayMasses(M, r.id1, r.id2, rng);
+    }
+  }
+  im.speciesFallbacks += fell;
 }
 
 void OnnxClusterDecayer::decay(const std::vector<ClusterDecayRequest>& requests, Random& rng,

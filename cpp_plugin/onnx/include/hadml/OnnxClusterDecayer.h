@@ -79,7 +79,10 @@ class OnnxClusterDecayer : public ClusterDecayer {
   // a pair allowed by the constituents' flavours (spectrum.pairChannels) and open at the
   // cluster mass, drawn with probability proportional to exp(l1 + l2) p*(M; m1, m2) from
   // the species head's logits, by one flat number per cluster from rng (inverse CDF);
-  // then the masses by spectrum.decayMasses. One species-head Run per 8192 clusters.
+  // then the masses by spectrum.decayMasses. One species-head Run per 1024 clusters, the
+  // pairs chosen from its output buffer. The mask (the allowed pairs of each flavour key,
+  // with their distinct logit columns) is built at a key's first cluster and kept for
+  // every later batch with the same spectrum (HadronSpectrum::serial); thread-safe.
   bool choosesSpecies() const override;
   void chooseSpecies(std::vector<ClusterDecayRequest>& requests, const HadronSpectrum& spectrum,
                      Random& rng) override;
