@@ -46,6 +46,17 @@ STUDIES = {
         "test_nominal": "ml_test_classic", "test_target": "ml_train_ml[10000:20000]",
         "null_partner": "ml_train_ml[0:10000]",
     },
+    # 50k events per compared sample (docs/reweighting.md, "50k events per compared
+    # sample"): train on --train-events of classic seed 31 and ML seed 32, compare classic
+    # seed 41 (weighted) with ML seed 42; null partner ML seed 32 (all its events).
+    "ml50k": {
+        "param": "ml",
+        "nominal": ("ml_train_classic", 0.0),
+        "varied": [("ml_train_ml", 1.0)],
+        "target": 1.0,
+        "test_nominal": "ml_test_classic", "test_target": "ml_test_ml",
+        "null_partner": "ml_train_ml",
+    },
 }
 P_MIN = 0.01
 
