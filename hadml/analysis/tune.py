@@ -8,6 +8,8 @@ Buckley et al., arXiv:0907.2973. Steps, each a subcommand working on one tuning 
               ``--jobs``; ``--slice I/N`` runs every N-th point, so N machines share a
               plan); each point writes points/pNNNN.json (per-bin predictions and MC errors
               of every reference histogram) atomically: finished points are never re-run.
+              ``--weights``: points within the validated weight steps of an anchor point
+              come from the anchor run's exact variation weights (tune_weights.py).
 ``collect``   copy the point files of other directories (other machines) into this one.
 ``fit``       fit per-bin polynomials to the predictions and to their MC errors, minimise
               the surrogate objective with iminuit (MIGRAD, then HESSE), report the

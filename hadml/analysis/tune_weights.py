@@ -230,11 +230,16 @@ def run_unit(plan: Mapping[str, Any], unit: Unit, directory: str | Path,
     directory = Path(directory)
     done: dict[int, dict] = {}
 
-    def write(doc: dict) -> None:
+    def write(doc: dict) -> dict:
+        """Write ``doc`` unless the point has a file (an earlier run's); returns the
+        source of the file the point now has."""
         path = point_path(directory, doc["index"])
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.is_file():
-            write_json_atomic(path, doc)
+        if path.is_file():
+            return json.loads(path.read_text()).get("source", {"kind": "direct",
+                                                               "reasons": ["an earlier run"]})
+        write_json_atomic(path, doc)
+        return doc["source"]
 
     def direct(k: int, why: list[str]) -> None:
         if not point_path(directory, k).is_file():
@@ -253,9 +258,12 @@ def run_unit(plan: Mapping[str, Any], unit: Unit, directory: str | Path,
     done[unit.index] = {"kind": "anchor", "served": anchor_doc["source"]["served"],
                         "seconds": anchor_doc["seconds"]}
     for j, doc in docs.items():
-        write(doc)
-        done[j] = {"kind": "weighted", "anchor": unit.index,
-                   "ess_fraction": doc["source"]["ess_fraction"]}
+        source = write(doc)
+        if source.get("kind") == "weighted":
+            done[j] = {"kind": "weighted", "anchor": source["anchor"],
+                       "ess_fraction": source["ess_fraction"]}
+        else:  # made earlier by a plain run: the summary says what the file holds
+            done[j] = {"kind": "direct", "reasons": source.get("reasons", ["an earlier run"])}
     for j, found in problems.items():
         direct(j, [f"weights from anchor {unit.index} not usable: {p}" for p in found])
     return done
