@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,27 +174,40 @@ VALIDATED_STEPS = {"ClSmrLight": 0.15, "ClPowLight": 0.3, "PSplitLight": 0.05,
                    "PwtSquark": 0.04, "PwtDIquark": 0.04, "ClMaxLight": 0.15}
 
 
-def tuner_weight_problems(report: VariationReport, overrides: dict[str, float],
-                          anchor: dict[str, float]) -> list[str]:
-    """Why a tuning point (``overrides`` on the ``anchor`` run's cluster parameters, with
-    the ``report`` of its weights in that run) must be a direct run rather than the anchor's
-    weighted events; an empty list: the weights may replace the run. Parameters the weights
-    cannot vary at all (the shower, masses, switches) never get here: the generator
-    refuses them as variations (ConfigError), so such points need their own anchor."""
-    problems = [f"hard boundary: {b}" for b in report.hard_boundaries]
-    if report.ess < TUNER_MIN_ESS_FRACTION * report.n_events:
-        problems.append(f"Kish ESS {report.ess:.0f} is below {TUNER_MIN_ESS_FRACTION:.0%} of "
-                        f"the anchor's {report.n_events} events")
+def step_problems(overrides: Mapping[str, float], anchor: Mapping[str, float],
+                  steps: Mapping[str, float] = VALIDATED_STEPS) -> list[str]:
+    """Why ``overrides`` are not within a validated step of the ``anchor`` values (the
+    step rule of :func:`tuner_weight_problems`, also used before any run to choose the
+    anchors); an empty list: every parameter is within its step."""
+    problems = []
     for name, value in sorted(overrides.items()):
-        if name not in VALIDATED_STEPS:
+        if name not in steps:
             problems.append(f"{name}: no validated step (validated: "
-                            f"{', '.join(VALIDATED_STEPS)})")
+                            f"{', '.join(steps)})")
             continue
         if name not in anchor:
             problems.append(f"{name}: the anchor's value is not given")
             continue
         step = abs(value - anchor[name])
-        if step > VALIDATED_STEPS[name] * (1 + 1e-9):
+        if step > steps[name] * (1 + 1e-9):
             problems.append(f"{name}: step {step:.4g} from the anchor is larger than the "
-                            f"validated {VALIDATED_STEPS[name]:g}")
+                            f"validated {steps[name]:g}")
     return problems
+
+
+def tuner_weight_problems(report: VariationReport, overrides: Mapping[str, float],
+                          anchor: Mapping[str, float],
+                          steps: Mapping[str, float] = VALIDATED_STEPS,
+                          min_ess_fraction: float = TUNER_MIN_ESS_FRACTION) -> list[str]:
+    """Why a tuning point (``overrides`` on the ``anchor`` run's cluster parameters, with
+    the ``report`` of its weights in that run) must be a direct run rather than the anchor's
+    weighted events; an empty list: the weights may replace the run. Parameters the weights
+    cannot vary at all (the shower, masses, switches) never get here: the generator
+    refuses them as variations (ConfigError), so such points need their own anchor.
+    ``steps`` and ``min_ess_fraction`` default to the validated steps and the tuner's ESS
+    rule (tests pass others to reach every branch cheaply)."""
+    problems = [f"hard boundary: {b}" for b in report.hard_boundaries]
+    if report.ess < min_ess_fraction * report.n_events:
+        problems.append(f"Kish ESS {report.ess:.0f} is below {min_ess_fraction:.0%} of "
+                        f"the anchor's {report.n_events} events")
+    return problems + step_problems(overrides, anchor, steps)

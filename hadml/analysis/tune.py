@@ -8,6 +8,8 @@ Buckley et al., arXiv:0907.2973. Steps, each a subcommand working on one tuning 
               ``--jobs``; ``--slice I/N`` runs every N-th point, so N machines share a
               plan); each point writes points/pNNNN.json (per-bin predictions and MC errors
               of every reference histogram) atomically: finished points are never re-run.
+              ``--weights``: points within the validated weight steps of an anchor point
+              come from the anchor run's exact variation weights (tune_weights.py).
 ``collect``   copy the point files of other directories (other machines) into this one.
 ``fit``       fit per-bin polynomials to the predictions and to their MC errors, minimise
               the surrogate objective with iminuit (MIGRAD, then HESSE), report the
@@ -41,7 +43,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -418,6 +420,9 @@ class PointTable:
     y: np.ndarray  # (n, B)
     err: np.ndarray  # (n, B)
     histograms: list[tuple[str, int, int]]  # (id, first bin, end bin) into B
+    # How each point was made: "direct" (its own run; also "anchor") or "weighted" (an
+    # anchor run's variation weights, tune run --weights).
+    sources: list[str] = field(default_factory=list)
 
 
 def load_points(directory: str | Path, plan: Mapping[str, Any]) -> PointTable:
@@ -443,7 +448,8 @@ def load_points(directory: str | Path, plan: Mapping[str, Any]) -> PointTable:
     err = np.array([[v for hid in ids for v in d["histograms"][hid]["err"]] for d in docs])
     names = [b["name"] for b in plan["box"]]
     values = np.array([[d["values"][name] for name in names] for d in docs])
-    return PointTable([int(d["index"]) for d in docs], values, y, err, histograms)
+    sources = [d.get("source", {}).get("kind", "direct") for d in docs]
+    return PointTable([int(d["index"]) for d in docs], values, y, err, histograms, sources)
 
 
 @dataclass
@@ -565,7 +571,8 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
         "plan": plan["id"], "order": order, "error_order": error_order,
         "target_events": target,
         "points": {"finished": len(table.indices), "fit": int(is_fit.sum()),
-                   "held_back": int((~is_fit).sum()), "coefficients": n_coef},
+                   "held_back": int((~is_fit).sum()), "coefficients": n_coef,
+                   "from_weights": sum(s == "weighted" for s in table.sources)},
         "parameters": {n: {"value": float(v), "hesse": float(e),
                            "hesse_scaled": float(e * minimum.scale_factor),
                            "surrogate": float(r),
@@ -709,7 +716,10 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
              f"{plan['seed']}), {plan['n_events']} events each, base tune {plan['base']}; "
              f"polynomial order {report['order']} (errors: {report['error_order']}), "
              f"{report['points']['coefficients']} coefficients, "
-             f"{report['points']['fit']} fit points, {report['points']['held_back']} held back.",
+             f"{report['points']['fit']} fit points, {report['points']['held_back']} held back"
+             + (f"; {report['points']['from_weights']} points from an anchor run's variation "
+                "weights (tune run --weights, DIR/weights.json)."
+                if report["points"].get("from_weights") else "."),
              "", "## Optimum", "",
              "Errors: Hesse of chi2_w = N_bins x F (Delta chi2_w = 1); scaled: times "
              "sqrt(chi2_w / (N_bins - n_par)) when that is above 1; surrogate: standard "
@@ -899,7 +909,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                    help="points run in parallel (default: all cores)")
     p.add_argument("--slice", default=None, metavar="I/N",
-                   help="run only points with index = I-1 mod N (machine I of N)")
+                   help="run only points with index = I-1 mod N (machine I of N; with "
+                        "--weights: every N-th unit, an anchor with its points or a direct "
+                        "point)")
+    p.add_argument("--weights", action="store_true",
+                   help="fill points within the validated steps of an anchor point from "
+                        "the anchor run's exact variation weights instead of runs of their "
+                        "own, where the weights are good (docs/tuning.md); DIR/weights.json "
+                        "says which points were weighted and why the others were direct")
     p.add_argument("--refdir", **refdir)
 
     p = sub.add_parser("collect", help="copy point files of other directories into DIR")
@@ -996,7 +1013,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "run":
         if args.jobs < 1:
             raise TuneError(f"--jobs must be at least 1, got {args.jobs}")
-        run_points(args.directory, args.refdir, args.jobs, parse_slice(args.slice))
+        if args.weights:
+            from .tune_weights import run_weighted
+
+            run_weighted(args.directory, args.refdir, args.jobs, parse_slice(args.slice))
+        else:
+            run_points(args.directory, args.refdir, args.jobs, parse_slice(args.slice))
     elif args.command == "collect":
         collect(args.directory, args.others)
     elif args.command == "fit":

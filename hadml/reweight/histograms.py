@@ -37,6 +37,9 @@ class Filled:
     values: dict[str, np.ndarray]
     event_of: dict[str, np.ndarray]
     n_events: int
+    # Events the analysis counted (its n_events went up), as a mask; None in fills made
+    # before this was recorded (then every event is taken as counted).
+    counted: np.ndarray | None = None
 
 
 def _entries(chunks: list) -> int:
@@ -49,10 +52,14 @@ def fill(events: Iterable[dict[str, np.ndarray]], names: Sequence[str],
     analyses = {name: ANALYSES[name]() for name in names}
     owner: dict[str, dict[str, list[np.ndarray]]] = {n: {} for n in names}
     sizes = {n: {k: 0 for k in a.data} for n, a in analyses.items()}
+    counted: dict[str, list[int]] = {n: [] for n in names}
     i = -1
     for i, ev in enumerate(events):
         for name, a in analyses.items():
+            before = a.n_events
             a.fill(ev, ecm)
+            if a.n_events > before:
+                counted[name].append(i)
             for key, chunks in a.data.items():
                 if len(chunks) == sizes[name][key]:
                     continue
@@ -68,7 +75,47 @@ def fill(events: Iterable[dict[str, np.ndarray]], names: Sequence[str],
             if arrays[k].size != event_of[k].size:
                 raise RuntimeError(f"{name}/{k}: {arrays[k].size} values, "
                                    f"{event_of[k].size} event indices")
-        out[name] = Filled(a, {k: arrays[k].reshape(-1) for k in a.data}, event_of, i + 1)
+        mask = np.zeros(i + 1, bool)
+        mask[counted[name]] = True
+        out[name] = Filled(a, {k: arrays[k].reshape(-1) for k in a.data}, event_of, i + 1,
+                           mask)
+    return out
+
+
+def covariance_histograms(filled: Mapping[str, Filled],
+                          refs: Mapping[str, Mapping[str, Scatter2D]],
+                          weights: Sequence[np.ndarray | None]) -> list[dict]:
+    """Every histogram booked with the full bin covariance of hadml.analysis.weighted (the
+    calibrated statistic of the exact-weight validation, docs/variations.md), once per
+    weight vector of ``weights`` (None: unit): [{'ANALYSIS/NAME': WeightedHisto}, ...].
+    Each histogram's per-event terms are made once and dropped before the next one (they
+    are events x bins)."""
+    from hadml.analysis.weighted import _event_terms, _weighted
+
+    out: list[dict] = [{} for _ in weights]
+    for name, f in filled.items():
+        counted = getattr(f, "counted", None)
+        if counted is None:
+            counted = np.ones(f.n_events, bool)
+        ws = [np.ones(f.n_events) if w is None else np.asarray(w, float) for w in weights]
+        for hname, (hd, _) in f.analysis.finalize(dict(refs[name])).items():
+            ref = refs[name][f"/REF/{name}/{hname}"]
+            terms = _event_terms(hd, ref, f.values[hd.key], f.event_of[hd.key], counted)
+            for k, w in enumerate(ws):
+                out[k][f"{name}/{hname}"] = _weighted(terms, w)
+    return out
+
+
+def compare_covariance(a: Mapping[str, object], b: Mapping[str, object]) -> Comparison:
+    """Two-sample chi2 with the full covariance (hadml.analysis.weighted.
+    chi2_two_histograms) of the histograms both have."""
+    from hadml.analysis.weighted import chi2_two_histograms
+
+    out = Comparison()
+    for key in sorted(set(a) & set(b)):
+        r = chi2_two_histograms(a[key], b[key])
+        if r.ndf:
+            out.chi2[key], out.ndf[key] = r.chi2, r.ndf
     return out
 
 
