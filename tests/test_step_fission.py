@@ -226,3 +226,53 @@ def spectrum_table() -> dict:
     from hadml.hadrons import hadron_table
 
     return hadron_table()
+
+
+def test_fission_pt_sigma_zero_is_herwig() -> None:
+    """FissionPtSigma = 0 (the herwig73 value) is Herwig 7.3's collinear fission, byte for
+    byte: the same random numbers, the same clusters."""
+    c = cluster_copies(300, 20.0)
+    g = _core.step_fission(c, seed=4)
+    f = _core.step_fission(c, {"FissionPtSigma": 0.0}, seed=4)
+    for k in g:
+        np.testing.assert_array_equal(f[k], g[k])
+    check_fissions(f, 300, dynamic=True)
+
+
+def test_fission_pt_sigma_kick_distribution() -> None:
+    """FissionPtSigma = s: in the parent frame child 1 has transverse momentum k_T to the
+    parent's constituent axis, child 2 -k_T, with k_T^2 exponential of mean s^2 truncated
+    at the children's two-body momentum p*. Independent check: per first fission,
+    U = (1 - exp(-k_T^2/s^2)) / (1 - exp(-p*^2/s^2)) is uniform on [0, 1] (probability
+    integral transform), and the azimuth of k_T around the axis is uniform."""
+    n, M, s = 6000, 12.0, 0.6
+    c = cluster_copies(n, M, beta=(0.0, 0.0, 0.0))  # parent at rest, axis along +x
+    f = _core.step_fission(c, {"FissionPtSigma": s, "DynamicThreshold": 0}, seed=9)
+    assert (f["fate"][:n] == 1).all()
+    a, b = f["children"][:n, 0], f["children"][:n, 1]
+    p1, p2 = f["p"][a], f["p"][b]
+    np.testing.assert_allclose(p1 + p2, f["p"][:n], rtol=0, atol=1e-12 * M)
+    M1, M2 = f["mass"][a], f["mass"][b]
+    pstar = np.sqrt((M**2 - (M1 + M2) ** 2) * (M**2 - (M1 - M2) ** 2)) / (2 * M)
+    np.testing.assert_allclose(np.linalg.norm(p1[:, :3], axis=1), pstar, rtol=1e-9)
+    kt2 = p1[:, 1] ** 2 + p1[:, 2] ** 2
+    np.testing.assert_allclose(p2[:, 1:3], -p1[:, 1:3], rtol=0, atol=1e-12 * M)
+    assert (p1[:, 0] > 0).all()  # child 1 stays in Q1's hemisphere
+    u = -np.expm1(-kt2 / s**2) / -np.expm1(-pstar**2 / s**2)
+    counts, _ = np.histogram(u, bins=20, range=(0.0, 1.0))
+    expected = n / 20
+    assert ((counts - expected) ** 2 / expected).sum() < CHI2_999_19, counts
+    phi = np.arctan2(p1[:, 2], p1[:, 1])
+    counts, _ = np.histogram(phi, bins=20, range=(-np.pi, np.pi))
+    assert ((counts - expected) ** 2 / expected).sum() < CHI2_999_19, counts
+    # <k_T^2> close to s^2 (p* of a few GeV hardly truncates a 0.6 GeV width)
+    assert abs(kt2.mean() / s**2 - 1) < 0.05, kt2.mean()
+    # The constituents of each child still sum to the child.
+    for j in (a, b):
+        np.testing.assert_allclose(f["c1_p"][j] + f["c2_p"][j], f["p"][j], rtol=0,
+                                   atol=1e-12 * M)
+
+
+def test_fission_pt_sigma_rejected_when_negative() -> None:
+    with pytest.raises(ValueError, match="FissionPtSigma"):
+        _core.step_fission(cluster_copies(1, 5.0), {"FissionPtSigma": -0.1})

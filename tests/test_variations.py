@@ -194,6 +194,9 @@ def test_unsupported_and_flagged_variations(table: dict) -> None:
     hz = _core.ClusterHadronizer({}, table, None, 1, 2)
     with pytest.raises(ValueError, match="GluonMass.*cannot be reweighted"):
         hz.set_variations([("g", {"GluonMass": 1.0})])
+    # the fission k_T width moves kinematics (a delta function at its herwig73 value 0)
+    with pytest.raises(ValueError, match="FissionPtSigma.*cannot be reweighted"):
+        hz.set_variations([("k", {"FissionPtSigma": 0.3})])
     with pytest.raises(ValueError, match="unknown cluster parameter 'NoSuch'"):
         hz.set_variations([("x", {"NoSuch": 1.0})])
     with pytest.raises(ValueError, match="used twice"):

@@ -7,6 +7,7 @@
 // (HadronSelector::chooseSingleHadron, the hadron at its nominal mass, moving along the
 // child's direction). Without a spectrum, or with BelowThreshold = 0 (hadml's earlier
 // behaviour), it stays a light cluster and step 6 turns it into one hadron.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <vector>
@@ -125,6 +126,29 @@ double childMassDensity(double y, double A, double m, double P) {
   return P * std::pow(y, P - 1.0) / (std::pow(A, P) - std::pow(m, P));
 }
 
+// Direction of child 1 in the parent frame when the popped q qbar pair gets a transverse
+// momentum k_T relative to the axis u (FissionPtSigma = sigma > 0): each component of k_T
+// Gaussian with variance sigma^2 / 2, i.e. k_T^2 exponential with mean sigma^2, truncated
+// to k_T < p* (the children's momentum) and drawn by inverting its distribution function
+// (one number, never a loop); azimuth uniform. Child 1 carries +k_T, child 2 -k_T. The
+// density of k_T given the masses does not involve any parameter the exact variation
+// weights vary, so their weights stay exact; FissionPtSigma itself is not variable by
+// weights (docs/variations.md).
+ThreeVector tiltedDirection(const ThreeVector& u, double pStar, double sigma, Random& rng) {
+  if (!(pStar > 0.0)) return u;
+  const double s2 = sigma * sigma;
+  const double kept = -std::expm1(-pStar * pStar / s2);  // P(k_T^2 < p*^2), untruncated
+  const double kt2 = std::min(-s2 * std::log1p(-rng.flat() * kept), pStar * pStar);
+  const double phi = 2.0 * M_PI * rng.flat();
+  // Any fixed orthonormal pair e1, e2 perpendicular to u (the azimuth is uniform).
+  const ThreeVector ref = std::abs(u.z) < 0.9 ? ThreeVector{0.0, 0.0, 1.0}
+                                              : ThreeVector{1.0, 0.0, 0.0};
+  const ThreeVector e1 = ref.cross(u).unit();
+  const ThreeVector e2 = u.cross(e1);
+  const double kt = std::sqrt(kt2), kl = std::sqrt(pStar * pStar - kt2);
+  return (u * kl + e1 * (kt * std::cos(phi)) + e2 * (kt * std::sin(phi))) * (1.0 / pStar);
+}
+
 // A fission child that is one hadron: the hadron's momentum is shared by the two
 // constituents in proportion to their constituent masses (collinear; they are not on
 // shell, the hadron can be lighter than they are). Only the record uses them.
@@ -217,8 +241,13 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
 
   // ClusterFissioner::calculateKinematics: in the parent frame C1, its Q1 and its qbar
   // move along the direction u of Q1 before the fission; C2 and its constituents opposite.
+  // With FissionPtSigma > 0 (hadml option) C1 is tilted off u by the pair's k_T.
   const ThreeVector u = Q1.p.boosted(-parent.p.boostVector()).vect().unit();
-  const TwoBodyDecay kids = decayTwoBody(parent.p, M1, M2, u);
+  const ThreeVector dir1 = p.FissionPtSigma > 0.0
+                               ? tiltedDirection(u, twoBodyMomentum(M, M1, M2),
+                                                 p.FissionPtSigma, rng)
+                               : u;
+  const TwoBodyDecay kids = decayTwoBody(parent.p, M1, M2, dir1);
 
   Constituent popped;
   popped.perturbative = false;

@@ -30,7 +30,7 @@ const std::vector<Entry>& table() {
       HADML_D(ClMaxBottom), HADML_D(ClPowBottom), HADML_D(PSplitBottom),
       HADML_D(FissionPwtUquark), HADML_D(FissionPwtDquark), HADML_D(FissionPwtSquark),
       HADML_I(DynamicThreshold), HADML_D(ProbabilityPowerFactor), HADML_D(ProbabilityShift),
-      HADML_D(KinematicThresholdShift), HADML_D(FissionMaxTries),
+      HADML_D(KinematicThresholdShift), HADML_D(FissionMaxTries), HADML_D(FissionPtSigma),
       HADML_D(PwtDquark), HADML_D(PwtUquark), HADML_D(PwtSquark), HADML_D(PwtDIquark),
       HADML_D(SngWt), HADML_D(DecWt), HADML_D(EtaMixAngle), HADML_D(PhiMixAngle),
       HADML_I(ClDirLight), HADML_I(ClDirCharm), HADML_I(ClDirBottom),
@@ -110,6 +110,8 @@ void ClusterParams::validate() const {
   require(SngWt >= 0 && DecWt >= 0, "SngWt and DecWt must be non-negative");
   require(ClSmrLight > 0 && ClSmrCharm > 0 && ClSmrBottom > 0, "ClSmr* must be positive");
   require(FissionMaxTries >= 1, "FissionMaxTries must be at least 1");
+  require(FissionPtSigma >= 0 && FissionPtSigma < 10,
+          "FissionPtSigma must lie in [0, 10) GeV");
   // Hadron spectrum and masses (issue 10, 1b-1e).
   require(HadronTable == 0 || HadronTable == 1,
           "HadronTable must be 1 (Herwig's table) or 0 (lowest multiplets)");

@@ -59,6 +59,13 @@ struct ClusterParams {
   // Extra offset in the child-mass check M_i^2 >= m_i^2 + m^2 + shift (GeV^2).
   double KinematicThresholdShift = 0.08844;
   double FissionMaxTries = 1000;
+  // hadml option, not Herwig's (0 = Herwig 7.3: the children fly along the parent's
+  // constituent axis). Width sigma (GeV) of a Gaussian transverse momentum of the popped
+  // q qbar pair relative to that axis, as at a string break (Andersson et al., Phys. Rept.
+  // 97 (1983) 31; Pythia's StringPT:sigma): child 1 gets k_T, child 2 -k_T, with
+  // <k_T^2> = sigma^2, truncated at the children's two-body momentum. docs/tuning.md,
+  // "Tune 5 / fission transverse momentum".
+  double FissionPtSigma = 0.0;
 
   // --- Cluster decay (ClusterDecayer + Hwpp HadronSelector) ---
   double PwtDquark = 1.0;
