@@ -29,8 +29,10 @@ from hadml.generator import run_blocks
 from hadml.io import cluster_table
 from hadml.train.metrics import chi2_two_samples, equiprobable_edges
 
-#: Decay seeds of the redraws: far from the closure's 2s, 2s + 1 (s < 5000).
-REDRAW_BASE = 10_000
+#: Decay seeds of the redraws: REDRAW_BASE + MAX_REDRAWS s + j, apart from the closure's 2s
+#: and 2s + 1 and from the redraws of every other closure seed.
+REDRAW_BASE = 10_000_000
+MAX_REDRAWS = 1000
 
 
 def primary_x_e(seed: int, n_events: int, overrides: dict, flavour: int | None,
@@ -62,14 +64,14 @@ def main() -> None:
                     choices=[c[0] for c in CLUSTER_CLASSES])
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    if args.redraws < 2:
-        ap.error("--redraws must be at least 2")
+    if not 2 <= args.redraws <= MAX_REDRAWS:
+        ap.error(f"--redraws must be from 2 to {MAX_REDRAWS}")
     _, flavour, pert = next(c for c in CLUSTER_CLASSES if c[0] == args.cls)
     s = args.seed
     a = primary_x_e(s, args.events, {"hadronization": "classic", "decay_seed": 2 * s},
                     flavour, pert)
     edges = equiprobable_edges(a, N_BINS, False)
-    decay_seeds = [2 * s + 1] + [REDRAW_BASE + 7 * s + j for j in range(args.redraws)]
+    decay_seeds = [2 * s + 1] + [REDRAW_BASE + MAX_REDRAWS * s + j for j in range(args.redraws)]
     chi2: dict[str, list[float]] = {"classic": [], "ml": []}
     fractions: dict[str, list[np.ndarray]] = {"classic": [], "ml": []}
     for d in decay_seeds:
