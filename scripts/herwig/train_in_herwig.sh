@@ -25,7 +25,9 @@
 # CLASSIC_FROM_DUMP (0; 1: no separate classic run: the dump's last 2 N_TEST events are
 # classic A and classic B of the closure, the first N_TEST and the next N_TEST events of its
 # HepMC (DUMP_HEPMC >= 2 N_TEST) classic A and classic B of the LEP analyses; saves one
-# Herwig run), LEP_HALVES (1: also the LEP analyses of the first halves).
+# Herwig run), LEP_HALVES (1: also the LEP analyses of the first halves), NULL_SEEDS and
+# ML_SEEDS_EXTRA (space-separated seeds: step 7, more classic and Herwig+ML runs for the null
+# of the LEP criterion).
 # A step whose output exists is not run again (delete it to redo), so a dump run stopped
 # early (SIGTERM: ThePEG finishes the run cleanly) can be used as it is: its last N_TEST
 # events are classic B, the rest the training data. Every run is at nice 10, one at a time,
@@ -213,3 +215,26 @@ EOF
     echo; echo "classic B against classic A:"
     "$PY" "$REPO/scripts/herwig/mc_vs_mc.py" "lep/Herwig_classic_A.yoda" "lep/Herwig_classic_B.yoda"
   fi; } | tee lep_mc_vs_mc.md
+
+# 7. the null of the LEP criterion (docs/herwig-workflow.md "The LEP criterion calibrated"):
+# NULL_SEEDS more Herwig classic runs and ML_SEEDS_EXTRA more Herwig+ML runs, N_TEST events
+# each, through the same LEP analyses; scripts/herwig/lep_null.py then gives per analysis
+# ML / mean classic, the classic-vs-classic spread and z (training/lep_criterion.py's
+# definitions) over all classic samples of steps 5 and 7.
+if [ -n "${NULL_SEEDS:-}${ML_SEEDS_EXTRA:-}" ]; then
+  null_hepmc=()
+  for s in ${NULL_SEEDS:-}; do
+    herwig_run classic "null/classic-S$s" "$N_TEST" "$s"
+    null_hepmc+=(--hepmc "Herwig classic S$s=null/classic-S$s/classic-S$s.hepmc")
+  done
+  for s in ${ML_SEEDS_EXTRA:-}; do
+    herwig_run ml "null/ml-S$s" "$N_TEST" "$s"
+    null_hepmc+=(--hepmc "Herwig+ML S$s=null/ml-S$s/ml-S$s.hepmc")
+  done
+  if [ ! -s lep_null/summary.json ]; then
+    timed "LEP analyses, null" "$PY" "$REPO/scripts/herwig/compare_lep.py" --pythia 0 \
+      -o lep_null "${null_hepmc[@]}" > lep_null_data.md
+  fi
+  "$PY" "$REPO/scripts/herwig/lep_null.py" lep/summary.json lep_null/summary.json \
+    --json lep_null.json | tee lep_null.md
+fi
