@@ -101,6 +101,9 @@ def main() -> None:
                     help="at most this many events of each compared sample")
     ap.add_argument("--train-events", type=int, default=None,
                     help="at most this many events of each training sample")
+    ap.add_argument("--combine", nargs="+", metavar="TAG", default=None,
+                    help="train nothing: weight with the ensemble of the runs of these tags "
+                    "(the mean of their log weights, weights_STUDY+TAG.npy in --out)")
     ap.add_argument("--tag", default="", help="suffix of the run name and report files "
                     "(e.g. _species for --set species_inputs=true)")
     args = ap.parse_args()
@@ -115,13 +118,23 @@ def main() -> None:
         nominal=f"{samples / nom_name}.npz:{param}={nom_value}",
         varied=[f"{samples / n.partition('[')[0]}.npz:{param}={v}" for n, v in s["varied"]])
     lim_train = args.train_events
-    result = train(cfg, events(samples, nom_name, lim_train),
-                   [events(samples, n, lim_train) for n, _ in s["varied"]])
-    print(result.text(), flush=True)
-    test_nominal = events(samples, s["test_nominal"], args.test_events)
-    raw = compute_weights(result.module, test_nominal, {"target": {param: s["target"]}})["target"]
+    if args.combine:
+        # An ensemble: log w averaged over the members (each normalised to mean 1, which
+        # shifts log w by a constant; the average is normalised again).
+        logs = [np.log(np.load(out / f"weights_{args.study}{t}.npy")) for t in args.combine]
+        raw = np.exp(np.mean(logs, axis=0))
+        members = [json.loads((out / f"report_{args.study}{t}.json").read_text())
+                   for t in args.combine]
+        result = None
+    else:
+        result = train(cfg, events(samples, nom_name, lim_train),
+                       [events(samples, n, lim_train) for n, _ in s["varied"]])
+        print(result.text(), flush=True)
+        test_nominal = events(samples, s["test_nominal"], args.test_events)
+        raw = compute_weights(result.module, test_nominal,
+                              {"target": {param: s["target"]}})["target"]
+        del test_nominal
     w = normalised(raw)
-    del test_nominal
     names = list(ANALYSES)
     refs = load_refs(names, None)
     lim = args.test_events
@@ -138,18 +151,26 @@ def main() -> None:
         "study": args.study, "tag": args.tag, "set": args.set, "param": param,
         "samples": s, "nominal": nom_value,
         "target": s["target"],
-        "events": {"train": result.n_events, "test_nominal": len(w),
+        "events": {"train": members[0]["events"]["train"] if result is None
+                   else result.n_events, "test_nominal": len(w),
                    "test_target": next(iter(f_tgt.values())).n_events,
                    "null_partner": next(iter(f_null.values())).n_events},
-        "training_wall_s": result.wall_seconds, "epochs": result.epochs_run,
-        "best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
-        "val_accuracy": result.best_val_accuracy,
+        "combined": args.combine,
+        "training_wall_s": sum(m["training_wall_s"] for m in members) if result is None
+        else result.wall_seconds,
+        "epochs": None if result is None else result.epochs_run,
+        "best_epoch": None if result is None else result.best_epoch,
+        "val_loss": None if result is None else result.best_val_loss,
+        "val_accuracy": None if result is None else result.best_val_accuracy,
         "raw_mean_weight": float(raw.mean()), "kish_ess": kish_ess(w),
         "kish_fraction": kish_ess(w) / len(w), "max_weight": float(w.max()),
         "null_scale": scale,
         "null": summarise(null, scale),
         "weighted_vs_target": summarise(H.compare(b_weighted, b_target), scale),
-        "species_inputs": bool(result.module.species_inputs),
+        "species_inputs": cfg.species_inputs if result is None
+        else bool(result.module.species_inputs),
+        "shape_inputs": cfg.shape_inputs if result is None
+        else bool(result.module.shape_inputs),
         "unweighted_vs_target": summarise(H.compare(b_nominal, b_target), scale),
         "weighted_vs_target_uncalibrated": summarise(H.compare(b_weighted, b_target), 1.0),
         "null_uncalibrated": summarise(null, 1.0),
@@ -176,7 +197,8 @@ def main() -> None:
               f"{rc['failing']} of {rc['histograms']} (sum chi2 {rc['chi2_sum']:.0f} / ndf "
               f"{rc['ndf_sum']})")
     print(f"null scale c = {scale:.3f}; Kish ESS {report['kish_ess']:.0f} of {len(w)}; "
-          f"raw mean weight {report['raw_mean_weight']:.3f}; training {result.wall_seconds:.0f} s")
+          f"raw mean weight {report['raw_mean_weight']:.3f}; training "
+          f"{report['training_wall_s']:.0f} s")
     np.save(out / f"weights_{args.study}{args.tag}.npy", w)
 
 

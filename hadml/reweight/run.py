@@ -107,13 +107,13 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         raise ValueError(f"{len(varied)} varied event lists for {len(cfg.varied)} samples")
     nominal, varied = _cap(nominal, cfg.max_events), [_cap(v, cfg.max_events) for v in varied]
     names = cfg.param_names()
-    species = cfg.species_inputs
-    data = TrainingData(EventSet.from_events(nominal, species),
-                        [(EventSet.from_events(v, species), [s.params[k] for k in names])
+    species, shapes = cfg.species_inputs, cfg.shape_inputs
+    data = TrainingData(EventSet.from_events(nominal, species, shapes),
+                        [(EventSet.from_events(v, species, shapes), [s.params[k] for k in names])
                          for v, s in zip(varied, cfg.varied, strict=True)],
                         cfg.val_fraction, cfg.seed)
     fm, fs, pm, ps = data.standardisation()
-    gm, gs = data.event_standardisation()
+    gm, gs = data.event_standardisation(shapes)
     module = DCTRClassifier(cfg.to_dict(), names, dict(cfg.nominal.params), fm, fs, pm, ps,
                             gm, gs)
     train_dl = DataLoader(data.split["train"].tolist(), batch_size=cfg.batch_size, shuffle=True,
@@ -197,7 +197,7 @@ def compute_weights(checkpoint: str | DCTRClassifier, events: Events,
                     targets: Mapping[str, Mapping[str, float]]) -> dict[str, np.ndarray]:
     """Raw DCTR weights exp(logit) of ``events`` at each named target."""
     module = load_classifier(checkpoint) if isinstance(checkpoint, str) else checkpoint
-    event_set = EventSet.from_events(events, module.species_inputs)
+    event_set = EventSet.from_events(events, module.species_inputs, module.shape_inputs)
     return {name: np.exp(module.log_weights(event_set, dict(params)))
             for name, params in targets.items()}
 
