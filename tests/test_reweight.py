@@ -310,3 +310,22 @@ def test_shape_inputs_train_and_old_checkpoints_build_without_them(tmp_path):
                             [1.0] * N_PARTICLE_FEATURES, [1.0], [1.0])
     assert not legacy.shape_inputs and legacy.event_mean.shape == (0,)
     assert np.all(np.isfinite(legacy.log_weights(EventSet.from_events(test), {"mu": 1.05})))
+
+
+def test_an_ensemble_averages_the_members_log_weights(tmp_path):
+    """compute_weights with several classifiers gives exp(mean logit): the geometric
+    mean of the members' weights, event by event."""
+    members = []
+    for seed in (1, 2):
+        cfg = load_reweight_config("smoke", [f"out_dir={tmp_path}", "max_epochs=1",
+                                             f"seed={seed}", f"name=m{seed}"],
+                                   nominal="a.hepmc:mu=1.0", varied=["b.hepmc:mu=1.05"])
+        members.append(train(cfg, toy_events(300, MU0, 1), [toy_events(300, MU1, 2)]).module)
+    test = toy_events(40, MU0, 3)
+    target = {"t": {"mu": 1.05}}
+    one, two = (compute_weights(m, test, target)["t"] for m in members)
+    assert np.max(np.abs(np.log(one / two))) > 1e-3  # the members differ
+    both = compute_weights(members, test, target)["t"]
+    np.testing.assert_allclose(both, np.sqrt(one * two), rtol=1e-6)
+    with pytest.raises(ValueError, match="no classifier"):
+        compute_weights([], test, target)

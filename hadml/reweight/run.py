@@ -193,18 +193,39 @@ class ApplyResult:
         return "\n".join(lines)
 
 
-def compute_weights(checkpoint: str | DCTRClassifier, events: Events,
+Classifier = str | DCTRClassifier
+
+
+def compute_weights(checkpoint: Classifier | Sequence[Classifier], events: Events,
                     targets: Mapping[str, Mapping[str, float]]) -> dict[str, np.ndarray]:
-    """Raw DCTR weights exp(logit) of ``events`` at each named target."""
-    module = load_classifier(checkpoint) if isinstance(checkpoint, str) else checkpoint
-    event_set = EventSet.from_events(events, module.species_inputs, module.shape_inputs)
-    return {name: np.exp(module.log_weights(event_set, dict(params)))
-            for name, params in targets.items()}
+    """Raw DCTR weights exp(logit) of ``events`` at each named target. Several
+    classifiers (an ensemble: the same recipe trained with different seeds) give
+    exp(mean of their logits), the geometric mean of their weights: each member's error in
+    log w is partly its own (initialisation, batches, validation split) and averages down
+    (docs/reweighting.md, "What makes DCTR close at 50k")."""
+    members = [checkpoint] if isinstance(checkpoint, str | DCTRClassifier) else list(checkpoint)
+    if not members:
+        raise ValueError("no classifier checkpoint given")
+    modules = [load_classifier(c) if isinstance(c, str) else c for c in members]
+    if len({tuple(m.param_names) for m in modules}) > 1:
+        raise ValueError("the ensemble's classifiers take different parameters: "
+                         f"{[m.param_names for m in modules]}")
+    sets: dict[tuple[bool, bool], EventSet] = {}
+    logs: dict[str, np.ndarray] = {name: np.zeros(len(events)) for name in targets}
+    for module in modules:
+        key = (module.species_inputs, module.shape_inputs)
+        if key not in sets:
+            sets[key] = EventSet.from_events(events, *key)
+        for name, params in targets.items():
+            logs[name] += module.log_weights(sets[key], dict(params)) / len(modules)
+    return {name: np.exp(v) for name, v in logs.items()}
 
 
-def apply(checkpoint: str, sample: str, targets: Mapping[str, Mapping[str, float]],
+def apply(checkpoint: str | Sequence[str], sample: str,
+          targets: Mapping[str, Mapping[str, float]],
           output: str | None = None, hepmc_output: str | None = None) -> ApplyResult:
-    """Weights of the events of ``sample`` (a HepMC3 file of hadml generate) at each target;
+    """Weights of the events of ``sample`` (a HepMC3 file of hadml generate) at each target
+    (several checkpoints: their ensemble, see compute_weights);
     written to ``output`` (.parquet or .npz, column ``event_number`` and one per target)
     and, optionally, into a HepMC3 copy (named weights, the first called ``nominal``)."""
     from hadml.io.atomic import check_output_path
@@ -223,12 +244,13 @@ def apply(checkpoint: str, sample: str, targets: Mapping[str, Mapping[str, float
         check_hepmc_suffix(check_output_path(hepmc_output, "HepMC3 output"))
         if Path(hepmc_output).resolve() == Path(sample).resolve():
             raise ValueError("--hepmc-out is the input sample; write the copy elsewhere")
-    module = load_classifier(checkpoint)
+    paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint)
+    modules = [load_classifier(c) for c in paths]
     events = read_sample(sample)
     numbers = np.array([e["number"] for e in events], dtype=np.int64)
     if len(np.unique(numbers)) != len(numbers):
         raise ValueError(f"{sample}: event numbers repeat; the weight file is keyed by them")
-    raw = compute_weights(module, events, targets)
+    raw = compute_weights(modules, events, targets)
     weights = {name: normalised(w) for name, w in raw.items()}
     if output is not None:
         write_weights(output, numbers, weights)
