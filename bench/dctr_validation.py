@@ -25,7 +25,8 @@ from hadml.reweight.run import compute_weights, train
 from hadml.reweight.samples import load_npz
 from hadml.reweight.weights import kish_ess, normalised
 
-# A sample is "NAME" (all events of NAME.npz) or "NAME[a:b]" (events a..b-1 of it).
+# A sample is "NAME" (all events of NAME.npz) or "NAME[a:b]" (events a..b-1 of it), or
+# several of these joined by "+" (their events one after the other).
 STUDIES = {
     # nominal training sample, varied training samples, target, the test nominal and test
     # target samples, and the null partner (an independent sample at the target setting:
@@ -34,6 +35,16 @@ STUDIES = {
         "param": "shower_pt_min",
         "nominal": ("ptmin_train_1.0", 1.0),
         "varied": [("ptmin_train_1.4", 1.4)],
+        "target": 1.4,
+        "test_nominal": "ptmin_test_1.0", "test_target": "ptmin_test_1.4",
+        "null_partner": "ptmin_train_1.4",
+    },
+    # The same with three times the training events: seeds 11 + 14 (1.0) and 12 + 15
+    # (1.4), 150k events per class; compared samples and null as "ptmin".
+    "ptmin150k": {
+        "param": "shower_pt_min",
+        "nominal": ("ptmin_train_1.0+ptmin_train2_1.0", 1.0),
+        "varied": [("ptmin_train_1.4+ptmin_train2_1.4", 1.4)],
         "target": 1.4,
         "test_nominal": "ptmin_test_1.0", "test_target": "ptmin_test_1.4",
         "null_partner": "ptmin_train_1.4",
@@ -62,7 +73,10 @@ P_MIN = 0.01
 
 
 def events(samples: Path, name: str, limit: int | None = None) -> list:
-    """The events of sample ``name`` ('NAME' or 'NAME[a:b]'), at most ``limit``."""
+    """The events of sample ``name`` ('NAME', 'NAME[a:b]' or 'A+B'), at most ``limit``
+    (of each part)."""
+    if "+" in name:
+        return [e for part in name.split("+") for e in events(samples, part, limit)]
     base, _, sl = name.partition("[")
     evs = load_npz(samples / f"{base}.npz")
     if sl:
@@ -115,8 +129,9 @@ def main() -> None:
     cfg = load_reweight_config(
         "dctr", [f"out_dir={out}/runs", f"name=dctr_{args.study}{args.tag}", "threads=1",
                  *args.set],
-        nominal=f"{samples / nom_name}.npz:{param}={nom_value}",
-        varied=[f"{samples / n.partition('[')[0]}.npz:{param}={v}" for n, v in s["varied"]])
+        nominal=f"{samples / nom_name.partition('+')[0]}.npz:{param}={nom_value}",
+        varied=[f"{samples / n.partition('[')[0].partition('+')[0]}.npz:{param}={v}"
+                for n, v in s["varied"]])
     lim_train = args.train_events
     if args.combine:
         # An ensemble: log w averaged over the members (each normalised to mean 1, which
@@ -187,6 +202,11 @@ def main() -> None:
         "null": summarise(cov_null, 1.0),
         "weighted_vs_target": summarise(H.compare_covariance(c_weighted, c_target), 1.0),
         "unweighted_vs_target": summarise(H.compare_covariance(c_nominal, c_target), 1.0),
+        # Diagnostic: the weighted sample against the null partner (for "ptmin": the
+        # target's training sample). Closer to it than to the independent target sample
+        # means the weights carry the training samples' fluctuations.
+        "weighted_vs_null_partner": summarise(H.compare_covariance(c_weighted, c_partner),
+                                              1.0),
     }
     (out / f"report_{args.study}{args.tag}.json").write_text(json.dumps(report, indent=1))
     for key in ("null", "weighted_vs_target", "unweighted_vs_target"):
