@@ -329,3 +329,40 @@ def test_an_ensemble_averages_the_members_log_weights(tmp_path):
     np.testing.assert_allclose(both, np.sqrt(one * two), rtol=1e-6)
     with pytest.raises(ValueError, match="no classifier"):
         compute_weights([], test, target)
+
+
+def test_fit_logit_scale_undoes_an_over_confident_logit():
+    """Labels drawn with probability sigmoid(t): a logit 2 t is over-confident, and the
+    fitted factor is 1/2 (to the statistical precision of 200k events)."""
+    from hadml.reweight.model import fit_logit_scale
+
+    rng = np.random.default_rng(3)
+    t = rng.normal(0.0, 0.8, 200_000)
+    y = (rng.uniform(size=t.size) < 1.0 / (1.0 + np.exp(-t))).astype(float)
+    assert fit_logit_scale(2.0 * t, y, np.ones_like(t)) == pytest.approx(0.5, abs=0.01)
+    assert fit_logit_scale(t, y, np.ones_like(t)) == pytest.approx(1.0, abs=0.02)
+
+
+def test_calibrate_keeps_the_scale_in_the_checkpoint_and_old_ones_load(tmp_path):
+    import torch
+
+    from hadml.reweight.model import load_classifier
+
+    cfg = load_reweight_config("smoke", [f"out_dir={tmp_path}", "max_epochs=2",
+                                         "calibrate=true"],
+                               nominal="a.hepmc:mu=1.0", varied=["b.hepmc:mu=1.05"])
+    r = train(cfg, toy_events(400, MU0, 1), [toy_events(400, MU1, 2)])
+    scale = float(r.module.logit_scale)
+    assert scale != 1.0 and 0.05 < scale < 3.0 and r.logit_scale == scale
+    test = toy_events(30, MU0, 3)
+    target = {"t": {"mu": 1.05}}
+    loaded = load_classifier(r.best_checkpoint)
+    assert float(loaded.logit_scale) == pytest.approx(scale)
+    w = compute_weights(loaded, test, target)["t"]
+    # A checkpoint from before the calibration (no logit_scale) loads with factor 1.
+    state = torch.load(r.best_checkpoint, map_location="cpu", weights_only=False)
+    del state["state_dict"]["logit_scale"]
+    old = tmp_path / "old.ckpt"
+    torch.save(state, old)
+    w_old = compute_weights(str(old), test, target)["t"]
+    np.testing.assert_allclose(np.log(w), scale * np.log(w_old), rtol=1e-5, atol=1e-9)

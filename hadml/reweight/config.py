@@ -95,6 +95,9 @@ class ReweightConfig:
     #: sphericity and aplanarity (hadml.reweight.features.shape_features;
     #: docs/reweighting.md).
     shape_inputs: bool = False
+    #: After training, fit one factor on the logit on the validation events (temperature
+    #: scaling; hadml.reweight.model.fit_logit_scale) and keep it in the checkpoint.
+    calibrate: bool = False
     batch_size: int = 256  # events per step
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -148,7 +151,8 @@ class ReweightConfig:
         if not 0.0 < self.val_fraction < 0.9:
             raise ValueError(f"val_fraction must be in (0, 0.9), not {self.val_fraction}")
         for what, flag in (("species_inputs", self.species_inputs),
-                           ("shape_inputs", self.shape_inputs)):
+                           ("shape_inputs", self.shape_inputs),
+                           ("calibrate", self.calibrate)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{what} must be true or false, not {flag!r}")
         if not self.lr > 0:

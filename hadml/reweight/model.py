@@ -123,6 +123,13 @@ class DCTRClassifier(L.LightningModule):
         self.register_buffer("feature_std", torch.tensor(feature_std, dtype=torch.float32))
         self.register_buffer("param_mean", torch.tensor(param_mean, dtype=torch.float32))
         self.register_buffer("param_std", torch.tensor(param_std, dtype=torch.float32))
+        #: Factor on the logit in log_weights (1: none; ``calibrate`` fits it on the
+        #: validation events after training, fit_logit_scale).
+        self.register_buffer("logit_scale", torch.tensor(1.0))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints from before the calibration have no logit_scale: 1.
+        checkpoint["state_dict"].setdefault("logit_scale", torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor, event: torch.Tensor, n_events: int,
                 theta: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
@@ -188,7 +195,31 @@ class DCTRClassifier(L.LightningModule):
             out.append(self(x.to(self.device), ev.to(self.device), len(idx),
                             theta.to(self.device),
                             None if g is None else g.to(self.device)).double().cpu())
-        return torch.cat(out).numpy()
+        return float(self.logit_scale) * torch.cat(out).numpy()
+
+
+def fit_logit_scale(logit: np.ndarray, label: np.ndarray, weight: np.ndarray) -> float:
+    """The factor a > 0 that minimises the weighted binary cross-entropy of a * logit
+    (temperature scaling, Guo et al., ICML 2017, arXiv:1706.04599, with a = 1/T) on
+    held-out events. A classifier that has fitted its training events' fluctuations is
+    over-confident (a < 1): its weights overshoot (docs/reweighting.md). The loss is convex
+    in a; golden-section search on [0.05, 3]."""
+    z, y, w = (np.asarray(v, dtype=np.float64) for v in (logit, label, weight))
+
+    def loss(a: float) -> float:
+        t = a * z
+        return float(np.sum(w * (np.logaddexp(0.0, t) - y * t)) / np.sum(w))
+
+    lo, hi = 0.05, 3.0
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    for _ in range(60):
+        if loss(c) < loss(d):
+            hi = d
+        else:
+            lo = c
+        c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    return 0.5 * (lo + hi)
 
 
 def load_classifier(checkpoint: str) -> DCTRClassifier:

@@ -18,7 +18,13 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from hadml.reweight.config import ReweightConfig
-from hadml.reweight.model import DCTRClassifier, EventSet, TrainingData, load_classifier
+from hadml.reweight.model import (
+    DCTRClassifier,
+    EventSet,
+    TrainingData,
+    fit_logit_scale,
+    load_classifier,
+)
 from hadml.reweight.samples import read_sample
 from hadml.reweight.weights import kish_ess, normalised, write_weights
 
@@ -59,6 +65,7 @@ class ReweightTrainResult:
     n_events: dict[str, int]
     checks: list[TargetCheck] = field(default_factory=list)
     nominal_path: str = ""
+    logit_scale: float = 1.0
 
     def text(self) -> str:
         lines = [f"reweighting classifier trained: {self.epochs_run} epochs in "
@@ -70,6 +77,9 @@ class ReweightTrainResult:
             lines.append(f"  best checkpoint: {_shown(self.best_checkpoint)} (epoch "
                          f"{self.best_epoch}); val/loss {self.best_val_loss:.4f}, "
                          f"val/accuracy {self.best_val_accuracy:.3f} (0.5: indistinguishable)")
+        if self.logit_scale != 1.0:
+            lines.append(f"  calibration    : logit x {self.logit_scale:.3f} (fitted on the "
+                         "validation events; kept in the checkpoint)")
         for c in self.checks:
             lines.append(f"  held-out nominal events at {format_params(c.params)}: mean weight "
                          f"{c.mean_weight:.3f} (1 if calibrated), Kish ESS "
@@ -107,13 +117,9 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         raise ValueError(f"{len(varied)} varied event lists for {len(cfg.varied)} samples")
     nominal, varied = _cap(nominal, cfg.max_events), [_cap(v, cfg.max_events) for v in varied]
     names = cfg.param_names()
-    species, shapes = cfg.species_inputs, cfg.shape_inputs
-    data = TrainingData(EventSet.from_events(nominal, species, shapes),
-                        [(EventSet.from_events(v, species, shapes), [s.params[k] for k in names])
-                         for v, s in zip(varied, cfg.varied, strict=True)],
-                        cfg.val_fraction, cfg.seed)
+    data = training_data(cfg, nominal, varied)
     fm, fs, pm, ps = data.standardisation()
-    gm, gs = data.event_standardisation(shapes)
+    gm, gs = data.event_standardisation(cfg.shape_inputs)
     module = DCTRClassifier(cfg.to_dict(), names, dict(cfg.nominal.params), fm, fs, pm, ps,
                             gm, gs)
     train_dl = DataLoader(data.split["train"].tolist(), batch_size=cfg.batch_size, shuffle=True,
@@ -139,13 +145,51 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         module = load_classifier(best)
         best_loss = float(ckpt.best_model_score)
         best_acc = _metric_at(Path(logger.log_dir) / "metrics.csv", "val/accuracy", best_epoch)
+    if cfg.calibrate:
+        calibrate(module, data)
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=False)
+            state["state_dict"]["logit_scale"] = module.logit_scale.clone()
+            torch.save(state, best)
     checks = _held_out_checks(module, data, cfg)
     wall = time.perf_counter() - start
     counts = {"nominal": len(nominal)}
     for s, v in zip(cfg.varied, varied, strict=True):
         counts[f"varied {format_params(s.params)}"] = len(v)
     return ReweightTrainResult(module, best, logger.log_dir, trainer.current_epoch, best_epoch,
-                               best_loss, best_acc, wall, counts, checks, cfg.nominal.path)
+                               best_loss, best_acc, wall, counts, checks, cfg.nominal.path,
+                               float(module.logit_scale))
+
+
+@torch.no_grad()
+def calibrate(module: DCTRClassifier, data: TrainingData, batch_size: int = 2048) -> float:
+    """Fit the classifier's logit_scale on the validation events of ``data`` (their fixed
+    parameter draw) and set it; returns it."""
+    module.eval()
+    val = data.split["val"]
+    logits, labels, weights = [], [], []
+    for start in range(0, len(val), batch_size):
+        batch = data.collate(val[start:start + batch_size], "val")
+        n = int(batch["label"].shape[0])
+        logits.append(module(batch["x"], batch["event"], n, batch["theta"],
+                             batch.get("g")).double())
+        labels.append(batch["label"].double())
+        weights.append(batch["weight"].double())
+    scale = fit_logit_scale(torch.cat(logits).numpy(), torch.cat(labels).numpy(),
+                            torch.cat(weights).numpy())
+    module.logit_scale.fill_(scale)
+    return scale
+
+
+def training_data(cfg: ReweightConfig, nominal: Events,
+                  varied: Sequence[Events]) -> TrainingData:
+    """The training and validation events of ``cfg`` (its seed decides the split)."""
+    names = cfg.param_names()
+    species, shapes = cfg.species_inputs, cfg.shape_inputs
+    return TrainingData(EventSet.from_events(nominal, species, shapes),
+                        [(EventSet.from_events(v, species, shapes), [s.params[k] for k in names])
+                         for v, s in zip(varied, cfg.varied, strict=True)],
+                        cfg.val_fraction, cfg.seed)
 
 
 def _metric_at(metrics_csv: Path, name: str, epoch: int) -> float | None:
