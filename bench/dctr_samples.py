@@ -19,6 +19,10 @@ SAMPLES = {
     "ptmin_train_1.0": (11, {"shower_pt_min": 1.0}),
     "ptmin_train_1.2": (13, {"shower_pt_min": 1.2}),
     "ptmin_train_1.4": (12, {"shower_pt_min": 1.4}),
+    # more training events for the same two settings (docs/reweighting.md, "What makes
+    # DCTR close at 50k"; made with -n 100000)
+    "ptmin_train2_1.0": (14, {"shower_pt_min": 1.0}),
+    "ptmin_train2_1.4": (15, {"shower_pt_min": 1.4}),
     "ptmin_test_1.0": (21, {"shower_pt_min": 1.0}),
     "ptmin_test_1.4": (22, {"shower_pt_min": 1.4}),
     # classic cluster decays -> the shipped ML model, LEP tune

@@ -25,7 +25,8 @@ from hadml.reweight.run import compute_weights, train
 from hadml.reweight.samples import load_npz
 from hadml.reweight.weights import kish_ess, normalised
 
-# A sample is "NAME" (all events of NAME.npz) or "NAME[a:b]" (events a..b-1 of it).
+# A sample is "NAME" (all events of NAME.npz) or "NAME[a:b]" (events a..b-1 of it), or
+# several of these joined by "+" (their events one after the other).
 STUDIES = {
     # nominal training sample, varied training samples, target, the test nominal and test
     # target samples, and the null partner (an independent sample at the target setting:
@@ -34,6 +35,16 @@ STUDIES = {
         "param": "shower_pt_min",
         "nominal": ("ptmin_train_1.0", 1.0),
         "varied": [("ptmin_train_1.4", 1.4)],
+        "target": 1.4,
+        "test_nominal": "ptmin_test_1.0", "test_target": "ptmin_test_1.4",
+        "null_partner": "ptmin_train_1.4",
+    },
+    # The same with three times the training events: seeds 11 + 14 (1.0) and 12 + 15
+    # (1.4), 150k events per class; compared samples and null as "ptmin".
+    "ptmin150k": {
+        "param": "shower_pt_min",
+        "nominal": ("ptmin_train_1.0+ptmin_train2_1.0", 1.0),
+        "varied": [("ptmin_train_1.4+ptmin_train2_1.4", 1.4)],
         "target": 1.4,
         "test_nominal": "ptmin_test_1.0", "test_target": "ptmin_test_1.4",
         "null_partner": "ptmin_train_1.4",
@@ -62,7 +73,10 @@ P_MIN = 0.01
 
 
 def events(samples: Path, name: str, limit: int | None = None) -> list:
-    """The events of sample ``name`` ('NAME' or 'NAME[a:b]'), at most ``limit``."""
+    """The events of sample ``name`` ('NAME', 'NAME[a:b]' or 'A+B'), at most ``limit``
+    (of each part)."""
+    if "+" in name:
+        return [e for part in name.split("+") for e in events(samples, part, limit)]
     base, _, sl = name.partition("[")
     evs = load_npz(samples / f"{base}.npz")
     if sl:
@@ -101,6 +115,9 @@ def main() -> None:
                     help="at most this many events of each compared sample")
     ap.add_argument("--train-events", type=int, default=None,
                     help="at most this many events of each training sample")
+    ap.add_argument("--combine", nargs="+", metavar="TAG", default=None,
+                    help="train nothing: weight with the ensemble of the runs of these tags "
+                    "(the mean of their log weights, weights_STUDY+TAG.npy in --out)")
     ap.add_argument("--tag", default="", help="suffix of the run name and report files "
                     "(e.g. _species for --set species_inputs=true)")
     args = ap.parse_args()
@@ -112,16 +129,27 @@ def main() -> None:
     cfg = load_reweight_config(
         "dctr", [f"out_dir={out}/runs", f"name=dctr_{args.study}{args.tag}", "threads=1",
                  *args.set],
-        nominal=f"{samples / nom_name}.npz:{param}={nom_value}",
-        varied=[f"{samples / n.partition('[')[0]}.npz:{param}={v}" for n, v in s["varied"]])
+        nominal=f"{samples / nom_name.partition('+')[0]}.npz:{param}={nom_value}",
+        varied=[f"{samples / n.partition('[')[0].partition('+')[0]}.npz:{param}={v}"
+                for n, v in s["varied"]])
     lim_train = args.train_events
-    result = train(cfg, events(samples, nom_name, lim_train),
-                   [events(samples, n, lim_train) for n, _ in s["varied"]])
-    print(result.text(), flush=True)
-    test_nominal = events(samples, s["test_nominal"], args.test_events)
-    raw = compute_weights(result.module, test_nominal, {"target": {param: s["target"]}})["target"]
+    if args.combine:
+        # An ensemble: log w averaged over the members (each normalised to mean 1, which
+        # shifts log w by a constant; the average is normalised again).
+        logs = [np.log(np.load(out / f"weights_{args.study}{t}.npy")) for t in args.combine]
+        raw = np.exp(np.mean(logs, axis=0))
+        members = [json.loads((out / f"report_{args.study}{t}.json").read_text())
+                   for t in args.combine]
+        result = None
+    else:
+        result = train(cfg, events(samples, nom_name, lim_train),
+                       [events(samples, n, lim_train) for n, _ in s["varied"]])
+        print(result.text(), flush=True)
+        test_nominal = events(samples, s["test_nominal"], args.test_events)
+        raw = compute_weights(result.module, test_nominal,
+                              {"target": {param: s["target"]}})["target"]
+        del test_nominal
     w = normalised(raw)
-    del test_nominal
     names = list(ANALYSES)
     refs = load_refs(names, None)
     lim = args.test_events
@@ -138,18 +166,26 @@ def main() -> None:
         "study": args.study, "tag": args.tag, "set": args.set, "param": param,
         "samples": s, "nominal": nom_value,
         "target": s["target"],
-        "events": {"train": result.n_events, "test_nominal": len(w),
+        "events": {"train": members[0]["events"]["train"] if result is None
+                   else result.n_events, "test_nominal": len(w),
                    "test_target": next(iter(f_tgt.values())).n_events,
                    "null_partner": next(iter(f_null.values())).n_events},
-        "training_wall_s": result.wall_seconds, "epochs": result.epochs_run,
-        "best_epoch": result.best_epoch, "val_loss": result.best_val_loss,
-        "val_accuracy": result.best_val_accuracy,
+        "combined": args.combine,
+        "training_wall_s": sum(m["training_wall_s"] for m in members) if result is None
+        else result.wall_seconds,
+        "epochs": None if result is None else result.epochs_run,
+        "best_epoch": None if result is None else result.best_epoch,
+        "val_loss": None if result is None else result.best_val_loss,
+        "val_accuracy": None if result is None else result.best_val_accuracy,
         "raw_mean_weight": float(raw.mean()), "kish_ess": kish_ess(w),
         "kish_fraction": kish_ess(w) / len(w), "max_weight": float(w.max()),
         "null_scale": scale,
         "null": summarise(null, scale),
         "weighted_vs_target": summarise(H.compare(b_weighted, b_target), scale),
-        "species_inputs": bool(result.module.species_inputs),
+        "species_inputs": cfg.species_inputs if result is None
+        else bool(result.module.species_inputs),
+        "shape_inputs": cfg.shape_inputs if result is None
+        else bool(result.module.shape_inputs),
         "unweighted_vs_target": summarise(H.compare(b_nominal, b_target), scale),
         "weighted_vs_target_uncalibrated": summarise(H.compare(b_weighted, b_target), 1.0),
         "null_uncalibrated": summarise(null, 1.0),
@@ -166,6 +202,11 @@ def main() -> None:
         "null": summarise(cov_null, 1.0),
         "weighted_vs_target": summarise(H.compare_covariance(c_weighted, c_target), 1.0),
         "unweighted_vs_target": summarise(H.compare_covariance(c_nominal, c_target), 1.0),
+        # Diagnostic: the weighted sample against the null partner (for "ptmin": the
+        # target's training sample). Closer to it than to the independent target sample
+        # means the weights carry the training samples' fluctuations.
+        "weighted_vs_null_partner": summarise(H.compare_covariance(c_weighted, c_partner),
+                                              1.0),
     }
     (out / f"report_{args.study}{args.tag}.json").write_text(json.dumps(report, indent=1))
     for key in ("null", "weighted_vs_target", "unweighted_vs_target"):
@@ -176,7 +217,8 @@ def main() -> None:
               f"{rc['failing']} of {rc['histograms']} (sum chi2 {rc['chi2_sum']:.0f} / ndf "
               f"{rc['ndf_sum']})")
     print(f"null scale c = {scale:.3f}; Kish ESS {report['kish_ess']:.0f} of {len(w)}; "
-          f"raw mean weight {report['raw_mean_weight']:.3f}; training {result.wall_seconds:.0f} s")
+          f"raw mean weight {report['raw_mean_weight']:.3f}; training "
+          f"{report['training_wall_s']:.0f} s")
     np.save(out / f"weights_{args.study}{args.tag}.npy", w)
 
 

@@ -238,3 +238,131 @@ def test_species_inputs_learn_a_rate_the_final_particles_do_not_show(tmp_path, s
         assert np.median(w[has == 0]) == pytest.approx((1 - Q1) / (1 - Q0), rel=0.1)
     else:
         assert abs(rate - has.mean()) < 0.02
+
+
+def test_shape_features_give_the_charged_thrust_and_sphericity_axes():
+    """Thrust-axis inputs (shape_inputs): a 3-jet-like event whose charged particles lie
+    in the x-y plane; the numbers follow by hand, and thrust, sphericity and aplanarity
+    agree with the analyses' exact event shapes on sampled events."""
+    from hadml.analysis.observables import event_shapes
+    from hadml.reweight.features import shape_features
+
+    # Charged: +-(3, 0, 0) (pi+ pi-) and (0, 1, 0) (K+); neutral photon along z.
+    p3 = np.array([[3.0, 0.0, 0.0], [-3.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    mass = np.array([0.1396, 0.1396, 0.4937, 0.0])
+    p = np.column_stack([p3, np.sqrt((p3 ** 2).sum(1) + mass ** 2)])
+    ev = {"pid": np.array([211, -211, 321, 22]), "p": p}
+    per_particle, (per_event,) = shape_features([ev])
+    # Thrust axis n = (6, 1, 0) / sqrt(37) (the sum of all three with signs +, -, +):
+    # T = sqrt(37) / 7; momentum tensor diag(18, 1, 0) / 19.
+    np.testing.assert_allclose(per_event, [3, np.sqrt(37) / 7, 1.5 / 19, 0.0], atol=1e-6)
+    pl = np.array([18, -18, 1, 0]) / np.sqrt(37)
+    y = 0.5 * np.log((p[:, 3] + pl) / (p[:, 3] - pl))
+    np.testing.assert_allclose(per_particle[:, 0], np.abs(y), atol=1e-5)
+    # pT_in along the major axis (y), pT_out along the minor axis (z).
+    np.testing.assert_allclose(per_particle[:, 1], [0, 0, 1, 0], atol=1e-6)
+    np.testing.assert_allclose(per_particle[:, 2], [0, 0, 0, 2], atol=1e-6)
+    # Random multi-particle events: the iterated thrust never exceeds the exact one and
+    # equals it in almost every event; sphericity and aplanarity are exact.
+    rng = np.random.default_rng(5)
+    events = []
+    for _ in range(200):
+        n = int(rng.integers(4, 30))
+        q = rng.normal(size=(n, 3)) * rng.uniform(0.2, 3.0, size=(n, 1))
+        q[: n // 2, 2] += 4.0
+        q[n // 2:, 2] -= 4.0
+        events.append({"pid": np.full(n, 211), "p": np.column_stack(
+            [q, np.sqrt((q ** 2).sum(1) + 0.0195)])})
+    _, shapes = shape_features(events)
+    exact = [event_shapes(e["p"], use_fastjet=False) for e in events]
+    t_exact = np.array([s.thrust for s in exact])
+    assert np.all(shapes[:, 1] <= t_exact + 1e-6)
+    assert np.mean(np.abs(shapes[:, 1] - t_exact) < 1e-5) >= 0.95
+    np.testing.assert_allclose(shapes[:, 2], [s.sphericity for s in exact], atol=1e-5)
+    np.testing.assert_allclose(shapes[:, 3], [s.aplanarity for s in exact], atol=1e-5)
+
+
+def test_shape_inputs_train_and_old_checkpoints_build_without_them(tmp_path):
+    """shape_inputs adds 3 particle and 4 event inputs; a checkpoint keeps them, and a
+    config from before the option (no shape_inputs key) builds the 7-input network."""
+    from hadml.reweight.features import N_PARTICLE_FEATURES
+    from hadml.reweight.model import DCTRClassifier, EventSet, load_classifier
+
+    cfg = load_reweight_config("smoke", [f"out_dir={tmp_path}", "max_epochs=1",
+                                         "shape_inputs=true"],
+                               nominal="a.hepmc:mu=1.0", varied=["b.hepmc:mu=1.05"])
+    r = train(cfg, toy_events(300, MU0, 1), [toy_events(300, MU1, 2)])
+    assert r.module.shape_inputs and not r.module.species_inputs
+    assert r.module.feature_mean.shape == (N_PARTICLE_FEATURES + 3,)
+    assert r.module.event_mean.shape == (4,)
+    # The standardisation keeps the thrust's width (a few hundredths), not the counts' 0.5.
+    assert float(r.module.event_std[1]) < 0.2
+    test = toy_events(50, MU0, 3)
+    again = load_classifier(r.best_checkpoint)
+    assert again.shape_inputs
+    np.testing.assert_allclose(compute_weights(again, test, {"t": {"mu": 1.05}})["t"],
+                               compute_weights(r.module, test, {"t": {"mu": 1.05}})["t"],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="shape inputs"):
+        r.module.log_weights(EventSet.from_events(test), {"mu": 1.05})
+    old = {k: v for k, v in cfg.to_dict().items() if k != "shape_inputs"}
+    legacy = DCTRClassifier(old, ["mu"], {"mu": 1.0}, [0.0] * N_PARTICLE_FEATURES,
+                            [1.0] * N_PARTICLE_FEATURES, [1.0], [1.0])
+    assert not legacy.shape_inputs and legacy.event_mean.shape == (0,)
+    assert np.all(np.isfinite(legacy.log_weights(EventSet.from_events(test), {"mu": 1.05})))
+
+
+def test_an_ensemble_averages_the_members_log_weights(tmp_path):
+    """compute_weights with several classifiers gives exp(mean logit): the geometric
+    mean of the members' weights, event by event."""
+    members = []
+    for seed in (1, 2):
+        cfg = load_reweight_config("smoke", [f"out_dir={tmp_path}", "max_epochs=1",
+                                             f"seed={seed}", f"name=m{seed}"],
+                                   nominal="a.hepmc:mu=1.0", varied=["b.hepmc:mu=1.05"])
+        members.append(train(cfg, toy_events(300, MU0, 1), [toy_events(300, MU1, 2)]).module)
+    test = toy_events(40, MU0, 3)
+    target = {"t": {"mu": 1.05}}
+    one, two = (compute_weights(m, test, target)["t"] for m in members)
+    assert np.max(np.abs(np.log(one / two))) > 1e-3  # the members differ
+    both = compute_weights(members, test, target)["t"]
+    np.testing.assert_allclose(both, np.sqrt(one * two), rtol=1e-6)
+    with pytest.raises(ValueError, match="no classifier"):
+        compute_weights([], test, target)
+
+
+def test_fit_logit_scale_undoes_an_over_confident_logit():
+    """Labels drawn with probability sigmoid(t): a logit 2 t is over-confident, and the
+    fitted factor is 1/2 (to the statistical precision of 200k events)."""
+    from hadml.reweight.model import fit_logit_scale
+
+    rng = np.random.default_rng(3)
+    t = rng.normal(0.0, 0.8, 200_000)
+    y = (rng.uniform(size=t.size) < 1.0 / (1.0 + np.exp(-t))).astype(float)
+    assert fit_logit_scale(2.0 * t, y, np.ones_like(t)) == pytest.approx(0.5, abs=0.01)
+    assert fit_logit_scale(t, y, np.ones_like(t)) == pytest.approx(1.0, abs=0.02)
+
+
+def test_calibrate_keeps_the_scale_in_the_checkpoint_and_old_ones_load(tmp_path):
+    import torch
+
+    from hadml.reweight.model import load_classifier
+
+    cfg = load_reweight_config("smoke", [f"out_dir={tmp_path}", "max_epochs=2",
+                                         "calibrate=true"],
+                               nominal="a.hepmc:mu=1.0", varied=["b.hepmc:mu=1.05"])
+    r = train(cfg, toy_events(400, MU0, 1), [toy_events(400, MU1, 2)])
+    scale = float(r.module.logit_scale)
+    assert scale != 1.0 and 0.05 < scale < 3.0 and r.logit_scale == scale
+    test = toy_events(30, MU0, 3)
+    target = {"t": {"mu": 1.05}}
+    loaded = load_classifier(r.best_checkpoint)
+    assert float(loaded.logit_scale) == pytest.approx(scale)
+    w = compute_weights(loaded, test, target)["t"]
+    # A checkpoint from before the calibration (no logit_scale) loads with factor 1.
+    state = torch.load(r.best_checkpoint, map_location="cpu", weights_only=False)
+    del state["state_dict"]["logit_scale"]
+    old = tmp_path / "old.ckpt"
+    torch.save(state, old)
+    w_old = compute_weights(str(old), test, target)["t"]
+    np.testing.assert_allclose(np.log(w), scale * np.log(w_old), rtol=1e-5, atol=1e-9)

@@ -83,6 +83,20 @@ def test_train_then_apply(samples, trained, tmp_path, capsys):
     assert main(["reweight", "apply", str(trained), "--sample", str(nominal),
                  "--target", "pt14:shower_pt_min=1.4", "-o", str(npz)]) == 0
     np.testing.assert_allclose(read_weights(npz)["pt14"], cols["pt14"], rtol=1e-6)
+    # Two checkpoints: an ensemble, the mean of the members' log weights. The second member
+    # is the same network with its logit halved, so log w = 0.75 log w_trained + const.
+    import torch
+
+    state = torch.load(trained, map_location="cpu", weights_only=False)
+    state["state_dict"]["logit_scale"] = torch.tensor(0.5)
+    half = tmp_path / "half.ckpt"
+    torch.save(state, half)
+    ens = tmp_path / "ens.npz"
+    assert main(["reweight", "apply", str(trained), str(half), "--sample", str(nominal),
+                 "--target", "pt14:shower_pt_min=1.4", "-o", str(ens)]) == 0
+    expected = cols["pt14"] ** 0.75
+    np.testing.assert_allclose(read_weights(ens)["pt14"], expected / expected.mean(),
+                               rtol=1e-5)
 
 
 def test_list_configs(capsys):

@@ -48,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "normalised to mean 1, to a Parquet/NPZ file keyed by event number and/or "
                     "as named weights into a HepMC3 copy.",
     )
-    a.add_argument("checkpoint", help="the classifier checkpoint (.ckpt) of reweight train")
+    a.add_argument("checkpoint", nargs="+",
+                   help="the classifier checkpoint (.ckpt) of reweight train; several: an "
+                        "ensemble (the same recipe trained with different --set seed=N), "
+                        "whose log weights are averaged")
     a.add_argument("--sample", required=True, help="HepMC3 file of hadml generate (nominal)")
     a.add_argument("--target", action="append", default=[], metavar="NAME:PARAM=VALUE[,...]",
                    help="a named target (repeatable), e.g. pt14:shower_pt_min=1.4")
@@ -116,8 +119,9 @@ def _run_apply(args: argparse.Namespace) -> int:
         targets[name] = params
     from pathlib import Path
 
-    if not Path(args.checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint not found: {args.checkpoint}")
+    for checkpoint in args.checkpoint:
+        if not Path(checkpoint).is_file():
+            raise FileNotFoundError(f"checkpoint not found: {checkpoint}")
     result = apply(args.checkpoint, args.sample, targets, args.output, args.hepmc_out)
     print(result.text())
     return 0

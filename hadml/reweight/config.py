@@ -90,6 +90,14 @@ class ReweightConfig:
     #: multiplicity table) besides the particle set: the strange and baryon rates that
     #: the particles' kinematics show only weakly (docs/reweighting.md).
     species_inputs: bool = False
+    #: Give the network the charged-particle thrust and sphericity axes: each particle's
+    #: |rapidity| along the thrust axis, pT_in and pT_out, and the event's n_ch, thrust,
+    #: sphericity and aplanarity (hadml.reweight.features.shape_features;
+    #: docs/reweighting.md).
+    shape_inputs: bool = False
+    #: After training, fit one factor on the logit on the validation events (temperature
+    #: scaling; hadml.reweight.model.fit_logit_scale) and keep it in the checkpoint.
+    calibrate: bool = False
     batch_size: int = 256  # events per step
     lr: float = 1e-3
     weight_decay: float = 0.0
@@ -142,9 +150,11 @@ class ReweightConfig:
             raise ValueError(f"max_events must be an integer >= 10, not {self.max_events!r}")
         if not 0.0 < self.val_fraction < 0.9:
             raise ValueError(f"val_fraction must be in (0, 0.9), not {self.val_fraction}")
-        if not isinstance(self.species_inputs, bool):
-            raise ValueError(f"species_inputs must be true or false, not "
-                             f"{self.species_inputs!r}")
+        for what, flag in (("species_inputs", self.species_inputs),
+                           ("shape_inputs", self.shape_inputs),
+                           ("calibrate", self.calibrate)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{what} must be true or false, not {flag!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, not {self.lr}")
 

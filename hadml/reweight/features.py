@@ -92,3 +92,89 @@ def species_counts(events: Sequence[dict[str, np.ndarray]]) -> np.ndarray:
         hit = keys[idx] == a
         out[i] = np.bincount(idx[hit], minlength=len(keys)) @ matrix
     return out
+
+
+#: Optional thrust-axis inputs (``shape_inputs``), made from the charged particles as the
+#: ALEPH 1996 analysis makes them (hadml.analysis.analyses): per particle, |rapidity|
+#: along the charged thrust axis and |p| along the charged sphericity major and minor axes
+#: (pT_in, pT_out); per event, n_ch, thrust, sphericity and aplanarity of the charged
+#: particles. A Deep Sets network pools particles one at a time, so it cannot form an
+#: event axis from the set; these hand it the axes of the analyses that fail without them
+#: (docs/reweighting.md, "What makes DCTR close at 50k").
+SHAPE_PARTICLE_FEATURES = ("abs_y_thrust", "pt_in", "pt_out")
+SHAPE_EVENT_FEATURES = ("n_ch", "thrust", "sphericity", "aplanarity")
+#: Smallest width used to standardise each shape event input (thrust and aplanarity vary
+#: by a few hundredths; n_ch by about 6).
+SHAPE_EVENT_MIN_WIDTH = (0.5, 1e-3, 1e-3, 1e-3)
+#: Fixed-point iterations of the thrust axis (n -> sum_i sign(p_i . n) p_i).
+THRUST_ITERATIONS = 12
+
+
+def _bincount3(event: np.ndarray, v: np.ndarray, n_events: int) -> np.ndarray:
+    return np.stack([np.bincount(event, v[:, a], minlength=n_events) for a in range(3)], 1)
+
+
+def thrust_axes(p3: np.ndarray, event: np.ndarray, n_events: int,
+                start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(thrust [n_events], unit axis [n_events, 3]) of all events at once by the
+    fixed-point iteration n -> sum_i sign(p_i . n) p_i (each step does not decrease
+    sum_i |p_i . n|; Brandt et al., Phys. Lett. 12 (1964) 57), from the axis ``start``
+    and from the direction of each event's hardest particle, keeping the larger. A local
+    maximum where both starts end in one: an input of the classifier, not the analyses'
+    exact thrust (hadml.analysis.observables.thrust_axis)."""
+    pabs = np.sqrt((p3 ** 2).sum(1))
+    total = np.maximum(np.bincount(event, pabs, minlength=n_events), 1e-12)
+    order = np.lexsort((-pabs, event))
+    first = np.searchsorted(event[order], np.arange(n_events))
+    hardest = np.zeros((n_events, 3))
+    has = first < len(order)
+    hardest[has] = p3[order[first[has]]]
+    best_t, best_axis = np.full(n_events, -1.0), np.zeros((n_events, 3))
+    for axis in (np.asarray(start, dtype=np.float64), hardest):
+        axis = axis / np.maximum(np.sqrt((axis ** 2).sum(1)), 1e-12)[:, None]
+        for _ in range(THRUST_ITERATIONS):
+            sign = np.where((p3 * axis[event]).sum(1) >= 0.0, 1.0, -1.0)
+            c = _bincount3(event, sign[:, None] * p3, n_events)
+            axis = c / np.maximum(np.sqrt((c ** 2).sum(1)), 1e-12)[:, None]
+        t = np.bincount(event, np.abs((p3 * axis[event]).sum(1)), minlength=n_events) / total
+        better = t > best_t
+        best_t[better], best_axis[better] = t[better], axis[better]
+    return best_t, best_axis
+
+
+def shape_features(events: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """(per-particle [n_particles, 3] in the order of particle_features, per-event
+    [n_events, 4]) float32 thrust-axis inputs (SHAPE_PARTICLE_FEATURES,
+    SHAPE_EVENT_FEATURES). Axes from the charged particles; every particle gets its
+    coordinates along them. Events with fewer than 2 charged particles take the axes of
+    all their particles."""
+    counts = np.array([len(e["pid"]) for e in events], dtype=np.int64)
+    n_events = len(events)
+    p = np.concatenate([np.asarray(e["p"], dtype=np.float64) for e in events])
+    pid = np.concatenate([np.asarray(e["pid"]) for e in events])
+    event = np.repeat(np.arange(n_events), counts)
+    charged = charge3(pid) != 0
+    n_ch = np.bincount(event[charged], minlength=n_events)
+    use = charged | (n_ch < 2)[event]
+    p3 = p[:, :3]
+    ev_u, p3_u = event[use], p3[use]
+    # Momentum tensor of the used particles: eigenvalues l1 >= l2 >= l3, sphericity
+    # 3/2 (l2 + l3), aplanarity 3/2 l3 (as hadml.analysis.observables, r = 2).
+    tensor = np.empty((n_events, 3, 3))
+    for a in range(3):
+        for b in range(a, 3):
+            tensor[:, a, b] = tensor[:, b, a] = np.bincount(ev_u, p3_u[:, a] * p3_u[:, b],
+                                                            minlength=n_events)
+    norm = np.bincount(ev_u, (p3_u ** 2).sum(1), minlength=n_events)
+    tensor /= np.maximum(norm, 1e-12)[:, None, None]
+    vals, vecs = np.linalg.eigh(tensor)  # ascending
+    thrust, t_axis = thrust_axes(p3_u, ev_u, n_events, vecs[:, :, 2])
+    pl = (p3 * t_axis[event]).sum(1)
+    e = p[:, 3]
+    abs_y = 0.5 * np.abs(np.log(np.maximum(e + pl, 1e-300) / np.maximum(e - pl, 1e-300)))
+    per_particle = np.stack([np.minimum(abs_y, MAX_ABS_ETA),
+                             np.abs((p3 * vecs[:, :, 1][event]).sum(1)),
+                             np.abs((p3 * vecs[:, :, 0][event]).sum(1))], axis=1)
+    per_event = np.stack([n_ch.astype(np.float64), thrust, 1.5 * (vals[:, 1] + vals[:, 0]),
+                          1.5 * vals[:, 0]], axis=1)
+    return per_particle.astype(np.float32), per_event.astype(np.float32)

@@ -28,7 +28,11 @@ import torch.nn.functional as F
 from hadml.reweight.features import (
     N_EVENT_FEATURES,
     N_PARTICLE_FEATURES,
+    SHAPE_EVENT_FEATURES,
+    SHAPE_EVENT_MIN_WIDTH,
+    SHAPE_PARTICLE_FEATURES,
     particle_features,
+    shape_features,
     species_counts,
 )
 from hadml.train.models import DeepSetsDiscriminator
@@ -44,15 +48,24 @@ class EventSet:
     features: torch.Tensor  # [n_particles, F] float32
     counts: torch.Tensor  # [n_events] int64
     offsets: torch.Tensor  # [n_events] int64, first particle of each event
-    #: [n_events, N_EVENT_FEATURES] float32 species counts, or None (no species inputs)
+    #: [n_events, n] float32 event inputs (species counts, then the shape inputs), or
+    #: None (neither)
     event_features: torch.Tensor | None = None
 
     @classmethod
     def from_events(cls, events: Sequence[dict[str, np.ndarray]],
-                    species: bool = False) -> EventSet:
+                    species: bool = False, shapes: bool = False) -> EventSet:
+        """The particle features (with ``shapes``, the thrust-axis coordinates appended)
+        and the event inputs: species counts (``species``), then n_ch, thrust,
+        sphericity, aplanarity (``shapes``; hadml.reweight.features.shape_features)."""
         feats, counts = particle_features(events)
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        g = torch.from_numpy(species_counts(events)) if species else None
+        per_event = [species_counts(events)] if species else []
+        if shapes:
+            shape_particle, shape_event = shape_features(events)
+            feats = np.concatenate([feats, shape_particle], axis=1)
+            per_event.append(shape_event)
+        g = torch.from_numpy(np.concatenate(per_event, axis=1)) if per_event else None
         return cls(torch.from_numpy(feats), torch.from_numpy(counts),
                    torch.from_numpy(offsets.astype(np.int64)), g)
 
@@ -93,8 +106,13 @@ class DCTRClassifier(L.LightningModule):
         self.param_names = list(param_names)
         # Checkpoints from before the species inputs have no such key: off.
         self.species_inputs = bool(config.get("species_inputs", False))
-        n_event = N_EVENT_FEATURES if self.species_inputs else 0
-        self.net = DeepSetsDiscriminator(N_PARTICLE_FEATURES, config["latent"],
+        # ... and before the shape inputs: off.
+        self.shape_inputs = bool(config.get("shape_inputs", False))
+        n_event = (N_EVENT_FEATURES if self.species_inputs else 0) + (
+            len(SHAPE_EVENT_FEATURES) if self.shape_inputs else 0)
+        n_particle = N_PARTICLE_FEATURES + (len(SHAPE_PARTICLE_FEATURES) if self.shape_inputs
+                                            else 0)
+        self.net = DeepSetsDiscriminator(n_particle, config["latent"],
                                          config["hidden"], config["layers"],
                                          n_context=len(param_names) + n_event)
         self.register_buffer("event_mean", torch.tensor(event_mean or [0.0] * n_event,
@@ -105,18 +123,27 @@ class DCTRClassifier(L.LightningModule):
         self.register_buffer("feature_std", torch.tensor(feature_std, dtype=torch.float32))
         self.register_buffer("param_mean", torch.tensor(param_mean, dtype=torch.float32))
         self.register_buffer("param_std", torch.tensor(param_std, dtype=torch.float32))
+        #: Factor on the logit in log_weights (1: none; ``calibrate`` fits it on the
+        #: validation events after training, fit_logit_scale).
+        self.register_buffer("logit_scale", torch.tensor(1.0))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Checkpoints from before the calibration have no logit_scale: 1.
+        checkpoint["state_dict"].setdefault("logit_scale", torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor, event: torch.Tensor, n_events: int,
                 theta: torch.Tensor, g: torch.Tensor | None = None) -> torch.Tensor:
         """Logit for particles ``x`` [n, F] (raw features), set index ``event`` [n], raw
         parameters ``theta`` [n_events, P] and, with species inputs, the raw species
         counts ``g`` [n_events, N_EVENT_FEATURES]."""
+        with_event = self.species_inputs or self.shape_inputs
+        if (with_event and g is None) or x.shape[-1] != self.feature_mean.shape[0]:
+            raise ValueError("this classifier takes the events' species counts and/or shape "
+                             "inputs as it was trained (EventSet.from_events(..., species="
+                             f"{self.species_inputs}, shapes={self.shape_inputs}))")
         x = (x - self.feature_mean) / self.feature_std
         t = (theta.to(x.dtype) - self.param_mean) / self.param_std
-        if self.species_inputs:
-            if g is None:
-                raise ValueError("this classifier takes the events' species counts "
-                                 "(EventSet.from_events(..., species=True))")
+        if with_event:
             t = torch.cat([t, (g.to(x.dtype) - self.event_mean) / self.event_std], dim=-1)
         return self.net(x, event, n_events, t)
 
@@ -168,7 +195,31 @@ class DCTRClassifier(L.LightningModule):
             out.append(self(x.to(self.device), ev.to(self.device), len(idx),
                             theta.to(self.device),
                             None if g is None else g.to(self.device)).double().cpu())
-        return torch.cat(out).numpy()
+        return float(self.logit_scale) * torch.cat(out).numpy()
+
+
+def fit_logit_scale(logit: np.ndarray, label: np.ndarray, weight: np.ndarray) -> float:
+    """The factor a > 0 that minimises the weighted binary cross-entropy of a * logit
+    (temperature scaling, Guo et al., ICML 2017, arXiv:1706.04599, with a = 1/T) on
+    held-out events. A classifier that has fitted its training events' fluctuations is
+    over-confident (a < 1): its weights overshoot (docs/reweighting.md). The loss is convex
+    in a; golden-section search on [0.05, 3]."""
+    z, y, w = (np.asarray(v, dtype=np.float64) for v in (logit, label, weight))
+
+    def loss(a: float) -> float:
+        t = a * z
+        return float(np.sum(w * (np.logaddexp(0.0, t) - y * t)) / np.sum(w))
+
+    lo, hi = 0.05, 3.0
+    g = (np.sqrt(5.0) - 1.0) / 2.0
+    c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    for _ in range(60):
+        if loss(c) < loss(d):
+            hi = d
+        else:
+            lo = c
+        c, d = hi - g * (hi - lo), lo + g * (hi - lo)
+    return 0.5 * (lo + hi)
 
 
 def load_classifier(checkpoint: str) -> DCTRClassifier:
@@ -247,12 +298,17 @@ class TrainingData:
         ps = torch.where(torch.nan_to_num(ps) > 0, ps, torch.ones_like(ps))
         return fm.tolist(), fs.tolist(), pm.tolist(), ps.tolist()
 
-    def event_standardisation(self) -> tuple[list[float] | None, list[float] | None]:
-        """Mean and width of the species counts over the training events; the width is
-        at least MIN_COUNT_WIDTH, so that a rare species (a J/psi in one event of a
-        thousand) does not become an input of size 30 in the event that has one."""
+    def event_standardisation(self, shapes: bool = False) -> tuple[list[float] | None,
+                                                                   list[float] | None]:
+        """Mean and width of the event inputs over the training events; the width of a
+        species count is at least MIN_COUNT_WIDTH, so that a rare species (a J/psi in one
+        event of a thousand) does not become an input of size 30 in the event that has
+        one; the shape inputs (``shapes``: the last columns) use SHAPE_EVENT_MIN_WIDTH."""
         g = self.events.event_inputs(self.split["train"])
         if g is None:
             return None, None
         gm, gs = g.double().mean(0), g.double().std(0)
-        return gm.tolist(), gs.clamp(min=MIN_COUNT_WIDTH).tolist()
+        n_shape = len(SHAPE_EVENT_MIN_WIDTH) if shapes else 0
+        floor = torch.tensor([MIN_COUNT_WIDTH] * (g.shape[1] - n_shape)
+                             + list(SHAPE_EVENT_MIN_WIDTH[:n_shape]), dtype=torch.float64)
+        return gm.tolist(), torch.maximum(gs, floor).tolist()

@@ -18,7 +18,13 @@ from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
 from hadml.reweight.config import ReweightConfig
-from hadml.reweight.model import DCTRClassifier, EventSet, TrainingData, load_classifier
+from hadml.reweight.model import (
+    DCTRClassifier,
+    EventSet,
+    TrainingData,
+    fit_logit_scale,
+    load_classifier,
+)
 from hadml.reweight.samples import read_sample
 from hadml.reweight.weights import kish_ess, normalised, write_weights
 
@@ -59,6 +65,7 @@ class ReweightTrainResult:
     n_events: dict[str, int]
     checks: list[TargetCheck] = field(default_factory=list)
     nominal_path: str = ""
+    logit_scale: float = 1.0
 
     def text(self) -> str:
         lines = [f"reweighting classifier trained: {self.epochs_run} epochs in "
@@ -70,6 +77,9 @@ class ReweightTrainResult:
             lines.append(f"  best checkpoint: {_shown(self.best_checkpoint)} (epoch "
                          f"{self.best_epoch}); val/loss {self.best_val_loss:.4f}, "
                          f"val/accuracy {self.best_val_accuracy:.3f} (0.5: indistinguishable)")
+        if self.logit_scale != 1.0:
+            lines.append(f"  calibration    : logit x {self.logit_scale:.3f} (fitted on the "
+                         "validation events; kept in the checkpoint)")
         for c in self.checks:
             lines.append(f"  held-out nominal events at {format_params(c.params)}: mean weight "
                          f"{c.mean_weight:.3f} (1 if calibrated), Kish ESS "
@@ -107,13 +117,9 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         raise ValueError(f"{len(varied)} varied event lists for {len(cfg.varied)} samples")
     nominal, varied = _cap(nominal, cfg.max_events), [_cap(v, cfg.max_events) for v in varied]
     names = cfg.param_names()
-    species = cfg.species_inputs
-    data = TrainingData(EventSet.from_events(nominal, species),
-                        [(EventSet.from_events(v, species), [s.params[k] for k in names])
-                         for v, s in zip(varied, cfg.varied, strict=True)],
-                        cfg.val_fraction, cfg.seed)
+    data = training_data(cfg, nominal, varied)
     fm, fs, pm, ps = data.standardisation()
-    gm, gs = data.event_standardisation()
+    gm, gs = data.event_standardisation(cfg.shape_inputs)
     module = DCTRClassifier(cfg.to_dict(), names, dict(cfg.nominal.params), fm, fs, pm, ps,
                             gm, gs)
     train_dl = DataLoader(data.split["train"].tolist(), batch_size=cfg.batch_size, shuffle=True,
@@ -139,13 +145,51 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         module = load_classifier(best)
         best_loss = float(ckpt.best_model_score)
         best_acc = _metric_at(Path(logger.log_dir) / "metrics.csv", "val/accuracy", best_epoch)
+    if cfg.calibrate:
+        calibrate(module, data)
+        if best:
+            state = torch.load(best, map_location="cpu", weights_only=False)
+            state["state_dict"]["logit_scale"] = module.logit_scale.clone()
+            torch.save(state, best)
     checks = _held_out_checks(module, data, cfg)
     wall = time.perf_counter() - start
     counts = {"nominal": len(nominal)}
     for s, v in zip(cfg.varied, varied, strict=True):
         counts[f"varied {format_params(s.params)}"] = len(v)
     return ReweightTrainResult(module, best, logger.log_dir, trainer.current_epoch, best_epoch,
-                               best_loss, best_acc, wall, counts, checks, cfg.nominal.path)
+                               best_loss, best_acc, wall, counts, checks, cfg.nominal.path,
+                               float(module.logit_scale))
+
+
+@torch.no_grad()
+def calibrate(module: DCTRClassifier, data: TrainingData, batch_size: int = 2048) -> float:
+    """Fit the classifier's logit_scale on the validation events of ``data`` (their fixed
+    parameter draw) and set it; returns it."""
+    module.eval()
+    val = data.split["val"]
+    logits, labels, weights = [], [], []
+    for start in range(0, len(val), batch_size):
+        batch = data.collate(val[start:start + batch_size], "val")
+        n = int(batch["label"].shape[0])
+        logits.append(module(batch["x"], batch["event"], n, batch["theta"],
+                             batch.get("g")).double())
+        labels.append(batch["label"].double())
+        weights.append(batch["weight"].double())
+    scale = fit_logit_scale(torch.cat(logits).numpy(), torch.cat(labels).numpy(),
+                            torch.cat(weights).numpy())
+    module.logit_scale.fill_(scale)
+    return scale
+
+
+def training_data(cfg: ReweightConfig, nominal: Events,
+                  varied: Sequence[Events]) -> TrainingData:
+    """The training and validation events of ``cfg`` (its seed decides the split)."""
+    names = cfg.param_names()
+    species, shapes = cfg.species_inputs, cfg.shape_inputs
+    return TrainingData(EventSet.from_events(nominal, species, shapes),
+                        [(EventSet.from_events(v, species, shapes), [s.params[k] for k in names])
+                         for v, s in zip(varied, cfg.varied, strict=True)],
+                        cfg.val_fraction, cfg.seed)
 
 
 def _metric_at(metrics_csv: Path, name: str, epoch: int) -> float | None:
@@ -193,18 +237,39 @@ class ApplyResult:
         return "\n".join(lines)
 
 
-def compute_weights(checkpoint: str | DCTRClassifier, events: Events,
+Classifier = str | DCTRClassifier
+
+
+def compute_weights(checkpoint: Classifier | Sequence[Classifier], events: Events,
                     targets: Mapping[str, Mapping[str, float]]) -> dict[str, np.ndarray]:
-    """Raw DCTR weights exp(logit) of ``events`` at each named target."""
-    module = load_classifier(checkpoint) if isinstance(checkpoint, str) else checkpoint
-    event_set = EventSet.from_events(events, module.species_inputs)
-    return {name: np.exp(module.log_weights(event_set, dict(params)))
-            for name, params in targets.items()}
+    """Raw DCTR weights exp(logit) of ``events`` at each named target. Several
+    classifiers (an ensemble: the same recipe trained with different seeds) give
+    exp(mean of their logits), the geometric mean of their weights: each member's error in
+    log w is partly its own (initialisation, batches, validation split) and averages down
+    (docs/reweighting.md, "What makes DCTR close at 50k")."""
+    members = [checkpoint] if isinstance(checkpoint, str | DCTRClassifier) else list(checkpoint)
+    if not members:
+        raise ValueError("no classifier checkpoint given")
+    modules = [load_classifier(c) if isinstance(c, str) else c for c in members]
+    if len({tuple(m.param_names) for m in modules}) > 1:
+        raise ValueError("the ensemble's classifiers take different parameters: "
+                         f"{[m.param_names for m in modules]}")
+    sets: dict[tuple[bool, bool], EventSet] = {}
+    logs: dict[str, np.ndarray] = {name: np.zeros(len(events)) for name in targets}
+    for module in modules:
+        key = (module.species_inputs, module.shape_inputs)
+        if key not in sets:
+            sets[key] = EventSet.from_events(events, *key)
+        for name, params in targets.items():
+            logs[name] += module.log_weights(sets[key], dict(params)) / len(modules)
+    return {name: np.exp(v) for name, v in logs.items()}
 
 
-def apply(checkpoint: str, sample: str, targets: Mapping[str, Mapping[str, float]],
+def apply(checkpoint: str | Sequence[str], sample: str,
+          targets: Mapping[str, Mapping[str, float]],
           output: str | None = None, hepmc_output: str | None = None) -> ApplyResult:
-    """Weights of the events of ``sample`` (a HepMC3 file of hadml generate) at each target;
+    """Weights of the events of ``sample`` (a HepMC3 file of hadml generate) at each target
+    (several checkpoints: their ensemble, see compute_weights);
     written to ``output`` (.parquet or .npz, column ``event_number`` and one per target)
     and, optionally, into a HepMC3 copy (named weights, the first called ``nominal``)."""
     from hadml.io.atomic import check_output_path
@@ -223,12 +288,13 @@ def apply(checkpoint: str, sample: str, targets: Mapping[str, Mapping[str, float
         check_hepmc_suffix(check_output_path(hepmc_output, "HepMC3 output"))
         if Path(hepmc_output).resolve() == Path(sample).resolve():
             raise ValueError("--hepmc-out is the input sample; write the copy elsewhere")
-    module = load_classifier(checkpoint)
+    paths = [checkpoint] if isinstance(checkpoint, str) else list(checkpoint)
+    modules = [load_classifier(c) for c in paths]
     events = read_sample(sample)
     numbers = np.array([e["number"] for e in events], dtype=np.int64)
     if len(np.unique(numbers)) != len(numbers):
         raise ValueError(f"{sample}: event numbers repeat; the weight file is keyed by them")
-    raw = compute_weights(module, events, targets)
+    raw = compute_weights(modules, events, targets)
     weights = {name: normalised(w) for name, w in raw.items()}
     if output is not None:
         write_weights(output, numbers, weights)
