@@ -22,8 +22,23 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from training.lep_criterion import TOLERANCE, rows_from  # noqa: E402
+
+def _lep_criterion():
+    """training/lep_criterion.py, loaded from its file: one definition of the statistics,
+    without putting the checkout on sys.path (a process that imports this module, a test
+    say, would then import hadml from the source tree)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "training" / "lep_criterion.py"
+    spec = importlib.util.spec_from_file_location("lep_criterion", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("lep_criterion", module)  # for its dataclasses, if any
+    spec.loader.exec_module(module)
+    return module
+
+
+_criterion = _lep_criterion()
+TOLERANCE, rows_from = _criterion.TOLERANCE, _criterion.rows_from
 
 CLASSIC = "Herwig classic"
 ML = "Herwig+ML"
