@@ -29,10 +29,12 @@ EVENT_SPECIES = tuple(PDG_SPECIES)
 N_EVENT_FEATURES = len(EVENT_SPECIES)
 
 
-def sphericity_axes(p3: np.ndarray, event: np.ndarray, n_events: int) -> np.ndarray:
-    """Unit sphericity axis of each event [n_events, 3] (eigenvector of the largest
-    eigenvalue of the momentum tensor); particles' 3-momenta ``p3`` [n, 3], event index
-    ``event`` [n]."""
+def momentum_tensors(p3: np.ndarray, event: np.ndarray,
+                     n_events: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues [n_events, 3] (ascending) and unit eigenvectors [n_events, 3, 3]
+    (columns) of each event's normalised momentum tensor sum_i p_i^a p_i^b / sum_i |p_i|^2
+    (r = 2, as hadml.analysis.observables.momentum_tensor_eigen), for all events at once;
+    particles' 3-momenta ``p3`` [n, 3], event index ``event`` [n]."""
     tensor = np.empty((n_events, 3, 3))
     for a in range(3):
         for b in range(a, 3):
@@ -40,8 +42,13 @@ def sphericity_axes(p3: np.ndarray, event: np.ndarray, n_events: int) -> np.ndar
                                                             minlength=n_events)
     norm = np.bincount(event, (p3 ** 2).sum(1), minlength=n_events)
     tensor /= np.maximum(norm, 1e-12)[:, None, None]
-    _, vecs = np.linalg.eigh(tensor)  # ascending eigenvalues
-    return vecs[:, :, -1]
+    return np.linalg.eigh(tensor)
+
+
+def sphericity_axes(p3: np.ndarray, event: np.ndarray, n_events: int) -> np.ndarray:
+    """Unit sphericity axis of each event [n_events, 3] (eigenvector of the largest
+    eigenvalue of the momentum tensor)."""
+    return momentum_tensors(p3, event, n_events)[1][:, :, -1]
 
 
 def particle_features(events: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -160,14 +167,7 @@ def shape_features(events: Sequence[dict[str, np.ndarray]]) -> tuple[np.ndarray,
     ev_u, p3_u = event[use], p3[use]
     # Momentum tensor of the used particles: eigenvalues l1 >= l2 >= l3, sphericity
     # 3/2 (l2 + l3), aplanarity 3/2 l3 (as hadml.analysis.observables, r = 2).
-    tensor = np.empty((n_events, 3, 3))
-    for a in range(3):
-        for b in range(a, 3):
-            tensor[:, a, b] = tensor[:, b, a] = np.bincount(ev_u, p3_u[:, a] * p3_u[:, b],
-                                                            minlength=n_events)
-    norm = np.bincount(ev_u, (p3_u ** 2).sum(1), minlength=n_events)
-    tensor /= np.maximum(norm, 1e-12)[:, None, None]
-    vals, vecs = np.linalg.eigh(tensor)  # ascending
+    vals, vecs = momentum_tensors(p3_u, ev_u, n_events)  # ascending
     thrust, t_axis = thrust_axes(p3_u, ev_u, n_events, vecs[:, :, 2])
     pl = (p3 * t_axis[event]).sum(1)
     e = p[:, 3]
