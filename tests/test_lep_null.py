@@ -76,3 +76,13 @@ def test_cli_table_and_errors(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, str(REPO / "scripts/herwig/lep_null.py"), paths[0],
                           paths[0]], capture_output=True, text=True)
     assert res.returncode != 0 and "also in an earlier file" in res.stderr
+    # a broken input is a message, not a traceback, and the rows written before survive
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    before = (tmp_path / "rows.json").read_bytes()
+    res = subprocess.run([sys.executable, str(REPO / "scripts/herwig/lep_null.py"), *paths,
+                          str(broken), "--json", str(tmp_path / "rows.json")],
+                         capture_output=True, text=True)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "broken.json: not a readable summary.json" in res.stderr
+    assert (tmp_path / "rows.json").read_bytes() == before

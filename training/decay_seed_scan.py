@@ -18,7 +18,6 @@ events. docs/validation.md section 11.6.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
@@ -27,6 +26,7 @@ from closure import CLUSTER_CLASSES, N_BINS, flavour_class  # training/, the scr
 from hadml.config import load_config
 from hadml.generator import run_blocks
 from hadml.io import cluster_table
+from hadml.io.atomic import write_json_atomically
 from hadml.train.metrics import chi2_two_samples, equiprobable_edges
 
 #: Decay seeds of the redraws: REDRAW_BASE + MAX_REDRAWS s + j, apart from the closure's 2s
@@ -98,10 +98,9 @@ def main() -> None:
     print(f"paired ML - classic over the redraws: sum z^2 = {np.sum(z ** 2):.1f} for "
           f"{len(z)} bins (19 independent); largest |z| {np.abs(z).max():.1f}")
     if args.json:
-        with open(args.json, "w") as out:
-            json.dump({"seed": s, "events": args.events, "class": args.cls,
-                       "model": args.model, "decay_seeds": decay_seeds, "chi2": chi2,
-                       "paired_z": z.tolist()}, out, indent=1)
+        write_json_atomically(args.json, {
+            "seed": s, "events": args.events, "class": args.cls, "model": args.model,
+            "decay_seeds": decay_seeds, "chi2": chi2, "paired_z": z.tolist()})
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import hadml
 from hadml.analysis import compare_events
 from hadml.analysis.analyses import ANALYSES
 from hadml.config import load_config
+from hadml.io.atomic import write_json_atomically
 
 TOLERANCE = 0.05  # the goal: ML chi2/ndf within 5% of classic
 
@@ -175,11 +176,9 @@ def main() -> None:
         print(f"{label}: {args.events} events, {seconds[label]:.0f} s CPU, "
               f"{time.perf_counter() - wall:.0f} s wall", file=sys.stderr, flush=True)
         if args.json:
-            tmp = args.json + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump({"settings": settings, "samples": samples, "seconds": seconds,
-                           "rows": rows_from(samples, analyses, redraws)}, f, indent=1)
-            os.replace(tmp, args.json)
+            write_json_atomically(args.json, {
+                "settings": settings, "samples": samples, "seconds": seconds,
+                "rows": rows_from(samples, analyses, redraws)})
     rows = rows_from(samples, analyses, redraws)
     print_rows(rows, redraws, args.events)
 

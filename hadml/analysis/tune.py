@@ -283,10 +283,10 @@ def box_of(plan: Mapping[str, Any]) -> ParameterBox:
 
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write via a temporary file and rename, so an interrupted run leaves no half file
-    and an existing file survives a failure."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
+    and an existing file survives a failure (hadml.io.atomic)."""
+    from hadml.io.atomic import write_json_atomically
+
+    write_json_atomically(path, doc)
 
 
 def load_plan(directory: str | Path) -> dict[str, Any]:

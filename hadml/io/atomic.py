@@ -5,11 +5,12 @@ existing file. What an unfinished run made can be kept under ``<target>.partial`
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 #: Suffix of the file an unfinished run leaves (the target's name + this).
 PARTIAL_SUFFIX = ".partial"
@@ -161,3 +162,9 @@ def write_atomically(target: Path, write: Callable[[BinaryIO], object],
         raise
     atomic.commit()
     return target
+
+
+def write_json_atomically(path: str | os.PathLike, doc: Any) -> Path:
+    """``doc`` as indented JSON, written with :func:`write_atomically`."""
+    text = (json.dumps(doc, indent=1) + "\n").encode()
+    return write_atomically(Path(path), lambda file: file.write(text))

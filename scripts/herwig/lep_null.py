@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from hadml.io.atomic import write_json_atomically
+
 
 def _lep_criterion():
     """training/lep_criterion.py, loaded from its file: one definition of the statistics,
@@ -49,7 +51,14 @@ def load(paths: list[str]) -> dict[str, dict]:
     """The samples of all summary files, by label (a label twice is an error)."""
     samples: dict[str, dict] = {}
     for p in paths:
-        for label, s in json.loads(Path(p).read_text()).items():
+        try:
+            doc = json.loads(Path(p).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise SystemExit(
+                f"{p}: not a readable summary.json of compare_lep.py ({err})") from None
+        if not isinstance(doc, dict):
+            raise SystemExit(f"{p}: not a summary.json of compare_lep.py (no samples by label)")
+        for label, s in doc.items():
             if label in samples:
                 raise SystemExit(f"{p}: sample {label!r} is also in an earlier file")
             samples[label] = s
@@ -106,8 +115,7 @@ def main() -> None:
         cells.append("yes" if r0["resolved"] else "no")
         print("| " + " | ".join(cells) + " |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"classic": classic, "ml": mls, "rows": rows},
-                                              indent=1))
+        write_json_atomically(args.json, {"classic": classic, "ml": mls, "rows": rows})
 
 
 if __name__ == "__main__":
