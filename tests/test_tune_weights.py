@@ -182,3 +182,16 @@ def test_points_with_poor_weights_fall_back_to_direct_runs(tmp_path, capsys):
            f"weights, {n_held} other direct runs" in printed
     assert json.loads((out / tw.SUMMARY_FILE).read_text())["counts"]["weighted"] == n - 1 - n_held
     assert math.isclose(sum(1 for _ in (out / "points").glob("p*.json")), n)
+
+
+def test_command_line_error_of_the_weighted_run_is_a_message(tmp_path):
+    # `python -m hadml.analysis.tune` runs the module as __main__; the weighted path raises
+    # hadml.analysis.tune's TuneError, which main() must catch there too.
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "hadml.analysis.tune", "run",
+                          str(tmp_path / "no-plan"), "--weights"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "plan.json not found" in res.stderr

@@ -1054,4 +1054,8 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy's: tune_weights imports
+    # hadml.analysis.tune, and its TuneError must be the class main() catches.
+    from hadml.analysis.tune import main as _main
+
+    sys.exit(_main())
