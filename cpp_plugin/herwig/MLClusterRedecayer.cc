@@ -72,9 +72,12 @@ long switchValue(const IBPtr& object, const std::string& name) {
   return sw->get(*object);
 }
 
-double parameterValue(const IBPtr& object, const std::string& name) {
+// The value of Parameter<..., T> `name` of `object` (T = double for ClSmr*, unsigned int
+// for MassTry).
+template <class T>
+T parameterValue(const IBPtr& object, const std::string& name) {
   const auto* par =
-      dynamic_cast<const ParameterTBase<double>*>(BaseRepository::FindInterface(object, name));
+      dynamic_cast<const ParameterTBase<T>*>(BaseRepository::FindInterface(object, name));
   if (!par)
     throw Exception() << "MLClusterRedecayer: " << object->fullName() << " has no parameter "
                       << name << " (not a Herwig 7 ClusterDecayer?)" << Exception::runerror;
@@ -97,15 +100,6 @@ bool conservesFlavour(int c1, int c2, int h1, int h2) {
   for (std::size_t q = 1; q < a.size(); ++q)
     if (a[q] + b[q] != x[q] + y[q]) return false;
   return !hadml::signedQuarkContent(h1).empty() && !hadml::signedQuarkContent(h2).empty();
-}
-
-unsigned int unsignedParameterValue(const IBPtr& object, const std::string& name) {
-  const auto* par = dynamic_cast<const ParameterTBase<unsigned int>*>(
-      BaseRepository::FindInterface(object, name));
-  if (!par)
-    throw Exception() << "MLClusterRedecayer: " << object->fullName() << " has no parameter "
-                      << name << " (not a Herwig 7 ClusterDecayer?)" << Exception::runerror;
-  return par->tget(*object);
 }
 
 }  // namespace
@@ -139,7 +133,7 @@ hadml::ClusterParams MLClusterRedecayer::fallbackParams(const ClusterDecayerPtr&
   for (const char* flavour : {"Light", "Charm", "Bottom"}) {
     const std::string dir = std::string("ClDir") + flavour, smr = std::string("ClSmr") + flavour;
     params.set(dir, switchValue(obj, dir) != 0 ? 1.0 : 0.0);
-    params.set(smr, parameterValue(obj, smr));
+    params.set(smr, parameterValue<double>(obj, smr));
   }
   return params;
 }
@@ -177,7 +171,7 @@ std::unique_ptr<hadml::HadronSpectrum> MLClusterRedecayer::herwigSpectrum(
   hadml::ClusterParams params;
   params.set("HadronTable", 1.0);
   params.set("OnShell", switchValue(IBPtr(decayer), "OnShell") != 0 ? 1.0 : 0.0);
-  params.set("MassTry", unsignedParameterValue(IBPtr(decayer), "MassTry"));
+  params.set("MassTry", parameterValue<unsigned int>(IBPtr(decayer), "MassTry"));
   return std::make_unique<hadml::HadronSpectrum>(std::move(table), params);
 }
 

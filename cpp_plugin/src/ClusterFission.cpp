@@ -241,7 +241,8 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
 
   // ClusterFissioner::calculateKinematics: in the parent frame C1, its Q1 and its qbar
   // move along the direction u of Q1 before the fission; C2 and its constituents opposite.
-  // With FissionPtSigma > 0 (hadml option) C1 is tilted off u by the pair's k_T.
+  // With FissionPtSigma > 0 (hadml option) C1 is tilted off u by the pair's k_T; inside
+  // each child's rest frame its two constituents still lie along u (setChildMomenta below).
   const ThreeVector u = Q1.p.boosted(-parent.p.boostVector()).vect().unit();
   const ThreeVector dir1 = p.FissionPtSigma > 0.0
                                ? tiltedDirection(u, twoBodyMomentum(M, M1, M2),

@@ -12,9 +12,7 @@ double twoBodyMomentum(double M, double m1, double m2) {
   if (!(M >= m1 + m2))
     throw HadronizationError("two-body decay closed: M = " + std::to_string(M) +
                              " < m1 + m2 = " + std::to_string(m1 + m2));
-  const double s = M * M;
-  const double lam = (s - (m1 + m2) * (m1 + m2)) * (s - (m1 - m2) * (m1 - m2));
-  return std::sqrt(std::max(lam, 0.0)) / (2.0 * M);
+  return openTwoBodyMomentum(M, m1, m2);
 }
 
 TwoBodyDecay decayTwoBody(const LorentzVector& parent, double m1, double m2,

@@ -3,6 +3,9 @@
 // (tests/test_kinematics_torch.py holds them equal).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
+
 #include "hadml/LorentzVector.h"
 
 namespace hadml {
@@ -15,6 +18,14 @@ struct TwoBodyDecay {
 // p* = sqrt[(M^2 - (m1+m2)^2)(M^2 - (m1-m2)^2)] / (2M)  (PDG kinematics review, eq. 49.17).
 // Throws HadronizationError when M < m1 + m2.
 double twoBodyMomentum(double M, double m1, double m2);
+
+// The same p* without the check, for hot loops whose channels are known open
+// (M >= m1 + m2); twoBodyMomentum computes it by this one definition.
+inline double openTwoBodyMomentum(double M, double m1, double m2) {
+  const double s = M * M;
+  const double lam = (s - (m1 + m2) * (m1 + m2)) * (s - (m1 - m2) * (m1 - m2));
+  return std::sqrt(std::max(lam, 0.0)) / (2.0 * M);
+}
 
 // Decays `parent` (mass M = parent.m()) into masses m1, m2 with daughter 1 flying along
 // the unit vector `dir1` given in the parent rest frame (axes parallel to the lab axes).

@@ -208,7 +208,6 @@ struct KeyMask {
   std::vector<int> id1, id2;            // signed PDG ids, per pair
   std::vector<double> m1, m2;           // nominal masses, per pair
   std::vector<double> threshold;        // m1 + m2, ascending: open = count below M
-  std::vector<double> sumSq, diffSq;    // (m1 + m2)^2, (m1 - m2)^2: p* without recomputing
   std::vector<std::uint32_t> slot1, slot2;  // index into cols1 / cols2, per pair
   std::vector<int> cols1, cols2;        // distinct logit columns, by first appearance
   std::vector<std::uint32_t> distinct1, distinct2;  // [k]: distinct columns in pairs 0..k-1
@@ -703,8 +702,6 @@ const KeyMask& OnnxClusterDecayer::Impl::keyMask(SpeciesMask& m, std::int64_t ke
     km->m1.push_back(ch.m1);
     km->m2.push_back(ch.m2);
     km->threshold.push_back(ch.m1 + ch.m2);
-    km->sumSq.push_back((ch.m1 + ch.m2) * (ch.m1 + ch.m2));
-    km->diffSq.push_back((ch.m1 - ch.m2) * (ch.m1 - ch.m2));
     km->distinct1.push_back(static_cast<std::uint32_t>(km->cols1.size()));
     km->distinct2.push_back(static_cast<std::uint32_t>(km->cols2.size()));
     km->slot1.push_back(slot(slotOf1, km->cols1, k1->second));
@@ -793,13 +790,10 @@ void OnnxClusterDecayer::chooseSpecies(std::vector<ClusterDecayRequest>& request
           e1[j] = std::exp(std::min(double(l1[km.cols1[j]]) - top1, 0.0));
         for (std::size_t j = 0; j < n2; ++j)
           e2[j] = std::exp(std::min(double(l2[km.cols2[j]]) - top2, 0.0));
-        // p*(M; m1, m2) = sqrt(lambda(M^2, m1^2, m2^2)) / 2M, as twoBodyMomentum computes it
-        // (the same operations in the same order: the same doubles).
-        const double s = M * M, twoM = 2.0 * M;
+        // p*(M; m1, m2) of Kinematics.h (every pair below `open` has M > m1 + m2).
         double sum = 0.0;
         for (std::size_t k = 0; k < open; ++k) {
-          const double lam = (s - km.sumSq[k]) * (s - km.diffSq[k]);
-          sum += e1[km.slot1[k]] * e2[km.slot2[k]] * (std::sqrt(std::max(lam, 0.0)) / twoM);
+          sum += e1[km.slot1[k]] * e2[km.slot2[k]] * openTwoBodyMomentum(M, km.m1[k], km.m2[k]);
           cum[k] = sum;
         }
         if (sum > 0.0 && std::isfinite(sum)) {
