@@ -46,17 +46,8 @@ def main(argv: list[str]) -> None:
 
     def chi2_ndf(v: np.ndarray, obj: T.Objective, offset: int,
                  pick: Callable[[str], bool]) -> float:
-        y, e = pred(v), scale * np.abs(err(v))
-        c = k = 0.0
-        for hid, a, b in obj.histograms:
-            if not pick(hid):
-                continue
-            idx = np.arange(a, b) + offset
-            data = obj.chi2.data[a:b]
-            sig = np.where(y[idx] > data, obj.chi2.err_plus[a:b], obj.chi2.err_minus[a:b])
-            c += float((((y[idx] - data) ** 2) / (sig**2 + e[idx] ** 2)).sum())
-            k += b - a
-        return c / k
+        cols = slice(offset, offset + len(obj.columns))
+        return T.histograms_chi2_ndf(obj, pred(v)[cols], scale * np.abs(err(v))[cols], pick)
 
     k = box.names.index(name)
     others = [i for i in range(box.dim) if i != k]

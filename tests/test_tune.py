@@ -23,6 +23,7 @@ from hadml.analysis.surrogate import (
     bin_chi2,
     design_matrix,
     exponents,
+    leverage,
     minimise,
     n_coefficients,
 )
@@ -129,6 +130,51 @@ def test_hesse_errors_are_calibrated_on_synthetic_runs():
     assert np.all(np.abs(pulls.mean(axis=0)) < 0.6)
     # Expected width sqrt(0.1^2 / (0.1^2 + 0.05^2)) = 0.89: the MC error enters the chi2.
     assert np.all((pulls.std(axis=0) > 0.6) & (pulls.std(axis=0) < 1.3))
+
+
+def test_leverage_is_the_variance_of_a_fitted_prediction():
+    """h(v): mean C/n over the fit points (the trace of the hat matrix), and the variance
+    of polynomials fitted to pure noise of unit variance, evaluated at v."""
+    box = ParameterBox((Parameter("a", 0.0, 2.0), Parameter("b", -1.0, 3.0)))
+    pts = box.sample(24, "lhs", seed=3)
+    assert leverage(box, 2, pts, pts).mean() == pytest.approx(6 / 24)
+    probe = np.array([[1.0, 1.0], [1.9, -0.8]])  # centre, near a corner
+    noise = np.random.default_rng(4).normal(size=(24, 20000))
+    fitted = PolynomialSurrogate.fit(box, 2, pts, noise)(probe)  # (2, 20000)
+    h = leverage(box, 2, pts, probe)
+    np.testing.assert_allclose(fitted.var(axis=1), h, rtol=0.04)
+    assert h[1] > 2 * h[0]  # extrapolating to a corner is noisier than the centre
+
+
+def test_histograms_chi2_ndf_removes_the_surrogate_noise_share():
+    """A prediction with known noise: the plain chi2/ndf sits high by var/sigma^2 per bin,
+    the one given ``prediction_var`` estimates the noise-free value without bias."""
+    n = 400
+    data, sigma = np.zeros(n), np.full(n, 0.1)
+    chi2 = GroupedChi2(data, sigma, sigma, np.zeros(n, dtype=int), ("all",))
+    objective = tune.Objective(np.arange(n), chi2, [("X/d01-x01-y01", 0, 200),
+                                                    ("Y/d01-x01-y01", 200, n)])
+    truth = np.full(n, 0.1)  # chi2/ndf 1 exactly with zero MC error
+    rng = np.random.default_rng(8)
+    var = np.full(n, 0.05**2)
+    plain, corrected = [], []
+
+    def pick(h: str) -> bool:
+        return h.startswith("X/")
+
+    for _ in range(200):
+        mc = truth + rng.normal(scale=0.05, size=n)
+        plain.append(tune.histograms_chi2_ndf(objective, mc, np.zeros(n), pick))
+        corrected.append(tune.histograms_chi2_ndf(objective, mc, np.zeros(n), pick,
+                                                  prediction_var=var))
+    assert np.mean(plain) == pytest.approx(1.25, abs=0.02)  # 1 + 0.05^2 / 0.1^2
+    assert np.mean(corrected) == pytest.approx(1.0, abs=0.02)
+    # A run's noise: expected_run adds mc_err^2 / (sigma^2 + mc_err^2) per bin.
+    run = tune.histograms_chi2_ndf(objective, truth, np.full(n, 0.1), lambda h: True,
+                                   expected_run=True)
+    assert run == pytest.approx(0.5 + 0.5)
+    with pytest.raises(tune.TuneError, match="no histogram"):
+        tune.histograms_chi2_ndf(objective, truth, np.zeros(n), lambda h: False)
 
 
 # --- group table ------------------------------------------------------------------------

@@ -118,6 +118,20 @@ def design_matrix(x: np.ndarray, exps: np.ndarray) -> np.ndarray:
     return np.prod(x[:, None, :] ** exps[None, :, :], axis=2)
 
 
+def leverage(box: ParameterBox, order: int, fit_points: np.ndarray,
+             at: np.ndarray) -> np.ndarray:
+    """h(v) = x(v)^T (X^T X)^-1 x(v) of a least-squares polynomial fitted at ``fit_points``
+    (physical, (n, d)), at physical points ``at`` (..., d): the variance of the fitted
+    prediction at v in units of one point's noise variance, for points of equal variance
+    (mean over the fit points: n_coefficients / n)."""
+    exps = exponents(box.dim, order)
+    matrix = design_matrix(box.to_unit(np.atleast_2d(fit_points)), exps)
+    gram_inv = np.linalg.inv(matrix.T @ matrix)
+    at = np.asarray(at, dtype=float)
+    x = design_matrix(box.to_unit(at.reshape(-1, box.dim)), exps)
+    return np.einsum("ij,jk,ik->i", x, gram_inv, x).reshape(at.shape[:-1])
+
+
 @dataclass
 class PolynomialSurrogate:
     """One polynomial per bin, fitted by least squares in unit coordinates."""
@@ -200,7 +214,7 @@ class GroupedChi2:
         terms = bin_chi2(mc, mc_err, self.data, self.err_minus, self.err_plus)
         return float(np.dot(self.weights, terms)) / self.n_bins
 
-    def _noise_terms(self, mc_err: np.ndarray) -> np.ndarray:
+    def noise_terms(self, mc_err: np.ndarray) -> np.ndarray:
         var = (0.5 * (self.err_minus + self.err_plus)) ** 2 + mc_err**2
         return np.divide(mc_err**2, var, out=np.zeros_like(var), where=var > 0)
 
@@ -208,11 +222,11 @@ class GroupedChi2:
         """What the statistical noise of one run adds to its F on average:
         sigma_mc^2 / (sigma_data^2 + sigma_mc^2) per bin (the surrogate is smooth, a run
         is not), with sigma_data the mean of the two sides."""
-        return float(np.dot(self.weights, self._noise_terms(mc_err))) / self.n_bins
+        return float(np.dot(self.weights, self.noise_terms(mc_err))) / self.n_bins
 
     def noise_per_group(self, mc_err: np.ndarray) -> dict[str, float]:
         """The same per group: what the run's noise adds to chi2_g / ndf_g on average."""
-        sums = np.bincount(self.group_of_bin, weights=self._noise_terms(mc_err),
+        sums = np.bincount(self.group_of_bin, weights=self.noise_terms(mc_err),
                            minlength=len(self.groups))
         return {g: float(s / n) for g, s, n in zip(self.groups, sums, self.ndf, strict=True)}
 

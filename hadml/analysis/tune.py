@@ -57,6 +57,7 @@ from .surrogate import (
     Parameter,
     ParameterBox,
     PolynomialSurrogate,
+    bin_chi2,
     bootstrap_scale,
     minimise,
     n_coefficients,
@@ -497,6 +498,34 @@ def build_objective(table: PointTable, analyses: Sequence[str], refdir: str | Pa
     chi2 = GroupedChi2(np.array(data), np.array(lo), np.array(hi),
                        np.array([groups.index(g) for g in group_names]), groups)
     return Objective(np.array(cols), chi2, hist)
+
+
+def histograms_chi2_ndf(objective: Objective, mc: np.ndarray, mc_err: np.ndarray,
+                        pick: Callable[[str], bool], expected_run: bool = False,
+                        prediction_var: np.ndarray | None = None) -> float:
+    """chi2/ndf over those of the objective's histograms whose id ``pick`` accepts, for a
+    prediction ``mc`` +- ``mc_err`` over the objective's columns (the bin chi2 of
+    GroupedChi2). ``expected_run``: plus what a run's statistical noise adds on average
+    (GroupedChi2.noise_terms): a smooth surrogate's value made comparable with one run's.
+    ``prediction_var``: the variance of ``mc`` itself (a polynomial fitted to noisy points
+    carries their noise, E[(mc - d)^2] = (true - d)^2 + var); its expected share is
+    subtracted, so that the value estimates the chi2 of the noise-free prediction."""
+    chi2 = objective.chi2
+    bins = np.concatenate([np.arange(a, b) for hid, a, b in objective.histograms if pick(hid)]
+                          or [np.zeros(0, dtype=int)])
+    if bins.size == 0:
+        raise TuneError("no histogram of the objective matches")
+    terms = bin_chi2(mc[bins], mc_err[bins], chi2.data[bins], chi2.err_minus[bins],
+                     chi2.err_plus[bins])
+    total = float(terms.sum())
+    if prediction_var is not None:
+        side = np.where(mc[bins] > chi2.data[bins], chi2.err_plus[bins], chi2.err_minus[bins])
+        var = side**2 + mc_err[bins] ** 2
+        total -= float(np.divide(prediction_var[bins], var, out=np.zeros_like(var),
+                                 where=var > 0).sum())
+    if expected_run:
+        total += float(chi2.noise_terms(mc_err)[bins].sum())
+    return total / bins.size
 
 
 @dataclass
