@@ -294,6 +294,18 @@ def test_fit_recovers_a_known_optimum_from_synthetic_runs(tmp_path, order):
     load_config(overrides={"tune": str(tmp_path / "t.yaml")}).validate()
     text = tune.format_report(rep, plan)
     assert "held-back" in text and "ClMaxLight" in text
+    # The polynomials' noise at the optimum, as leverage h and as a run's event count.
+    box = tune.box_of(plan)
+    table = tune.load_points(directory, plan)
+    held_idx = tune.held_back_indices(plan)
+    fit_pts = table.values[[i not in held_idx for i in table.indices]]
+    best = np.array([rep["parameters"][n]["value"] for n in box.names])
+    h = float(leverage(box, order, fit_pts, best))
+    assert rep["resolution"]["leverage"] == pytest.approx(h)
+    assert 0 < h < 1
+    assert rep["resolution"]["equivalent_events"] == pytest.approx(plan["n_events"] / h)
+    assert rep["resolution"]["target_resolved"]  # target = n_events < n_events / h
+    assert "own noise at the optimum is that of a run of" in text
 
 
 def test_target_events_scales_the_mc_error_of_the_objective(tmp_path):
@@ -317,6 +329,14 @@ def test_target_events_scales_the_mc_error_of_the_objective(tmp_path):
             == pytest.approx(default["residuals"]["rms_pull_held_back"]["all"]))
     text = tune.format_report(sharp, plan)
     assert "one run of 4000 events (MC errors of the polynomials scaled from 1000)" in text
+    # 4x the points' statistics is beyond what the polynomials resolve (n / h < 4n for h >
+    # 1/4 only; here h at the optimum decides): the report says which.
+    res = sharp["resolution"]
+    assert res["target_resolved"] == (4000 <= res["equivalent_events"])
+    assert ("not resolved" in text) == (not res["target_resolved"])
+    far = tune.fit(directory, refdir, n_replicas=0, target_events=10**7).report
+    assert not far["resolution"]["target_resolved"]
+    assert "**below the 10000000 targeted**" in tune.format_report(far, plan)
     with pytest.raises(tune.TuneError, match="target-events"):
         tune.fit(directory, refdir, n_replicas=0, target_events=0)
 

@@ -59,6 +59,7 @@ from .surrogate import (
     PolynomialSurrogate,
     bin_chi2,
     bootstrap_scale,
+    leverage,
     minimise,
     n_coefficients,
     replica_optima,
@@ -619,6 +620,11 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
         "groups": {g: {"chi2": c, "ndf": n, "chi2_ndf": c / n,
                        "expected_run_chi2_ndf": c / n + noise[g]}
                    for g, (c, n) in surrogate_groups.items()},
+        # The polynomial carries the points' noise: at the optimum its variance is h times
+        # one point's (surrogate.leverage), i.e. that of a run of n_events / h events.
+        # Differences a larger validation run resolves below that are not resolved by the fit.
+        "resolution": _resolution(box, order, table.values[is_fit], best, plan["n_events"],
+                                  target),
         "best_sampled_point": {"index": table.indices[int(np.argmin(actual))],
                                "objective": float(np.min(actual))},
         "fit_histograms": [h for h, _, _ in objective.histograms],
@@ -636,6 +642,14 @@ def fit(directory: str | Path, refdir: str | Path | None, order: int | None = No
     report["residuals"] = _residuals(objective, table, is_fit, pred_obj, run_err_obj)
     tune = tune_document(plan, dict(zip(minimum.names, best.tolist(), strict=True)))
     return FitResult(minimum, report, tune)
+
+
+def _resolution(box: ParameterBox, order: int, fit_points: np.ndarray, best: np.ndarray,
+                n_events: int, target: int) -> dict[str, float | bool]:
+    h = float(leverage(box, order, fit_points, best))
+    equivalent = n_events / h
+    return {"leverage": h, "equivalent_events": equivalent,
+            "target_resolved": bool(target <= equivalent)}
 
 
 def base_values(plan: Mapping[str, Any]) -> np.ndarray:
@@ -773,8 +787,18 @@ def format_report(report: Mapping[str, Any], plan: Mapping[str, Any]) -> str:
               + (" Surrogate F at the base tune's values ("
                  + ", ".join(f"{k} {v:.4g}" for k, v in report["base_point"]["values"].items())
                  + f"): {report['base_point']['objective']:.3f}."
-                 if "base_point" in report else ""), "",
-              "## Surrogate chi2/ndf per group at the optimum", "",
+                 if "base_point" in report else "")]
+    res = report.get("resolution")
+    if res is not None:
+        lines.append(
+            f"The polynomials' own noise at the optimum is that of a run of "
+            f"{res['equivalent_events']:.0f} events (leverage h = {res['leverage']:.3f} of one "
+            f"point's variance): "
+            + ("the target statistics are within it." if res["target_resolved"] else
+               f"**below the {report['target_events']} targeted**, so the gain the surrogate "
+               "predicts for runs that large is not resolved; validate at that size, and use "
+               "more events per point or a smaller box to rank candidates (docs/tuning.md)."))
+    lines += ["", "## Surrogate chi2/ndf per group at the optimum", "",
               "| group | surrogate chi2/ndf | expected for one run | ndf |",
               "|---|---|---|---|"]
     for g, v in report["groups"].items():
