@@ -2,9 +2,11 @@
 """One tuning probe: generate N events with a tune and overrides, and print chi2/ndf of the
 files behind issue 10's goals (ALEPH 1996 shapes d01-d08, ALEPH 2004, OPAL 2004, ALEPH 2001
 and DELPHI 2011 x_B, PDG multiplicities) and MC/data of OPAL 2004's first narrow-broadening
-bin (B_N < 0.01, the 2-jet "pencil" bin; docs/tuning.md).
+bin (B_N < 0.01, the 2-jet "pencil" bin; docs/tuning.md), and MC/data of ALEPH 1996's
+<n_ch> and its dispersion D.
 
     python scripts/probe_shapes.py OUT.json N SEED [NAME=VALUE ...]    # e.g. FissionPtSigma=0.3
+    python scripts/probe_shapes.py OUT.json 10000 5 FissionMassSampler=2
 
 NAME=VALUE are config overrides (tune=lep by default). OUT.json gets the summary and the
 chi2 and ndf of every histogram. Reference data from $HADML_REFDIR.
@@ -25,6 +27,8 @@ from hadml.config import load_config
 ANALYSES = ["ALEPH_1996_S3486095", "ALEPH_2004_S5765862", "OPAL_2004_S6132243",
             "ALEPH_2001_S4656318", "PDG_HADRON_MULTIPLICITIES", "DELPHI_2011_I890503"]
 PENCIL = "OPAL_2004_S6132243/d13-x01-y01"
+NCH_MEAN = "ALEPH_1996_S3486095/d19-x01-y01"  # <n_ch>
+NCH_DISPERSION = "ALEPH_1996_S3486095/d19-x01-y02"  # D = sqrt(<n^2> - <n>^2) of n_ch
 
 
 def main(argv: list[str]) -> None:
@@ -46,6 +50,11 @@ def main(argv: list[str]) -> None:
         return round(c / d, 3)
 
     pencil = next(h for h in res.histos if h.id == PENCIL)
+
+    def ratio0(hid: str) -> float:
+        h = next(h for h in res.histos if h.id == hid)
+        return round(float(h.mc["mc"].y[0] / h.ref.y[0]), 4)
+
     summary = {
         "ALEPH1996_shapes_d01_d08": chi2_ndf(lambda k: "ALEPH_1996" in k and any(
             f"/d0{i}-" in k for i in range(1, 9))),
@@ -55,6 +64,9 @@ def main(argv: list[str]) -> None:
         "DELPHI2011_xB": chi2_ndf(lambda k: "DELPHI_2011" in k),
         "PDG": chi2_ndf(lambda k: "PDG_HADRON" in k),
         "pencil_mc_over_data": round(float(pencil.mc["mc"].y[0] / pencil.ref.y[0]), 3),
+        "nch_mean_mc_over_data": ratio0(NCH_MEAN),
+        "nch_dispersion_mc_over_data": ratio0(NCH_DISPERSION),
+        "nch_dispersion_chi2": round(per[NCH_DISPERSION][0], 2),
         "seconds": round(time.time() - start), "events": n, "overrides": overrides,
     }
     with open(out, "w") as f:
