@@ -8,8 +8,8 @@ bin (B_N < 0.01, the 2-jet "pencil" bin; docs/tuning.md), and MC/data of ALEPH 1
     python scripts/probe_shapes.py OUT.json N SEED [NAME=VALUE ...]    # e.g. FissionPtSigma=0.3
     python scripts/probe_shapes.py OUT.json 10000 5 FissionMassSampler=2
 
-NAME=VALUE are config overrides (tune=lep by default). OUT.json gets the summary and the
-chi2 and ndf of every histogram. Reference data from $HADML_REFDIR.
+NAME=VALUE are config overrides (tune=lep by default). OUT.json gets the summary, the
+chi2 and ndf of every histogram and MC/data per bin. Reference data from $HADML_REFDIR.
 """
 
 from __future__ import annotations
@@ -31,12 +31,20 @@ NCH_MEAN = "ALEPH_1996_S3486095/d19-x01-y01"  # <n_ch>
 NCH_DISPERSION = "ALEPH_1996_S3486095/d19-x01-y02"  # D = sqrt(<n^2> - <n>^2) of n_ch
 
 
+def _number(text: str) -> int | float:
+    """An integer where the text is one (decay_seed, switches), else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def main(argv: list[str]) -> None:
     out, n, seed = argv[0], int(argv[1]), int(argv[2])
     overrides: dict[str, object] = {"tune": "lep", "seed": seed}
     for item in argv[3:]:
         key, value = item.split("=", 1)
-        overrides[key] = value if key == "tune" else float(value)
+        overrides[key] = value if key == "tune" else _number(value)
     config = load_config(overrides=overrides)
     start = time.time()
     events = (e.final_state() for e in hadml.iter_events(n, seed=config.seed, config=config))
@@ -70,7 +78,10 @@ def main(argv: list[str]) -> None:
         "seconds": round(time.time() - start), "events": n, "overrides": overrides,
     }
     with open(out, "w") as f:
-        json.dump({"summary": summary, "per_histogram": per}, f, indent=1)
+        json.dump({"summary": summary, "per_histogram": per,
+                   "mc_over_data": {h.id: [round(float(m / r), 4) if r else None
+                                           for m, r in zip(h.mc["mc"].y, h.ref.y, strict=True)]
+                                    for h in res.histos if "mc" in h.mc}}, f)
     print(json.dumps(summary))
 
 
