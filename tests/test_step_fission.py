@@ -276,3 +276,117 @@ def test_fission_pt_sigma_kick_distribution() -> None:
 def test_fission_pt_sigma_rejected_when_negative() -> None:
     with pytest.raises(ValueError, match="FissionPtSigma"):
         _core.step_fission(cluster_copies(1, 5.0), {"FissionPtSigma": -0.1})
+
+
+# --- FissionMassSampler (hadml option after the MassSampler of later Herwig versions) ---
+
+def first_children(f: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Masses of the two children of each of the n input clusters (all must fission)."""
+    assert (f["fate"][:n] == 1).all()
+    return f["mass"][f["children"][:n, 0]], f["mass"][f["children"][:n, 1]]
+
+
+def phase_space_density(M: float, m1: float, m2: float, m: float, n_grid: int = 1200):
+    """An independent tabulation of the phase-space sampler's density on a fine (M1, M2)
+    grid: w = p*(M; M1, M2) p*(M1; m1, m) p*(M2; m2, m) on M_i >= m_i + m, M1 + M2 <= M
+    (recursive two-body phase space, PDG kinematics review). Returns grid centres and w."""
+    def pstar(P, a, b):
+        lam = (P**2 - (a + b) ** 2) * (P**2 - (a - b) ** 2)
+        return np.sqrt(np.clip(lam, 0.0, None)) / (2 * P)
+    room = M - m1 - m2 - 2 * m
+    e = (np.arange(n_grid) + 0.5) / n_grid * room
+    M1, M2 = np.meshgrid(m1 + m + e, m2 + m + e, indexing="ij")
+    w = np.where(M1 + M2 <= M, pstar(M, M1, M2) * pstar(M1, m1, m) * pstar(M2, m2, m), 0.0)
+    return M1, M2, w
+
+
+def chi2_against(x: np.ndarray, grid_x: np.ndarray, w: np.ndarray, edges: np.ndarray) -> float:
+    """chi2 of the histogram of x against the grid density w binned on the same edges."""
+    expected, _ = np.histogram(grid_x.ravel(), bins=edges, weights=w.ravel())
+    expected *= x.size / expected.sum()
+    counts, _ = np.histogram(x, bins=edges)
+    assert counts.sum() == x.size
+    return float(((counts - expected) ** 2 / expected).sum())
+
+
+def test_mass_sampler_power_is_herwig() -> None:
+    """FissionMassSampler 0 (the herwig73 value) is the default fission, byte for byte."""
+    c = cluster_copies(300, 20.0)
+    g = _core.step_fission(c, seed=4)
+    f = _core.step_fission(c, {"FissionMassSampler": 0}, seed=4)
+    for k in g:
+        np.testing.assert_array_equal(f[k], g[k])
+    assert DEFAULTS["FissionMassSampler"] == 0
+
+
+def test_mass_sampler_uniform_triangle() -> None:
+    """FissionMassSampler 1: (M1, M2) uniform on the triangle y1, y2 >= 0, y1 + y2 <= D
+    (y_i = M_i - m_i - m, D = M - m1 - m2 - 2m). Analytic marginals: y1/D and y2/D have
+    density 2(1 - t), so (1 - t)^2 is uniform; (y1 + y2)/D has density 2s, so s^2 is."""
+    n, M = 20000, 15.0
+    params = {"DynamicThreshold": 0, "FissionPwtSquark": 0.0, "FissionMassSampler": 1}
+    M1, M2 = first_children(_core.step_fission(cluster_copies(n, M), params, seed=6), n)
+    m = 0.325
+    D = M - 4 * m
+    t1, t2 = (M1 - 2 * m) / D, (M2 - 2 * m) / D
+    assert t1.min() >= 0 and t2.min() >= 0 and (t1 + t2).max() <= 1 + 1e-12
+    expected = n / 20
+    for u in ((1 - t1) ** 2, (1 - t2) ** 2, (t1 + t2) ** 2):
+        counts, _ = np.histogram(u, bins=20, range=(0.0, 1.0))
+        assert ((counts - expected) ** 2 / expected).sum() < CHI2_999_19, counts
+    # Uncorrelated apart from the triangle: E[t1 t2] = 1/12 for the uniform triangle.
+    assert abs((t1 * t2).mean() - 1 / 12) < 4 * (t1 * t2).std() / np.sqrt(n)
+
+
+@pytest.mark.parametrize(("M", "q", "qbar", "extra"), [
+    (15.0, 2, -1, {}),
+    # b quark and light antiquark (m1 = 5 GeV): unequal masses; ClMaxBottom 0.3 makes the
+    # 10 GeV cluster heavy under the static threshold.
+    (10.0, 5, -1, {"ClMaxBottom": 0.3}),
+])
+def test_mass_sampler_phase_space_density(M: float, q: int, qbar: int, extra: dict) -> None:
+    """FissionMassSampler 2: the child masses follow the tabulated phase-space density
+    (M1, M2 and M1 + M2 marginals, chi2 of 20 bins below the 0.1% quantile), and the
+    uniform sampler's masses fail that test (it has power)."""
+    n = 20000
+    params = {"DynamicThreshold": 0, "FissionPwtSquark": 0.0, **extra}
+    c = cluster_copies(n, M, q, qbar)
+    m1, m2, m = MASS[q], MASS[-qbar], 0.325
+    G1, G2, w = phase_space_density(M, m1, m2, m)
+    e1 = np.linspace(m1 + m, M - m2 - m, 21)
+    e2 = np.linspace(m2 + m, M - m1 - m, 21)
+    es = np.linspace(m1 + m2 + 2 * m, M, 21)
+    M1, M2 = first_children(_core.step_fission(c, {**params, "FissionMassSampler": 2},
+                                                seed=7), n)
+    chi2 = [chi2_against(M1, G1, w, e1), chi2_against(M2, G2, w, e2),
+            chi2_against(M1 + M2, G1 + G2, w, es)]
+    assert max(chi2) < CHI2_999_19, chi2
+    # The same check on uniform draws fails by far.
+    U1, U2 = first_children(_core.step_fission(c, {**params, "FissionMassSampler": 1},
+                                                seed=7), n)
+    assert chi2_against(U1 + U2, G1 + G2, w, es) > 10 * CHI2_999_19
+    # Mean of M1 from the table, within 4 standard errors.
+    mean = (G1 * w).sum() / w.sum()
+    assert abs(M1.mean() - mean) < 4 * M1.std() / np.sqrt(n), (M1.mean(), mean)
+
+
+def test_mass_sampler_keeps_conservation_and_limits() -> None:
+    """Every fission with the other samplers still conserves momentum, keeps constituents
+    on shell and the dynamic threshold's mass limits (real showered events)."""
+    events = pythia_clusters(5, seed=11)
+    for sampler in (1, 2):
+        total = 0
+        for ev in events:
+            f = _core.step_fission(ev, {"FissionMassSampler": sampler}, seed=2)
+            total += check_fissions(f, len(ev["c1_id"]), dynamic=True)
+            act = f["fate"] == 0
+            np.testing.assert_allclose(f["p"][act].sum(0), ev["p"].sum(0), rtol=0, atol=1e-10)
+        assert total >= 10, total
+
+
+def test_mass_sampler_rejects_unknown_value() -> None:
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match="FissionMassSampler"):
+            _core.step_fission(cluster_copies(1, 5.0), {"FissionMassSampler": bad})
+    with pytest.raises(ValueError, match="FissionMassSampler.*integer"):
+        _core.step_fission(cluster_copies(1, 5.0), {"FissionMassSampler": 1.5})

@@ -156,6 +156,18 @@ def test_identity_variation_has_unit_weights(table: dict) -> None:
     np.testing.assert_array_equal(w, 1.0)
 
 
+def test_psplit_weight_is_one_with_the_phase_space_sampler(table: dict) -> None:
+    """PSplit enters only the power-law child masses: with FissionMassSampler 2 the fission
+    masses do not depend on it, so a PSplitLight variation weighs every event exactly 1,
+    while with the power law (same seed) the weights differ from 1."""
+    var = [("ps", {"PSplitLight": 0.6})]
+    ps = hadronize(table, {"FissionMassSampler": 2}, 200, seed=3, variations=var)
+    assert sum((r["cluster_fate"] == 1).sum() for r in ps) > 100  # fissions happened
+    np.testing.assert_array_equal(np.array([r["weights"] for r in ps]), 1.0)
+    power = hadronize(table, {}, 200, seed=3, variations=var)
+    assert np.mean([r["weights"][0] != 1.0 for r in power]) > 0.5
+
+
 def smeared_density(cos: float, smear: float) -> float:
     """Density per solid angle of cos = 1 + S ln r redrawn until >= -1 (an independent
     form of ClassicClusterDecayer's smearing: truncated exponential in 1 - cos)."""
@@ -197,6 +209,9 @@ def test_unsupported_and_flagged_variations(table: dict) -> None:
     # the fission k_T width moves kinematics (a delta function at its herwig73 value 0)
     with pytest.raises(ValueError, match="FissionPtSigma.*cannot be reweighted"):
         hz.set_variations([("k", {"FissionPtSigma": 0.3})])
+    # the child-mass sampler switches the algorithm (refused like the other switches)
+    with pytest.raises(ValueError, match="FissionMassSampler.*cannot be reweighted"):
+        hz.set_variations([("s", {"FissionMassSampler": 2})])
     with pytest.raises(ValueError, match="unknown cluster parameter 'NoSuch'"):
         hz.set_variations([("x", {"NoSuch": 1.0})])
     with pytest.raises(ValueError, match="used twice"):

@@ -1,6 +1,8 @@
 // Step 5: fission of heavy clusters, Herwig 7.3 ClusterFissioner (fission, cut, cutTwo,
 // drawNewMasses, drawChildMass, calculateKinematics, isHeavy) for two-component clusters
-// without beam remnants (so always the power-law "hard" child-mass distribution).
+// without beam remnants (so always the power-law "hard" child-mass distribution). hadml
+// options beyond 7.3: FissionPtSigma (a k_T of the popped pair) and FissionMassSampler
+// (uniform or phase-space child masses, after the MassSampler of later Herwig versions).
 //
 // A child below its two-hadron threshold: with a hadron spectrum and BelowThreshold = 1
 // (Herwig 7.3) it becomes one hadron inside fission, C -> H + C', as in Herwig's cutTwo
@@ -126,6 +128,74 @@ double childMassDensity(double y, double A, double m, double P) {
   return P * std::pow(y, P - 1.0) / (std::pow(A, P) - std::pow(m, P));
 }
 
+// --- FissionMassSampler 1 and 2 (hadml options after Herwig's MassSampler Uniform and
+// FlatPhaseSpace of MatrixElementClusterFissioner, Hoang, Jaskiewicz, Plaetzer, Samitz,
+// arXiv:2404.09856). Both live on the triangle of open child masses
+// M1 >= m1 + m, M2 >= m2 + m, M1 + M2 <= M (m: the popped quark's constituent mass).
+struct ChildMasses {
+  double M1, M2;
+};
+
+// Uniform on the triangle. Two flat numbers on the unit square; a point above the
+// diagonal u + v = 1 is reflected through the square's centre (u, v) -> (1 - u, 1 - v),
+// a map of the upper onto the lower triangle with unit Jacobian, so no draw is rejected.
+ChildMasses drawUniformMasses(double M, double m1, double m2, double m, Random& rng) {
+  const double room = M - m1 - m2 - 2.0 * m;  // >= 0: the caller checked M >= m1 + m2 + 2m
+  double u = rng.flat(), v = rng.flat();
+  if (u + v > 1.0) {
+    u = 1.0 - u;
+    v = 1.0 - v;
+  }
+  return {m1 + m + room * u, m2 + m + room * v};
+}
+
+// Flat phase space of C -> C1 C2 followed by C_i -> (its two constituents): each two-body
+// phase space is proportional to p*/M_parent, and dM_i^2 = 2 M_i dM_i cancels the 1/M_i of
+// the child's own decay, so the density in (M1, M2) on the triangle is proportional to
+//   w = p*(M; M1, M2) p*(M1; m1, m) p*(M2; m2, m)
+// (PDG kinematics review, recursive n-body phase space; Herwig's FlatPhaseSpace in 4
+// dimensions).
+double phaseSpaceWeight(double M, double M1, double M2, double m1, double m2, double m) {
+  return openTwoBodyMomentum(M, M1, M2) * openTwoBodyMomentum(M1, m1, m) *
+         openTwoBodyMomentum(M2, m2, m);
+}
+
+// An upper bound of w on the triangle, the smaller of two:
+// (a) M^3 / (48 sqrt 3): p*(M_i; m_i, m) <= M_i / 2, and with a = M1/M, b = M2/M,
+//     (M1 M2 / 4) p*(M; M1, M2) = M^3 a b sqrt((1-(a+b)^2)(1-(a-b)^2)) / 8, whose maximum
+//     over a + b <= 1 is at a = b (both factors grow as a - b -> 0 at fixed a + b) and
+//     then a^2 = 1/6: a b sqrt(...) <= 1/sqrt(108) = 1/(6 sqrt 3);
+// (b) the product of each factor's own maximum: p*(M; M1, M2) falls as M1 or M2 grows
+//     (largest at the corner M_i = m_i + m), p*(M_i; m_i, m) rises with M_i (largest at
+//     M_i = M - m_j - m). (b) is the tighter one near threshold, (a) for heavy clusters.
+double phaseSpaceBound(double M, double m1, double m2, double m) {
+  const double a = M * M * M / (48.0 * std::sqrt(3.0));
+  const double b = openTwoBodyMomentum(M, m1 + m, m2 + m) *
+                   openTwoBodyMomentum(M - m2 - m, m1, m) *
+                   openTwoBodyMomentum(M - m1 - m, m2, m);
+  return std::min(a, b);
+}
+
+// Proposals (uniform on the triangle) per fission try before the try counts as failed;
+// the acceptance is above a few per cent for every cluster mass and flavour.
+constexpr int kPhaseSpaceProposals = 1000;
+
+// Accept-reject: a uniform proposal is kept with probability w / bound. False when every
+// proposal was rejected.
+bool drawPhaseSpaceMasses(double M, double m1, double m2, double m, Random& rng,
+                          ChildMasses& out) {
+  const double bound = phaseSpaceBound(M, m1, m2, m);
+  if (!(bound > 0.0)) return false;
+  for (int k = 0; k < kPhaseSpaceProposals; ++k) {
+    const ChildMasses c = drawUniformMasses(M, m1, m2, m, rng);
+    if (rng.flat() * bound < phaseSpaceWeight(M, c.M1, c.M2, m1, m2, m)) {
+      out = c;
+      return true;
+    }
+  }
+  return false;
+}
+
 // Direction of child 1 in the parent frame when the popped q qbar pair gets a transverse
 // momentum k_T relative to the axis u (FissionPtSigma = sigma > 0): each component of k_T
 // Gaussian with variance sigma^2 / 2, i.e. k_T^2 exponential with mean sigma^2, truncated
@@ -195,10 +265,22 @@ bool cutTwo(const Cluster& parent, const ClusterParams& p, const HadronSpectrum*
     q = drawPoppedFlavour(p, rng, weights);
     m = p.constituentMass(q);
     if (M < m1 + m2 + 2.0 * m) continue;
-    M1 = drawChildMass(M, m1, m2, m, exp1, rng);
-    M2 = drawChildMass(M, m2, m1, m, exp2, rng);
+    if (p.FissionMassSampler == 1) {
+      const ChildMasses c = drawUniformMasses(M, m1, m2, m, rng);
+      M1 = c.M1;
+      M2 = c.M2;
+    } else if (p.FissionMassSampler == 2) {
+      ChildMasses c{};
+      if (!drawPhaseSpaceMasses(M, m1, m2, m, rng, c)) continue;
+      M1 = c.M1;
+      M2 = c.M2;
+    } else {
+      M1 = drawChildMass(M, m1, m2, m, exp1, rng);
+      M2 = drawChildMass(M, m2, m1, m, exp2, rng);
+    }
     const double A = M - m1 - m2 - m;
-    if (weights && weights->wants(kVaryFissionMass) && A > m) {
+    // The uniform and phase-space samplers do not depend on PSplit (weight 1 exactly).
+    if (p.FissionMassSampler == 0 && weights && weights->wants(kVaryFissionMass) && A > m) {
       // Both child masses, each with its own constituent's PSplit (a rejected try below
       // keeps its factor: every try is part of the path).
       const double y1 = M1 - m1, y2 = M2 - m2;

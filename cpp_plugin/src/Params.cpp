@@ -31,6 +31,7 @@ const std::vector<Entry>& table() {
       HADML_D(FissionPwtUquark), HADML_D(FissionPwtDquark), HADML_D(FissionPwtSquark),
       HADML_I(DynamicThreshold), HADML_D(ProbabilityPowerFactor), HADML_D(ProbabilityShift),
       HADML_D(KinematicThresholdShift), HADML_D(FissionMaxTries), HADML_D(FissionPtSigma),
+      HADML_I(FissionMassSampler),
       HADML_D(PwtDquark), HADML_D(PwtUquark), HADML_D(PwtSquark), HADML_D(PwtDIquark),
       HADML_D(SngWt), HADML_D(DecWt), HADML_D(EtaMixAngle), HADML_D(PhiMixAngle),
       HADML_I(ClDirLight), HADML_I(ClDirCharm), HADML_I(ClDirBottom),
@@ -112,6 +113,8 @@ void ClusterParams::validate() const {
   require(FissionMaxTries >= 1, "FissionMaxTries must be at least 1");
   require(FissionPtSigma >= 0 && FissionPtSigma < 10,
           "FissionPtSigma must lie in [0, 10) GeV");
+  require(FissionMassSampler >= 0 && FissionMassSampler <= 2,
+          "FissionMassSampler must be 0 (power, Herwig 7.3), 1 (uniform) or 2 (phasespace)");
   // Hadron spectrum and masses (issue 10, 1b-1e).
   require(HadronTable == 0 || HadronTable == 1,
           "HadronTable must be 1 (Herwig's table) or 0 (lowest multiplets)");

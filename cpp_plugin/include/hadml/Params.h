@@ -66,6 +66,15 @@ struct ClusterParams {
   // <k_T^2> = sigma^2, truncated at the children's two-body momentum. docs/tuning.md,
   // "Tune 5 / fission transverse momentum".
   double FissionPtSigma = 0.0;
+  // hadml option modelled on the MassSampler switch of Herwig's MatrixElementClusterFissioner
+  // (after 7.3; arXiv:2404.09856): how the two child masses of a fission are drawn.
+  // 0 = power: Herwig 7.3's (M_i - m_i)^PSplit flat per child (byte-identical events);
+  // 1 = uniform: (M1, M2) uniform on the open triangle M_i >= m_i + m, M1 + M2 <= M;
+  // 2 = phasespace: on that triangle with density p*(M; M1, M2) p*(M1; m1, m) p*(M2; m2, m),
+  //     flat two-body phase space of C -> C1 C2 and of each child into its constituents.
+  // With 1 and 2 the PSplit* parameters are unused. docs/tuning.md, "Fission child-mass
+  // sampling".
+  int FissionMassSampler = 0;
 
   // --- Cluster decay (ClusterDecayer + Hwpp HadronSelector) ---
   double PwtDquark = 1.0;
