@@ -139,6 +139,8 @@ def main() -> int:
     ap.add_argument("--blocks", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1000, help="block k uses seed + k")
     ap.add_argument("--json", default=None, help="write the table as JSON here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="parameter of every generator (e.g. another tune's values)")
     ap.add_argument("--target-set", action="append", default=[], metavar="KEY=VALUE",
                     help="add a classic generator with these parameters (the fit's target)")
     ap.add_argument("--by-primary", choices=list(SPECIES), default=None,
@@ -151,12 +153,14 @@ def main() -> int:
     per_block = args.events // args.blocks
     from hadml.config import apply_overrides, parse_set_options
 
-    gens = {"classic": Generator(GeneratorConfig(seed=args.seed)),
-            "ml": Generator(GeneratorConfig(seed=args.seed, hadronization="ml",
-                                            model=args.model))}
+    common = parse_set_options(args.set)
+    gens = {"classic": Generator(apply_overrides(GeneratorConfig(seed=args.seed), common)),
+            "ml": Generator(apply_overrides(GeneratorConfig(seed=args.seed, hadronization="ml",
+                                                            model=args.model), common))}
     if args.target_set:
-        gens["target"] = Generator(apply_overrides(GeneratorConfig(seed=args.seed),
-                                                   parse_set_options(args.target_set)))
+        gens["target"] = Generator(apply_overrides(
+            apply_overrides(GeneratorConfig(seed=args.seed), common),
+            parse_set_options(args.target_set)))
     ecm = gens["classic"].config.ecm
     counts = {g: {k: [] for k in SPECIES} for g in gens}
     xp = {g: {k: [] for k in SPECIES} for g in gens}
@@ -230,7 +234,7 @@ def main() -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"events": n, "seed": args.seed, "blocks": args.blocks, "rows": rows,
-                       "target_set": args.target_set,
+                       "target_set": args.target_set, "set": args.set,
                        "events_per_s": speed, "ml_stats": dict(st)}, f, indent=1)
     return 0
 
