@@ -63,6 +63,10 @@ def test_config_is_checked() -> None:
         SpeciesEventConfig(species_source="recorded").validate()
     with pytest.raises(ValueError, match="nothing to train"):
         SpeciesEventConfig(train_species=False).validate()
+    with pytest.raises(ValueError, match="the discriminator sees nothing"):
+        SpeciesEventConfig(disc_kinematics=False, disc_species=False).validate()
+    with pytest.raises(ValueError, match="train_angles needs the kinematics"):
+        SpeciesEventConfig(disc_kinematics=False, train_angles=True).validate()
     with pytest.raises(ValueError, match="unknown species_event options"):
         SpeciesEventConfig.from_dict({"model": "species_event", "lr": 1})
     assert SpeciesEventConfig.from_dict({"model": "species_event", "lr_species": "3e-5"}
@@ -106,3 +110,22 @@ def test_gradient_reaches_the_head_through_the_species_input(fit_inputs, disc_sp
         assert grad == 0.0
     ev = fit.evaluate()
     assert ev["target_rate_211"] > 1.0 and ev["w_cos_theta"] >= 0.0
+
+
+def test_species_only_discriminator_ignores_the_kinematics(fit_inputs) -> None:
+    """disc_kinematics: false: each hadron's input is its role and species one-hot only, so
+    two decays with other momenta but the same species give the same set; the head still
+    gets a gradient (through the species input)."""
+    table, head_ckpt, angle_ckpt = fit_inputs
+    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                             disc_kinematics=False, estimator="score", species_params="offsets",
+                             events_per_batch=16, max_val_clusters=500)
+    fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
+    p1, p2, oh1, oh2 = fit.generate("train", np.arange(40))
+    x = fit._set(p1, p2, oh1, oh2)
+    assert x.shape == (80, 1 + fit.n_columns)
+    torch.testing.assert_close(x[:, 0], torch.cat([torch.ones(40), torch.zeros(40)]))
+    torch.testing.assert_close(x, fit._set(2 * p1, 0.5 * p2, oh1, oh2))
+    assert x[:, 1:].sum(dim=1).eq(1).all()  # one species per hadron
+    fit.step(0.0)
+    assert float(fit.head.offsets.grad.abs().sum()) > 0

@@ -76,6 +76,10 @@ class SpeciesEventConfig:
     train_species: bool = True
     train_angles: bool = False
     disc_species: bool = True
+    #: The discriminator sees each hadron's lab momentum and mass (else only its species
+    #: and role: the event's species content, so that a mismatch of the frozen angle
+    #: generator's kinematics cannot move species rates; docs/species.md).
+    disc_kinematics: bool = True
     estimator: str = "straight_through"
     species_params: str = "head"
     #: Gumbel-softmax temperature of the backward pass.
@@ -112,6 +116,12 @@ class SpeciesEventConfig:
             raise ValueError(f"species_params must be one of {SPECIES_PARAMS}")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}")
+        if not (self.disc_kinematics or self.disc_species):
+            raise ValueError("the discriminator sees nothing: set disc_kinematics and/or "
+                             "disc_species")
+        if self.train_angles and not self.disc_kinematics:
+            raise ValueError("train_angles needs the kinematics in the discriminator "
+                             "(disc_kinematics: true)")
         if not (self.train_species or self.train_angles):
             raise ValueError("nothing to train: set train_species and/or train_angles")
         if self.tau <= 0 or self.events_per_batch < 1 or self.max_epochs < 1:
@@ -267,7 +277,8 @@ class SpeciesEventFit:
                 "events": _Events.of(t.column("event").to_numpy()),
                 "angles": torch.as_tensor(target_angles(t), dtype=torch.float32),
             }
-        n_in = N_HADRON_FEATURES + (self.n_columns if cfg.disc_species else 0)
+        n_in = ((N_HADRON_FEATURES if cfg.disc_kinematics else 1)
+                + (self.n_columns if cfg.disc_species else 0))
         self.disc = DeepSetsDiscriminator(n_in, 64, cfg.disc_hidden, max(1, cfg.disc_layers - 1))
         if cfg.species_params == "head" or not cfg.train_species:
             self.head.requires_grad_(cfg.train_species)
@@ -342,7 +353,10 @@ class SpeciesEventFit:
 
     def _set(self, p1, p2, oh1, oh2) -> torch.Tensor:
         role = torch.cat([torch.ones(len(p1)), torch.zeros(len(p2))])
-        x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
+        if self.cfg.disc_kinematics:
+            x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
+        else:
+            x = role[:, None].float()
         if self.cfg.disc_species:
             x = torch.cat([x, torch.cat([oh1, oh2]).float()], dim=1)
         return x
