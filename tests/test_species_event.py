@@ -129,3 +129,34 @@ def test_species_only_discriminator_ignores_the_kinematics(fit_inputs) -> None:
     assert x[:, 1:].sum(dim=1).eq(1).all()  # one species per hadron
     fit.step(0.0)
     assert float(fit.head.offsets.grad.abs().sum()) > 0
+
+
+def test_average_offset_fits_averages_the_last_bias(fit_inputs, tmp_path) -> None:
+    """The mean of offset fits: the last layer's bias averaged, every other weight kept;
+    fits that differ elsewhere are refused."""
+    from hadml.train.species_event import average_offset_fits
+
+    _, head_ckpt, _ = fit_inputs
+    saved = torch.load(head_ckpt, weights_only=False)
+    bias = [k for k in saved["state_dict"] if k.endswith(".bias")][-1]
+    paths = []
+    for i, shift in enumerate((0.3, -0.1, 0.7)):
+        s = dict(saved, state_dict=dict(saved["state_dict"]))
+        s["state_dict"][bias] = saved["state_dict"][bias] + shift * torch.arange(
+            len(saved["state_dict"][bias]), dtype=torch.float32)
+        paths.append(tmp_path / f"fit{i}.pt")
+        torch.save(s, paths[-1])
+    out = average_offset_fits(paths, tmp_path / "avg.pt")
+    avg = torch.load(out, weights_only=False)["state_dict"]
+    n = len(saved["state_dict"][bias])
+    torch.testing.assert_close(avg[bias], saved["state_dict"][bias]
+                               + 0.3 * torch.arange(n, dtype=torch.float32))
+    for k, v in saved["state_dict"].items():
+        if k != bias:
+            assert torch.equal(avg[k], v)
+    s = torch.load(paths[1], weights_only=False)
+    first = next(iter(s["state_dict"]))
+    s["state_dict"][first] = s["state_dict"][first] + 1.0
+    torch.save(s, paths[1])
+    with pytest.raises(ValueError, match="beyond the last layer's bias"):
+        average_offset_fits(paths, tmp_path / "bad.pt")

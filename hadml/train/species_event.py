@@ -541,6 +541,33 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     return result
 
 
+def average_offset_fits(checkpoints: list[str | Path], out: str | Path) -> Path:
+    """Write the head whose logit offsets are the mean of those of several offset fits of
+    the same head (``species_params: offsets``, other seeds): each fit's offsets carry the
+    noise of its score-function steps, and their mean has about 1/sqrt(n) of it. The fits
+    must differ only in the last layer's bias (where the offsets are folded)."""
+    if len(checkpoints) < 2:
+        raise ValueError("average_offset_fits needs at least two checkpoints")
+    saved = [torch.load(c, map_location="cpu", weights_only=False) for c in checkpoints]
+    states = [s["state_dict"] for s in saved]
+    bias = [k for k in states[0] if k.endswith(".bias")][-1]
+    for c, st in zip(checkpoints[1:], states[1:], strict=True):
+        if st.keys() != states[0].keys() or any(
+                not torch.equal(st[k], states[0][k]) for k in st if k != bias):
+            raise ValueError(f"{c} differs from {checkpoints[0]} beyond the last layer's bias "
+                             "(not offset fits of one head)")
+        if saved[0]["species"] != saved[-1]["species"]:
+            raise ValueError(f"{c}: another species list")
+    avg = dict(saved[0])
+    avg["state_dict"] = dict(states[0])
+    avg["state_dict"][bias] = torch.stack([st[bias] for st in states]).mean(dim=0)
+    avg["averaged_from"] = [str(c) for c in checkpoints]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(avg, out)
+    return out
+
+
 def _summary(before: dict[str, float], now: dict[str, float], start: float) -> str:
     closed = closed_fractions(before, now)
     rates = " ".join(f"{h}:{now[f'rate_{h}']:.3f}/{now[f'target_rate_{h}']:.3f}"
@@ -565,8 +592,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="event-level fit of a format-2 model "
                                  "(docs/species.md)")
     ap.add_argument("--config", default="species_event")
+    ap.add_argument("--average", nargs="+", metavar="CKPT",
+                    help="instead of fitting: average the offsets of these offset fits")
+    ap.add_argument("--out", help="with --average: the averaged head checkpoint")
+    ap.add_argument("--export", help="with --average: also write this format-2 file")
     ap.add_argument("overrides", nargs="*", help="key=value")
     a = ap.parse_args(argv)
+    if a.average:
+        if not a.out:
+            ap.error("--average needs --out")
+        try:
+            ckpt = average_offset_fits(a.average, a.out)
+        except (OSError, ValueError) as err:
+            ap.exit(2, f"species_event --average: {err}\n")
+        print(f"averaged head: {ckpt}")
+        if a.export:
+            from hadml.train.export import export_species_model
+
+            print(f"format-2 model: {export_species_model(ckpt, None, a.export)}")
+        return 0
     res = train_species_event(load_species_event_config(a.config, a.overrides))
     print(f"checkpoint: {res.checkpoint} ({res.seconds:.0f} s)")
     if res.exported:
