@@ -160,3 +160,35 @@ def test_average_offset_fits_averages_the_last_bias(fit_inputs, tmp_path) -> Non
     torch.save(s, paths[1])
     with pytest.raises(ValueError, match="beyond the last layer's bias"):
         average_offset_fits(paths, tmp_path / "bad.pt")
+
+
+def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> None:
+    """species_params: flavour_offsets: the constituent classes come from the head's own
+    inputs (u/d 0, s 1, c 2, b 3, diquark 4, as the table's c1/c2 ids say); one step moves
+    the offsets; the saved checkpoint loads as the wrapper with those offsets and exports
+    to a format-2 file whose logits equal torch's (export_species_model verifies)."""
+    from hadml.data.features import heaviest_quark
+    from hadml.train.species import FlavourOffsetHead, load_head
+    from hadml.train.species_event import train_species_event
+
+    table, head_ckpt, angle_ckpt = fit_inputs
+    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                             estimator="score", species_params="flavour_offsets",
+                             events_per_batch=16, batches_per_epoch=2, max_epochs=1,
+                             max_val_clusters=500, out_dir=str(tmp_path), name="flav",
+                             export=str(tmp_path / "flav.onnx"))
+    fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
+    sd = fit.data["train"]["species"]
+    cls = fit.head.constituent_class(sd.x).numpy()
+    c1 = fit.data["train"]["requests"]["c1_id"]
+    want = np.where(np.abs(c1) > 1000, 4, np.maximum(heaviest_quark(c1) - 2, 0))
+    np.testing.assert_array_equal(cls[:, 0], want)
+    assert set(np.unique(cls[:, 0])) >= {0, 1, 2, 3}
+    fit.step(0.0)
+    assert float(fit.head.offsets.grad.abs().sum()) > 0
+    res = train_species_event(cfg, table, table, log=lambda _: None)
+    head, saved = load_head(res.checkpoint)
+    assert isinstance(head, FlavourOffsetHead)
+    assert saved["flavour_offsets"].shape == (2, 5, len(saved["species"]))
+    assert float(saved["flavour_offsets"].abs().sum()) > 0
+    assert res.exported is not None and res.exported.stat().st_size > 0

@@ -49,10 +49,12 @@ SPECIES_SOURCES = ("head", "recorded")
 #: (REINFORCE, Williams 1992: per-event loss minus the batch mean times the gradient of
 #: the log-probability of the event's drawn pairs; unbiased, no relaxation).
 ESTIMATORS = ("straight_through", "score")
-#: What the fit changes in the species head: every weight, or one logit offset per species
-#: and side added to the head's output (the trained head frozen). Herwig's flavour
-#: weights (PwtSquark, PwtDIquark, ...) act as such per-species factors.
-SPECIES_PARAMS = ("head", "offsets")
+#: What the fit changes in the species head: every weight; one logit offset per species
+#: and side added to the head's output (the trained head frozen); or one per species, side
+#: and class of that side's constituent (u/d, s, c, b, diquark; FlavourOffsetHead). Herwig's
+#: flavour weights (PwtSquark, PwtDIquark) act as the latter exactly, and as per-species
+#: factors only for hadrons that one constituent class makes (not eta, eta').
+SPECIES_PARAMS = ("head", "offsets", "flavour_offsets")
 #: Primary species whose rates the monitor prints (|PDG id|).
 MONITORED = (211, 111, 321, 311, 2212, 3122, 221, 223, 333, 323, 313, 3222, 3312)
 
@@ -227,8 +229,17 @@ class SpeciesEventFit:
         self.rng = np.random.default_rng(cfg.seed)
         self.spectrum = _spectrum()
         self.head, self.head_saved = load_head(cfg.species_from)
+        if self.head_saved.get("flavour_offsets") is not None:
+            raise ValueError(f"{cfg.species_from} is an event-level fit with flavour offsets; "
+                             "start from a species checkpoint (hadml train --config species)")
         if cfg.species_params == "offsets":
             self.head = OffsetHead(self.head, 2 * len(self.head_saved["species"]))
+        elif cfg.species_params == "flavour_offsets":
+            from hadml.train.species import FlavourOffsetHead
+
+            self.head = FlavourOffsetHead(self.head.requires_grad_(False),
+                                          list(self.head_saved["features"]),
+                                          self.head_saved["scaling"])
         self.species: list[int] = list(self.head_saved["species"])
         self.n_columns = len(self.species) + 1  # + "another hadron" (target only)
         col = {h: k for k, h in enumerate(self.species)}
@@ -523,6 +534,9 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     out.mkdir(parents=True, exist_ok=True)
     saved = dict(fit.head_saved)
     head = fit.head_ema.folded() if isinstance(fit.head_ema, OffsetHead) else fit.head_ema
+    if cfg.species_params == "flavour_offsets":  # load_head puts the wrapper back
+        saved["flavour_offsets"] = head.offsets.detach().clone()
+        head = head.head
     saved["state_dict"] = head.state_dict()
     saved["species_event_config"] = dataclasses.asdict(cfg)
     ckpt = out / "species_head.pt"
@@ -561,6 +575,8 @@ def average_offset_fits(checkpoints: list[str | Path], out: str | Path) -> Path:
     avg = dict(saved[0])
     avg["state_dict"] = dict(states[0])
     avg["state_dict"][bias] = torch.stack([st[bias] for st in states]).mean(dim=0)
+    if any(s.get("flavour_offsets") is not None for s in saved):
+        avg["flavour_offsets"] = torch.stack([s["flavour_offsets"] for s in saved]).mean(dim=0)
     avg["averaged_from"] = [str(c) for c in checkpoints]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
