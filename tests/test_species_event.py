@@ -63,6 +63,10 @@ def test_config_is_checked() -> None:
         SpeciesEventConfig(species_source="recorded").validate()
     with pytest.raises(ValueError, match="nothing to train"):
         SpeciesEventConfig(train_species=False).validate()
+    with pytest.raises(ValueError, match="the discriminator sees nothing"):
+        SpeciesEventConfig(disc_kinematics=False, disc_species=False).validate()
+    with pytest.raises(ValueError, match="train_angles needs the kinematics"):
+        SpeciesEventConfig(disc_kinematics=False, train_angles=True).validate()
     with pytest.raises(ValueError, match="unknown species_event options"):
         SpeciesEventConfig.from_dict({"model": "species_event", "lr": 1})
     assert SpeciesEventConfig.from_dict({"model": "species_event", "lr_species": "3e-5"}
@@ -106,3 +110,85 @@ def test_gradient_reaches_the_head_through_the_species_input(fit_inputs, disc_sp
         assert grad == 0.0
     ev = fit.evaluate()
     assert ev["target_rate_211"] > 1.0 and ev["w_cos_theta"] >= 0.0
+
+
+def test_species_only_discriminator_ignores_the_kinematics(fit_inputs) -> None:
+    """disc_kinematics: false: each hadron's input is its role and species one-hot only, so
+    two decays with other momenta but the same species give the same set; the head still
+    gets a gradient (through the species input)."""
+    table, head_ckpt, angle_ckpt = fit_inputs
+    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                             disc_kinematics=False, estimator="score", species_params="offsets",
+                             events_per_batch=16, max_val_clusters=500)
+    fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
+    p1, p2, oh1, oh2 = fit.generate("train", np.arange(40))
+    x = fit._set(p1, p2, oh1, oh2)
+    assert x.shape == (80, 1 + fit.n_columns)
+    torch.testing.assert_close(x[:, 0], torch.cat([torch.ones(40), torch.zeros(40)]))
+    torch.testing.assert_close(x, fit._set(2 * p1, 0.5 * p2, oh1, oh2))
+    assert x[:, 1:].sum(dim=1).eq(1).all()  # one species per hadron
+    fit.step(0.0)
+    assert float(fit.head.offsets.grad.abs().sum()) > 0
+
+
+def test_average_offset_fits_averages_the_last_bias(fit_inputs, tmp_path) -> None:
+    """The mean of offset fits: the last layer's bias averaged, every other weight kept;
+    fits that differ elsewhere are refused."""
+    from hadml.train.species_event import average_offset_fits
+
+    _, head_ckpt, _ = fit_inputs
+    saved = torch.load(head_ckpt, weights_only=False)
+    bias = [k for k in saved["state_dict"] if k.endswith(".bias")][-1]
+    paths = []
+    for i, shift in enumerate((0.3, -0.1, 0.7)):
+        s = dict(saved, state_dict=dict(saved["state_dict"]))
+        s["state_dict"][bias] = saved["state_dict"][bias] + shift * torch.arange(
+            len(saved["state_dict"][bias]), dtype=torch.float32)
+        paths.append(tmp_path / f"fit{i}.pt")
+        torch.save(s, paths[-1])
+    out = average_offset_fits(paths, tmp_path / "avg.pt")
+    avg = torch.load(out, weights_only=False)["state_dict"]
+    n = len(saved["state_dict"][bias])
+    torch.testing.assert_close(avg[bias], saved["state_dict"][bias]
+                               + 0.3 * torch.arange(n, dtype=torch.float32))
+    for k, v in saved["state_dict"].items():
+        if k != bias:
+            assert torch.equal(avg[k], v)
+    s = torch.load(paths[1], weights_only=False)
+    first = next(iter(s["state_dict"]))
+    s["state_dict"][first] = s["state_dict"][first] + 1.0
+    torch.save(s, paths[1])
+    with pytest.raises(ValueError, match="beyond the last layer's bias"):
+        average_offset_fits(paths, tmp_path / "bad.pt")
+
+
+def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> None:
+    """species_params: flavour_offsets: the constituent classes come from the head's own
+    inputs (u/d 0, s 1, c 2, b 3, diquark 4, as the table's c1/c2 ids say); one step moves
+    the offsets; the saved checkpoint loads as the wrapper with those offsets and exports
+    to a format-2 file whose logits equal torch's (export_species_model verifies)."""
+    from hadml.data.features import heaviest_quark
+    from hadml.train.species import FlavourOffsetHead, load_head
+    from hadml.train.species_event import train_species_event
+
+    table, head_ckpt, angle_ckpt = fit_inputs
+    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                             estimator="score", species_params="flavour_offsets",
+                             events_per_batch=16, batches_per_epoch=2, max_epochs=1,
+                             max_val_clusters=500, out_dir=str(tmp_path), name="flav",
+                             export=str(tmp_path / "flav.onnx"))
+    fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
+    sd = fit.data["train"]["species"]
+    cls = fit.head.constituent_class(sd.x).numpy()
+    c1 = fit.data["train"]["requests"]["c1_id"]
+    want = np.where(np.abs(c1) > 1000, 4, np.maximum(heaviest_quark(c1) - 2, 0))
+    np.testing.assert_array_equal(cls[:, 0], want)
+    assert set(np.unique(cls[:, 0])) >= {0, 1, 2, 3}
+    fit.step(0.0)
+    assert float(fit.head.offsets.grad.abs().sum()) > 0
+    res = train_species_event(cfg, table, table, log=lambda _: None)
+    head, saved = load_head(res.checkpoint)
+    assert isinstance(head, FlavourOffsetHead)
+    assert saved["flavour_offsets"].shape == (2, 5, len(saved["species"]))
+    assert float(saved["flavour_offsets"].abs().sum()) > 0
+    assert res.exported is not None and res.exported.stat().st_size > 0

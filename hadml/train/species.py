@@ -109,6 +109,47 @@ class SpeciesHead(nn.Module):
         return self.net(x)
 
 
+#: Classes of a cluster constituent for the flavour offsets: u or d quark, s, c, b, diquark.
+N_FLAVOUR_CLASSES = 5
+
+
+class FlavourOffsetHead(nn.Module):
+    """A species head plus one logit offset per side, constituent class (N_FLAVOUR_CLASSES,
+    from the head's own c1/c2_flavour and c1/c2_diquark inputs) and species. Given the
+    constituent and the hadron, the popped flavour is fixed, so a Herwig flavour weight
+    (PwtSquark, PwtDIquark) is such an offset; one offset per species and side is not,
+    for hadrons that both kinds of constituent make (eta, eta': u/d and s clusters).
+    Written as ``flavour_offsets`` [2, classes, species] in the checkpoint (load_head)."""
+
+    def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
+                 offsets: torch.Tensor | None = None) -> None:
+        super().__init__()
+        self.head = head
+        self.n_species, self.n_features = head.n_species, head.n_features
+        cols = [features.index(f) for f in ("c1_flavour", "c2_flavour", "c1_diquark",
+                                              "c2_diquark")]
+        self.register_buffer("cols", torch.tensor(cols))
+        self.register_buffer("x_offset", torch.tensor([scaling["offset"][c] for c in cols]))
+        self.register_buffer("x_scale", torch.tensor([scaling["scale"][c] for c in cols]))
+        self.offsets = nn.Parameter(offsets.clone() if offsets is not None else
+                                    torch.zeros(2, N_FLAVOUR_CLASSES, head.n_species))
+
+    def constituent_class(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 2] class of constituent 1 and 2: 0 u/d, 1 s, 2 c, 3 b, 4 diquark."""
+        raw = torch.round(x[:, self.cols].float() * self.x_scale + self.x_offset)
+        quark = torch.clamp(raw[:, :2] - 2.0, 0.0, 3.0)
+        return torch.where(raw[:, 2:] > 0.5, torch.full_like(quark, 4.0), quark).long()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.head(x)
+        cls = self.constituent_class(x)
+        onehot = (cls[:, :, None] == torch.arange(N_FLAVOUR_CLASSES)).to(logits.dtype)
+        s = self.n_species
+        return torch.cat([logits[:, :s] + onehot[:, 0] @ self.offsets[0].to(logits.dtype),
+                          logits[:, s:] + onehot[:, 1] @ self.offsets[1].to(logits.dtype)],
+                         dim=1)
+
+
 @dataclass
 class ChannelTable:
     """Allowed pairs per flavour key, padded: column indices into the species list and
@@ -416,13 +457,16 @@ def train_species(cfg: SpeciesConfig, table: pa.Table | None = None,
     return result
 
 
-def load_head(checkpoint: str | Path) -> tuple[SpeciesHead, dict[str, Any]]:
+def load_head(checkpoint: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     """The head of a species checkpoint and its saved fields (species, features, ...)."""
     saved = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     cfg = saved["config"]
     head = SpeciesHead(len(saved["features"]), len(saved["species"]), cfg["hidden"],
                        cfg["layers"])
     head.load_state_dict(saved["state_dict"])
+    if saved.get("flavour_offsets") is not None:  # an event-level fit (species_event)
+        head = FlavourOffsetHead(head, list(saved["features"]), saved["scaling"],
+                                 saved["flavour_offsets"])
     head.eval()
     return head, saved
 

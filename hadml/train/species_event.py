@@ -49,10 +49,12 @@ SPECIES_SOURCES = ("head", "recorded")
 #: (REINFORCE, Williams 1992: per-event loss minus the batch mean times the gradient of
 #: the log-probability of the event's drawn pairs; unbiased, no relaxation).
 ESTIMATORS = ("straight_through", "score")
-#: What the fit changes in the species head: every weight, or one logit offset per species
-#: and side added to the head's output (the trained head frozen). Herwig's flavour
-#: weights (PwtSquark, PwtDIquark, ...) act as such per-species factors.
-SPECIES_PARAMS = ("head", "offsets")
+#: What the fit changes in the species head: every weight; one logit offset per species
+#: and side added to the head's output (the trained head frozen); or one per species, side
+#: and class of that side's constituent (u/d, s, c, b, diquark; FlavourOffsetHead). Herwig's
+#: flavour weights (PwtSquark, PwtDIquark) act as the latter exactly, and as per-species
+#: factors only for hadrons that one constituent class makes (not eta, eta').
+SPECIES_PARAMS = ("head", "offsets", "flavour_offsets")
 #: Primary species whose rates the monitor prints (|PDG id|).
 MONITORED = (211, 111, 321, 311, 2212, 3122, 221, 223, 333, 323, 313, 3222, 3312)
 
@@ -76,6 +78,10 @@ class SpeciesEventConfig:
     train_species: bool = True
     train_angles: bool = False
     disc_species: bool = True
+    #: The discriminator sees each hadron's lab momentum and mass (else only its species
+    #: and role: the event's species content, so that a mismatch of the frozen angle
+    #: generator's kinematics cannot move species rates; docs/species.md).
+    disc_kinematics: bool = True
     estimator: str = "straight_through"
     species_params: str = "head"
     #: Gumbel-softmax temperature of the backward pass.
@@ -112,6 +118,12 @@ class SpeciesEventConfig:
             raise ValueError(f"species_params must be one of {SPECIES_PARAMS}")
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}")
+        if not (self.disc_kinematics or self.disc_species):
+            raise ValueError("the discriminator sees nothing: set disc_kinematics and/or "
+                             "disc_species")
+        if self.train_angles and not self.disc_kinematics:
+            raise ValueError("train_angles needs the kinematics in the discriminator "
+                             "(disc_kinematics: true)")
         if not (self.train_species or self.train_angles):
             raise ValueError("nothing to train: set train_species and/or train_angles")
         if self.tau <= 0 or self.events_per_batch < 1 or self.max_epochs < 1:
@@ -217,8 +229,17 @@ class SpeciesEventFit:
         self.rng = np.random.default_rng(cfg.seed)
         self.spectrum = _spectrum()
         self.head, self.head_saved = load_head(cfg.species_from)
+        if self.head_saved.get("flavour_offsets") is not None:
+            raise ValueError(f"{cfg.species_from} is an event-level fit with flavour offsets; "
+                             "start from a species checkpoint (hadml train --config species)")
         if cfg.species_params == "offsets":
             self.head = OffsetHead(self.head, 2 * len(self.head_saved["species"]))
+        elif cfg.species_params == "flavour_offsets":
+            from hadml.train.species import FlavourOffsetHead
+
+            self.head = FlavourOffsetHead(self.head.requires_grad_(False),
+                                          list(self.head_saved["features"]),
+                                          self.head_saved["scaling"])
         self.species: list[int] = list(self.head_saved["species"])
         self.n_columns = len(self.species) + 1  # + "another hadron" (target only)
         col = {h: k for k, h in enumerate(self.species)}
@@ -267,7 +288,8 @@ class SpeciesEventFit:
                 "events": _Events.of(t.column("event").to_numpy()),
                 "angles": torch.as_tensor(target_angles(t), dtype=torch.float32),
             }
-        n_in = N_HADRON_FEATURES + (self.n_columns if cfg.disc_species else 0)
+        n_in = ((N_HADRON_FEATURES if cfg.disc_kinematics else 1)
+                + (self.n_columns if cfg.disc_species else 0))
         self.disc = DeepSetsDiscriminator(n_in, 64, cfg.disc_hidden, max(1, cfg.disc_layers - 1))
         if cfg.species_params == "head" or not cfg.train_species:
             self.head.requires_grad_(cfg.train_species)
@@ -342,7 +364,10 @@ class SpeciesEventFit:
 
     def _set(self, p1, p2, oh1, oh2) -> torch.Tensor:
         role = torch.cat([torch.ones(len(p1)), torch.zeros(len(p2))])
-        x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
+        if self.cfg.disc_kinematics:
+            x = hadron_features(torch.cat([p1, p2]), self.hadron_scale, role).float()
+        else:
+            x = role[:, None].float()
         if self.cfg.disc_species:
             x = torch.cat([x, torch.cat([oh1, oh2]).float()], dim=1)
         return x
@@ -509,6 +534,9 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     out.mkdir(parents=True, exist_ok=True)
     saved = dict(fit.head_saved)
     head = fit.head_ema.folded() if isinstance(fit.head_ema, OffsetHead) else fit.head_ema
+    if cfg.species_params == "flavour_offsets":  # load_head puts the wrapper back
+        saved["flavour_offsets"] = head.offsets.detach().clone()
+        head = head.head
     saved["state_dict"] = head.state_dict()
     saved["species_event_config"] = dataclasses.asdict(cfg)
     ckpt = out / "species_head.pt"
@@ -525,6 +553,35 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
 
         result.exported = export_species_model(ckpt, cfg.export_angles_from, cfg.export)
     return result
+
+
+def average_offset_fits(checkpoints: list[str | Path], out: str | Path) -> Path:
+    """Write the head whose logit offsets are the mean of those of several offset fits of
+    the same head (``species_params: offsets``, other seeds): each fit's offsets carry the
+    noise of its score-function steps, and their mean has about 1/sqrt(n) of it. The fits
+    must differ only in the last layer's bias (where the offsets are folded)."""
+    if len(checkpoints) < 2:
+        raise ValueError("average_offset_fits needs at least two checkpoints")
+    saved = [torch.load(c, map_location="cpu", weights_only=False) for c in checkpoints]
+    states = [s["state_dict"] for s in saved]
+    bias = [k for k in states[0] if k.endswith(".bias")][-1]
+    for c, st in zip(checkpoints[1:], states[1:], strict=True):
+        if st.keys() != states[0].keys() or any(
+                not torch.equal(st[k], states[0][k]) for k in st if k != bias):
+            raise ValueError(f"{c} differs from {checkpoints[0]} beyond the last layer's bias "
+                             "(not offset fits of one head)")
+        if saved[0]["species"] != saved[-1]["species"]:
+            raise ValueError(f"{c}: another species list")
+    avg = dict(saved[0])
+    avg["state_dict"] = dict(states[0])
+    avg["state_dict"][bias] = torch.stack([st[bias] for st in states]).mean(dim=0)
+    if any(s.get("flavour_offsets") is not None for s in saved):
+        avg["flavour_offsets"] = torch.stack([s["flavour_offsets"] for s in saved]).mean(dim=0)
+    avg["averaged_from"] = [str(c) for c in checkpoints]
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(avg, out)
+    return out
 
 
 def _summary(before: dict[str, float], now: dict[str, float], start: float) -> str:
@@ -551,8 +608,25 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="event-level fit of a format-2 model "
                                  "(docs/species.md)")
     ap.add_argument("--config", default="species_event")
+    ap.add_argument("--average", nargs="+", metavar="CKPT",
+                    help="instead of fitting: average the offsets of these offset fits")
+    ap.add_argument("--out", help="with --average: the averaged head checkpoint")
+    ap.add_argument("--export", help="with --average: also write this format-2 file")
     ap.add_argument("overrides", nargs="*", help="key=value")
     a = ap.parse_args(argv)
+    if a.average:
+        if not a.out:
+            ap.error("--average needs --out")
+        try:
+            ckpt = average_offset_fits(a.average, a.out)
+        except (OSError, ValueError) as err:
+            ap.exit(2, f"species_event --average: {err}\n")
+        print(f"averaged head: {ckpt}")
+        if a.export:
+            from hadml.train.export import export_species_model
+
+            print(f"format-2 model: {export_species_model(ckpt, None, a.export)}")
+        return 0
     res = train_species_event(load_species_event_config(a.config, a.overrides))
     print(f"checkpoint: {res.checkpoint} ({res.seconds:.0f} s)")
     if res.exported:
