@@ -158,8 +158,16 @@ def test_average_offset_fits_averages_the_last_bias(fit_inputs, tmp_path) -> Non
     first = next(iter(s["state_dict"]))
     s["state_dict"][first] = s["state_dict"][first] + 1.0
     torch.save(s, paths[1])
+    existing = tmp_path / "bad.pt"
+    existing.write_bytes(b"kept")
     with pytest.raises(ValueError, match="beyond the last layer's bias"):
-        average_offset_fits(paths, tmp_path / "bad.pt")
+        average_offset_fits(paths, existing)
+    assert existing.read_bytes() == b"kept"  # a refused average leaves the file alone
+    s["state_dict"][first] = saved["state_dict"][first]
+    s["species"] = list(s["species"])[::-1]
+    torch.save(s, paths[1])
+    with pytest.raises(ValueError, match="another species list"):
+        average_offset_fits(paths, existing)
 
 
 def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> None:

@@ -41,6 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from hadml import kinematics
+from hadml.io.atomic import write_atomically
 from hadml.train.models import N_HADRON_FEATURES, DeepSetsDiscriminator, hadron_features
 
 SPECIES_SOURCES = ("head", "recorded")
@@ -570,8 +571,9 @@ def average_offset_fits(checkpoints: list[str | Path], out: str | Path) -> Path:
                 not torch.equal(st[k], states[0][k]) for k in st if k != bias):
             raise ValueError(f"{c} differs from {checkpoints[0]} beyond the last layer's bias "
                              "(not offset fits of one head)")
-        if saved[0]["species"] != saved[-1]["species"]:
-            raise ValueError(f"{c}: another species list")
+    for c, s in zip(checkpoints[1:], saved[1:], strict=True):
+        if s["species"] != saved[0]["species"]:
+            raise ValueError(f"{c}: another species list than {checkpoints[0]}")
     avg = dict(saved[0])
     avg["state_dict"] = dict(states[0])
     avg["state_dict"][bias] = torch.stack([st[bias] for st in states]).mean(dim=0)
@@ -580,8 +582,8 @@ def average_offset_fits(checkpoints: list[str | Path], out: str | Path) -> Path:
     avg["averaged_from"] = [str(c) for c in checkpoints]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(avg, out)
-    return out
+    # An existing file at ``out`` survives a failed or interrupted write.
+    return write_atomically(out, lambda f: torch.save(avg, f))
 
 
 def _summary(before: dict[str, float], now: dict[str, float], start: float) -> str:
