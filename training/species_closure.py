@@ -36,7 +36,6 @@ inclusive rate, this says which primary rates carry the miss.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -232,10 +231,12 @@ def main() -> int:
           f"ML/classic {speed['ml'] / speed['classic']:.2f}; ML species fallbacks "
           f"{st['species_fallbacks']} of {st['decayed'] + st['fallbacks']} clusters")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"events": n, "seed": args.seed, "blocks": args.blocks, "rows": rows,
-                       "target_set": args.target_set, "set": args.set,
-                       "events_per_s": speed, "ml_stats": dict(st)}, f, indent=1)
+        from hadml.io.atomic import write_json_atomically
+
+        write_json_atomically(args.json, {
+            "events": n, "seed": args.seed, "blocks": args.blocks, "rows": rows,
+            "target_set": args.target_set, "set": args.set, "events_per_s": speed,
+            "ml_stats": dict(st)})
     return 0
 
 
