@@ -200,3 +200,69 @@ def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> 
     assert saved["flavour_offsets"].shape == (2, 5, len(saved["species"]))
     assert float(saved["flavour_offsets"].abs().sum()) > 0
     assert res.exported is not None and res.exported.stat().st_size > 0
+
+
+def test_popped_class_table_follows_the_quark_content() -> None:
+    """The popped flavour's class next to a constituent of each class (0 u/d, 1 s, 2 c,
+    3 b; 4 diquark, 5 none), from the PDG digits."""
+    from hadml.train.species import POPPED_NONE, popped_class_table
+
+    ids = [211, 321, 221, 333, 421, 2212, 3122, 531]
+    t = popped_class_table(ids)
+    col = {h: t[:, k].tolist() for k, h in enumerate(ids)}
+    n = POPPED_NONE
+    assert col[211] == [0, n, n, n]  # pi+: u/d next to u/d
+    assert col[321] == [1, 0, n, n]  # K+: s next to u, u next to sbar
+    assert col[221] == [0, 1, n, n]  # eta: u ubar / d dbar / s sbar mixture
+    assert col[333] == [0, 1, n, n]
+    assert col[421] == [2, n, 0, n]  # D0: c next to ubar, u next to c
+    assert col[2212] == [4, n, n, n]  # p: a diquark next to u or d
+    assert col[3122] == [4, 4, n, n]
+    assert col[531] == [n, 3, n, 1]  # B_s0: b next to s, s next to b
+
+
+def test_popped_offsets_act_as_flavour_weights_and_export(fit_inputs, tmp_path) -> None:
+    """species_params: popped_offsets: side-1 logits move by the popped class's offset
+    (none for a diquark constituent), side 2 never; four parameters get gradients; the
+    saved checkpoint is an ordinary flavour-offset head that exports."""
+    from hadml.train.species import (
+        POPPED_NONE,
+        FlavourOffsetHead,
+        PoppedFlavourOffsetHead,
+        load_head,
+    )
+    from hadml.train.species_event import train_species_event
+
+    table, head_ckpt, angle_ckpt = fit_inputs
+    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                             estimator="score", species_params="popped_offsets",
+                             events_per_batch=16, batches_per_epoch=2, max_epochs=1,
+                             max_val_clusters=500, out_dir=str(tmp_path), name="pop",
+                             export=str(tmp_path / "pop.onnx"))
+    fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
+    head = fit.head
+    assert isinstance(head, PoppedFlavourOffsetHead)
+    assert [p.numel() for p in head.parameters() if p.requires_grad] == [4]
+    with torch.no_grad():
+        head.popped_offsets.copy_(torch.tensor([0.5, 0.0, 0.0, -1.0]))  # s, c, b, diquark
+    x = fit.data["train"]["species"].x[:400]
+    diff = (head(x) - head.head(x)).detach().numpy()
+    cls = head.constituent_class(x).numpy()
+    table_ = head.popped.numpy()
+    per_class = np.array([0.0, 0.5, 0.0, 0.0, -1.0, 0.0])
+    s = head.n_species
+    for row in range(len(x)):
+        c1 = cls[row, 0]
+        want = np.zeros(s) if c1 == 4 else per_class[table_[c1]]
+        np.testing.assert_allclose(diff[row, :s], want, atol=1e-6)
+    np.testing.assert_array_equal(diff[:, s:], 0.0)
+    assert (table_ != POPPED_NONE).any()
+    fit.step(0.0)
+    assert float(head.popped_offsets.grad.abs().sum()) > 0
+    res = train_species_event(cfg, table, table, log=lambda _: None)
+    loaded, saved = load_head(res.checkpoint)
+    assert isinstance(loaded, FlavourOffsetHead)
+    off = saved["flavour_offsets"]
+    assert off.shape == (2, 5, len(saved["species"]))
+    assert float(off[1].abs().sum()) == 0.0 and float(off[0, 4].abs().sum()) == 0.0
+    assert res.exported is not None and res.exported.stat().st_size > 0

@@ -25,6 +25,7 @@ import dataclasses
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,65 @@ class FlavourOffsetHead(nn.Module):
         return torch.cat([logits[:, :s] + onehot[:, 0] @ self.offsets[0].to(logits.dtype),
                           logits[:, s:] + onehot[:, 1] @ self.offsets[1].to(logits.dtype)],
                          dim=1)
+
+
+#: Row index of "no offset" in PoppedFlavourOffsetHead's per-class vector.
+POPPED_NONE = 5
+
+
+def _quark_class(digit: int) -> int:
+    """0 u/d, 1 s, 2 c, 3 b for a PDG quark digit."""
+    return {1: 0, 2: 0, 3: 1, 4: 2, 5: 3}[digit]
+
+
+def popped_class_table(species: Sequence[int]) -> np.ndarray:
+    """[4, S] the class of the flavour popped to make hadron |id| ``species[k]`` next to a
+    quark constituent of class c (rows 0 u/d, 1 s, 2 c, 3 b): 0-3 the popped quark's
+    class, 4 a diquark (baryons), POPPED_NONE where this constituent does not make it.
+
+    PDG digits (quarks n_q1 n_q2 n_q3; n_q1 = 0 for mesons): a meson takes the class of its
+    other quark; a flavourless light meson (eta, omega, phi, f0, ...; u ubar, d dbar and
+    s sbar mix) is made from u/d or s with the constituent's own class popped; a baryon
+    with the constituent's quark pops a diquark."""
+    table = np.full((4, len(species)), POPPED_NONE, dtype=np.int64)
+    for k, pid in enumerate(species):
+        q1, q2, q3 = (abs(pid) // 1000) % 10, (abs(pid) // 100) % 10, (abs(pid) // 10) % 10
+        if q1 == 0:  # meson
+            ca, cb = _quark_class(q2), _quark_class(q3)
+            if q2 == q3 and ca <= 1:  # light flavourless: u/d/s mixtures
+                table[0, k], table[1, k] = 0, 1
+            else:
+                for c in {ca, cb}:
+                    table[c, k] = cb if c == ca else ca
+        else:  # baryon
+            for c in {_quark_class(q) for q in (q1, q2, q3)}:
+                table[c, k] = 4
+    return table
+
+
+class PoppedFlavourOffsetHead(FlavourOffsetHead):
+    """A species head plus one logit offset per class of the popped flavour (s, c, b,
+    diquark; u/d the reference, 0): exactly how Herwig's flavour weights (PwtSquark,
+    PwtDIquark, ...) enter the HadronSelector's pair weights, with 4 numbers instead of
+    FlavourOffsetHead's 2 x 5 x S. The popped class is read from the triplet side's
+    hadron and constituent (popped_class_table); clusters whose triplet constituent is an
+    (anti)diquark get no offset. Saved as FlavourOffsetHead's ``flavour_offsets`` (the
+    expanded tensor), so load_head and the format-2 export need nothing new."""
+
+    def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
+                 species: Sequence[int]) -> None:
+        super().__init__(head, features, scaling)
+        del self.offsets  # replaced by the property below
+        self.register_buffer("popped", torch.as_tensor(popped_class_table(species)))
+        self.popped_offsets = nn.Parameter(torch.zeros(4))  # s, c, b, diquark
+
+    @property
+    def offsets(self) -> torch.Tensor:  # type: ignore[override]
+        zero = torch.zeros(1, dtype=self.popped_offsets.dtype)
+        per_class = torch.cat([zero, self.popped_offsets, zero])  # u/d, s, c, b, dq, none
+        side1 = torch.cat([per_class[self.popped],  # constituents u/d, s, c, b
+                           torch.zeros(1, self.n_species, dtype=per_class.dtype)])  # diquark
+        return torch.stack([side1, torch.zeros_like(side1)])
 
 
 @dataclass

@@ -54,8 +54,10 @@ ESTIMATORS = ("straight_through", "score")
 #: and side added to the head's output (the trained head frozen); or one per species, side
 #: and class of that side's constituent (u/d, s, c, b, diquark; FlavourOffsetHead). Herwig's
 #: flavour weights (PwtSquark, PwtDIquark) act as the latter exactly, and as per-species
-#: factors only for hadrons that one constituent class makes (not eta, eta').
-SPECIES_PARAMS = ("head", "offsets", "flavour_offsets")
+#: factors only for hadrons that one constituent class makes (not eta, eta'); or one
+#: offset per class of the popped flavour (s, c, b, diquark against u/d;
+#: PoppedFlavourOffsetHead): Herwig's flavour weights themselves, 4 numbers.
+SPECIES_PARAMS = ("head", "offsets", "flavour_offsets", "popped_offsets")
 #: Primary species whose rates the monitor prints (|PDG id|).
 MONITORED = (211, 111, 321, 311, 2212, 3122, 221, 223, 333, 323, 313, 3222, 3312)
 
@@ -241,6 +243,13 @@ class SpeciesEventFit:
             self.head = FlavourOffsetHead(self.head.requires_grad_(False),
                                           list(self.head_saved["features"]),
                                           self.head_saved["scaling"])
+        elif cfg.species_params == "popped_offsets":
+            from hadml.train.species import PoppedFlavourOffsetHead
+
+            self.head = PoppedFlavourOffsetHead(self.head.requires_grad_(False),
+                                                list(self.head_saved["features"]),
+                                                self.head_saved["scaling"],
+                                                list(self.head_saved["species"]))
         self.species: list[int] = list(self.head_saved["species"])
         self.n_columns = len(self.species) + 1  # + "another hadron" (target only)
         col = {h: k for k, h in enumerate(self.species)}
@@ -535,7 +544,7 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     out.mkdir(parents=True, exist_ok=True)
     saved = dict(fit.head_saved)
     head = fit.head_ema.folded() if isinstance(fit.head_ema, OffsetHead) else fit.head_ema
-    if cfg.species_params == "flavour_offsets":  # load_head puts the wrapper back
+    if cfg.species_params in ("flavour_offsets", "popped_offsets"):  # load_head: the wrapper
         saved["flavour_offsets"] = head.offsets.detach().clone()
         head = head.head
     saved["state_dict"] = head.state_dict()
