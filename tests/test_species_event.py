@@ -204,10 +204,10 @@ def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> 
 
 def test_popped_class_table_follows_the_quark_content() -> None:
     """The popped flavour's class next to a constituent of each class (0 u/d, 1 s, 2 c,
-    3 b; 4 diquark, 5 none), from the PDG digits."""
+    3 b; 4-6 a diquark with 0-2 s; POPPED_NONE), from the PDG digits."""
     from hadml.train.species import POPPED_NONE, popped_class_table
 
-    ids = [211, 321, 221, 333, 421, 2212, 3122, 531]
+    ids = [211, 321, 221, 333, 421, 2212, 3122, 531, 3312]
     t = popped_class_table(ids)
     col = {h: t[:, k].tolist() for k, h in enumerate(ids)}
     n = POPPED_NONE
@@ -217,7 +217,8 @@ def test_popped_class_table_follows_the_quark_content() -> None:
     assert col[333] == [0, 1, n, n]
     assert col[421] == [2, n, 0, n]  # D0: c next to ubar, u next to c
     assert col[2212] == [4, n, n, n]  # p: a diquark next to u or d
-    assert col[3122] == [4, 4, n, n]
+    assert col[3122] == [5, 4, n, n]  # Lambda: ds/us next to u/d, ud next to s
+    assert col[3312] == [6, 5, n, n]  # Xi-: ss next to d, ds next to s
     assert col[531] == [n, 3, n, 1]  # B_s0: b next to s, s next to b
 
 
@@ -244,12 +245,12 @@ def test_popped_offsets_act_as_flavour_weights_and_export(fit_inputs, tmp_path) 
     assert isinstance(head, PoppedFlavourOffsetHead)
     assert [p.numel() for p in head.parameters() if p.requires_grad] == [4]
     with torch.no_grad():
-        head.popped_offsets.copy_(torch.tensor([0.5, 0.0, 0.0, -1.0]))  # s, c, b, diquark
+        head.popped_offsets.copy_(torch.tensor([0.5, 0.0, 0.0, -1.0]))  # w_s, w_c, w_b, w_dq
     x = fit.data["train"]["species"].x[:400]
     diff = (head(x) - head.head(x)).detach().numpy()
     cls = head.constituent_class(x).numpy()
     table_ = head.popped.numpy()
-    per_class = np.array([0.0, 0.5, 0.0, 0.0, -1.0, 0.0])
+    per_class = np.array([0.0, 0.5, 0.0, 0.0, -1.0, -0.5, 0.0, 0.0])  # dq + k s
     s = head.n_species
     for row in range(len(x)):
         c1 = cls[row, 0]

@@ -151,8 +151,9 @@ class FlavourOffsetHead(nn.Module):
                          dim=1)
 
 
-#: Row index of "no offset" in PoppedFlavourOffsetHead's per-class vector.
-POPPED_NONE = 5
+#: Popped-flavour classes of popped_class_table: quarks 0 u/d, 1 s, 2 c, 3 b; diquarks
+#: with 0, 1, 2 strange quarks 4, 5, 6; POPPED_NONE where the constituent does not make it.
+POPPED_NONE = 7
 
 
 def _quark_class(digit: int) -> int:
@@ -163,12 +164,14 @@ def _quark_class(digit: int) -> int:
 def popped_class_table(species: Sequence[int]) -> np.ndarray:
     """[4, S] the class of the flavour popped to make hadron |id| ``species[k]`` next to a
     quark constituent of class c (rows 0 u/d, 1 s, 2 c, 3 b): 0-3 the popped quark's
-    class, 4 a diquark (baryons), POPPED_NONE where this constituent does not make it.
+    class, 4 + (strange quarks in it) a popped diquark, POPPED_NONE where this
+    constituent does not make the hadron.
 
     PDG digits (quarks n_q1 n_q2 n_q3; n_q1 = 0 for mesons): a meson takes the class of its
     other quark; a flavourless light meson (eta, omega, phi, f0, ...; u ubar, d dbar and
     s sbar mix) is made from u/d or s with the constituent's own class popped; a baryon
-    with the constituent's quark pops a diquark."""
+    containing the constituent's quark pops the other two (their strange count: the
+    baryon's, less one if the constituent is the s)."""
     table = np.full((4, len(species)), POPPED_NONE, dtype=np.int64)
     for k, pid in enumerate(species):
         q1, q2, q3 = (abs(pid) // 1000) % 10, (abs(pid) // 100) % 10, (abs(pid) // 10) % 10
@@ -180,33 +183,39 @@ def popped_class_table(species: Sequence[int]) -> np.ndarray:
                 for c in {ca, cb}:
                     table[c, k] = cb if c == ca else ca
         else:  # baryon
+            n_s = sum(q == 3 for q in (q1, q2, q3))
             for c in {_quark_class(q) for q in (q1, q2, q3)}:
-                table[c, k] = 4
+                table[c, k] = 4 + n_s - (1 if c == 1 else 0)
     return table
 
 
 class PoppedFlavourOffsetHead(FlavourOffsetHead):
-    """A species head plus one logit offset per class of the popped flavour (s, c, b,
-    diquark; u/d the reference, 0): exactly how Herwig's flavour weights (PwtSquark,
-    PwtDIquark, ...) enter the HadronSelector's pair weights, with 4 numbers instead of
-    FlavourOffsetHead's 2 x 5 x S. The popped class is read from the triplet side's
-    hadron and constituent (popped_class_table); clusters whose triplet constituent is an
-    (anti)diquark get no offset. Saved as FlavourOffsetHead's ``flavour_offsets`` (the
-    expanded tensor), so load_head and the format-2 export need nothing new."""
+    """A species head plus one logit offset per popped flavour, the way Herwig's flavour
+    weights enter the HadronSelector's pair weights (a popped s quark: PwtSquark; a popped
+    diquark: PwtDIquark times the weights of its quarks): w_s per popped strange quark
+    (also inside a diquark), w_dq per popped diquark, w_c and w_b; u/d is the reference
+    (0). Four numbers instead of FlavourOffsetHead's 2 x 5 x S. The popped flavour is read
+    from the triplet side's hadron and constituent (popped_class_table); clusters whose
+    triplet constituent is an (anti)diquark get no offset. Saved as FlavourOffsetHead's
+    ``flavour_offsets`` (the expanded tensor), so load_head and the export need nothing new."""
 
     def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
                  species: Sequence[int]) -> None:
         super().__init__(head, features, scaling)
         del self.offsets  # replaced by the property below
         self.register_buffer("popped", torch.as_tensor(popped_class_table(species)))
-        self.popped_offsets = nn.Parameter(torch.zeros(4))  # s, c, b, diquark
+        self.popped_offsets = nn.Parameter(torch.zeros(4))  # w_s, w_c, w_b, w_dq
+
+    def per_class(self) -> torch.Tensor:
+        """Offset of each popped class: u/d, s, c, b, diquark with 0/1/2 s, none."""
+        w_s, w_c, w_b, w_dq = self.popped_offsets
+        zero = torch.zeros((), dtype=self.popped_offsets.dtype)
+        return torch.stack([zero, w_s, w_c, w_b, w_dq, w_dq + w_s, w_dq + 2 * w_s, zero])
 
     @property
     def offsets(self) -> torch.Tensor:  # type: ignore[override]
-        zero = torch.zeros(1, dtype=self.popped_offsets.dtype)
-        per_class = torch.cat([zero, self.popped_offsets, zero])  # u/d, s, c, b, dq, none
-        side1 = torch.cat([per_class[self.popped],  # constituents u/d, s, c, b
-                           torch.zeros(1, self.n_species, dtype=per_class.dtype)])  # diquark
+        side1 = torch.cat([self.per_class()[self.popped],  # constituents u/d, s, c, b
+                           torch.zeros(1, self.n_species, dtype=self.popped_offsets.dtype)])
         return torch.stack([side1, torch.zeros_like(side1)])
 
 
