@@ -4,6 +4,8 @@ gradient reaches the species head only through the species input."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +172,16 @@ def test_average_offset_fits_averages_the_last_bias(fit_inputs, tmp_path) -> Non
         average_offset_fits(paths, existing)
 
 
+def _short_offset_fit(fit_inputs, tmp_path: Path, species_params: str) -> SpeciesEventConfig:
+    """A two-step score-function fit of ``species_params`` that exports a format-2 file."""
+    _, head_ckpt, angle_ckpt = fit_inputs
+    return SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
+                              estimator="score", species_params=species_params,
+                              events_per_batch=16, batches_per_epoch=2, max_epochs=1,
+                              max_val_clusters=500, out_dir=str(tmp_path), name=species_params,
+                              export=str(tmp_path / f"{species_params}.onnx"))
+
+
 def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> None:
     """species_params: flavour_offsets: the constituent classes come from the head's own
     inputs (u/d 0, s 1, c 2, b 3, diquark 4, as the table's c1/c2 ids say); one step moves
@@ -179,12 +191,8 @@ def test_flavour_offsets_fit_saves_a_head_that_exports(fit_inputs, tmp_path) -> 
     from hadml.train.species import FlavourOffsetHead, load_head
     from hadml.train.species_event import train_species_event
 
-    table, head_ckpt, angle_ckpt = fit_inputs
-    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
-                             estimator="score", species_params="flavour_offsets",
-                             events_per_batch=16, batches_per_epoch=2, max_epochs=1,
-                             max_val_clusters=500, out_dir=str(tmp_path), name="flav",
-                             export=str(tmp_path / "flav.onnx"))
+    table = fit_inputs[0]
+    cfg = _short_offset_fit(fit_inputs, tmp_path, "flavour_offsets")
     fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
     sd = fit.data["train"]["species"]
     cls = fit.head.constituent_class(sd.x).numpy()
@@ -234,12 +242,8 @@ def test_popped_offsets_act_as_flavour_weights_and_export(fit_inputs, tmp_path) 
     )
     from hadml.train.species_event import train_species_event
 
-    table, head_ckpt, angle_ckpt = fit_inputs
-    cfg = SpeciesEventConfig(species_from=str(head_ckpt), angles_from=str(angle_ckpt),
-                             estimator="score", species_params="popped_offsets",
-                             events_per_batch=16, batches_per_epoch=2, max_epochs=1,
-                             max_val_clusters=500, out_dir=str(tmp_path), name="pop",
-                             export=str(tmp_path / "pop.onnx"))
+    table = fit_inputs[0]
+    cfg = _short_offset_fit(fit_inputs, tmp_path, "popped_offsets")
     fit = SpeciesEventFit(cfg, table, table, log=lambda _: None)
     head = fit.head
     assert isinstance(head, PoppedFlavourOffsetHead)
