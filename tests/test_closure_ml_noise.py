@@ -6,13 +6,11 @@ noise that the decay stream (``decay_seed``) feeds the model, whatever the weigh
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 from hadml import _core
 from hadml.config import load_config
@@ -31,12 +29,7 @@ def normal_cdf(z: np.ndarray) -> np.ndarray:
 
 
 def test_light_non_perturbative_ml_angles_are_a_fixed_function_of_the_noise() -> None:
-    # training/closure.py by its file (the checkout is not on sys.path in CI)
-    spec = importlib.util.spec_from_file_location(
-        "closure", Path(__file__).resolve().parents[1] / "training" / "closure.py")
-    closure = importlib.util.module_from_spec(spec)
-    sys.modules["closure"] = closure  # its dataclasses look their module up there
-    spec.loader.exec_module(closure)
+    closure = load_script("training/closure.py")
     flavour_class = closure.flavour_class
 
     config = load_config(overrides={"seed": SEED, "hadronization": "ml",

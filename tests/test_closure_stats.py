@@ -3,12 +3,11 @@ its p-values (issue 12, item 1)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 import hadml
 from hadml.config import ConfigError, load_config
@@ -20,8 +19,6 @@ from hadml.train.metrics import (
     null_scale,
     scaled_chi2_p,
 )
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _columns(table, names=("px", "pz", "c1_id", "c2_id", "c1_pert", "h1_id", "h2_id")):
@@ -137,11 +134,7 @@ def test_empirical_and_scaled_null_p_values() -> None:
 # --- the closure script's binning and classes ------------------------------------------
 
 def _closure_module():
-    spec = importlib.util.spec_from_file_location("closure", REPO / "training" / "closure.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["closure"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("training/closure.py")
 
 
 def test_closure_classes_and_equiprobable_bins() -> None:

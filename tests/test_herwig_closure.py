@@ -3,28 +3,20 @@ adapter's dumps) on dump files written here in the adapter's format with known d
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 from hadml.data.features import condition_features
 from hadml.io import herwig_dump
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
 def hc():
-    spec = importlib.util.spec_from_file_location(
-        "herwig_closure", REPO / "scripts/herwig/herwig_closure.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/herwig/herwig_closure.py")
 
 
 # (c1, c2, h1, h2, cluster mass, constituent mass): light, charm, bottom clusters; hadron 1

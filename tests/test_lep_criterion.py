@@ -3,24 +3,19 @@ redraws (issue 12, goal 2)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
 from pathlib import Path
 
 import pytest
+from _scripts import load_script
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("lep_criterion",
-                                                  REPO / "training" / "lep_criterion.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["lep_criterion"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("training/lep_criterion.py")
 
 
 def test_ratios_and_null_spread_by_hand() -> None:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
+from _scripts import load_script
 
 from hadml.analysis import yoda
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _load():
-    spec = importlib.util.spec_from_file_location("mc_vs_mc", REPO / "scripts/herwig/mc_vs_mc.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/herwig/mc_vs_mc.py")
 
 
 def _scatter(path: str, y: list[float], err: list[float]) -> yoda.Scatter2D:

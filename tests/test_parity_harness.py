@@ -6,26 +6,20 @@ ClMaxLight is found). The real comparison is in docs/parity.md."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 
 from hadml.io import herwig_dump
 
-REPO = Path(__file__).resolve().parents[1]
 N_EVENTS = 600
 
 
 def _harness():
-    spec = importlib.util.spec_from_file_location("parity", REPO / "scripts/herwig/parity.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/herwig/parity.py")
 
 
 def _as_herwig_record(res: dict) -> list:

@@ -4,11 +4,9 @@ the hadron a cluster made."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+from _scripts import load_script
 
 import hadml
 from hadml.event import CLUSTER_PID
@@ -16,12 +14,7 @@ from hadml.event import CLUSTER_PID
 
 @pytest.fixture(scope="module")
 def closure_script():
-    # By its file: the checkout's training/ is not a package on sys.path in CI.
-    spec = importlib.util.spec_from_file_location(
-        "species_closure", Path(__file__).resolve().parents[1] / "training" / "species_closure.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("training/species_closure.py")
 
 
 def _walk_up(ev, i: int) -> int:
