@@ -49,7 +49,11 @@ def chain_stats(n: int, seed: int, overrides: dict[str, object]) -> dict[str, fl
 
 
 def main(argv: list[str]) -> None:
-    n, seed = int(argv[0]), int(argv[1])
+    # A usage error is a message with the usage, not a traceback.
+    try:
+        n, seed = int(argv[0]), int(argv[1])
+    except (IndexError, ValueError):
+        sys.exit(f"usage error in {argv}\n{__doc__}")
     for spec in argv[2:]:
         label, *items = spec.split(",")
         overrides = {k: _number(v) for k, v in (item.split("=", 1) for item in items)}

@@ -40,7 +40,11 @@ def _number(text: str) -> int | float:
 
 
 def main(argv: list[str]) -> None:
-    out, n, seed = argv[0], int(argv[1]), int(argv[2])
+    # A usage error is a message with the usage, not a traceback.
+    try:
+        out, n, seed = argv[0], int(argv[1]), int(argv[2])
+    except (IndexError, ValueError):
+        sys.exit(f"usage error in {argv}\n{__doc__}")
     overrides: dict[str, object] = {"tune": "lep", "seed": seed}
     for item in argv[3:]:
         key, value = item.split("=", 1)

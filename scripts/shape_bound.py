@@ -22,16 +22,19 @@ fit`` reports); minima at a box edge are flagged.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from iminuit import Minuit
 
 from hadml.analysis import tune as T
+from hadml.analysis.compare import RefDataError
 from hadml.analysis.surrogate import PolynomialSurrogate, leverage
 
 
@@ -161,19 +164,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="events of the run the chi2 is expected for (default 50000)")
     parser.add_argument("--refdir", default=os.environ.get("HADML_REFDIR"))
     args = parser.parse_args(argv)
-    import json
-
-    report = json.loads(open(args.peer_report).read())
+    try:
+        report = json.loads(Path(args.peer_report).read_text())
+        inputs, _ = report["inputs"], report["histograms"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        parser.error(f"{args.peer_report} is not a readable hadml compare report.json ({err})")
     for label in (args.peer_label, args.shipped_label):
-        if label is not None and label not in report["inputs"]:
+        if label is not None and label not in inputs:
             parser.error(f"{label!r} is not an input of {args.peer_report}: "
-                         f"{', '.join(report['inputs'])}")
+                         f"{', '.join(inputs)}")
     peer = peer_values(report, args.peer_label)
     check = peer_values(report, args.shipped_label) if args.shipped_label else None
     for directory in args.directories:
         try:
             bound(directory, args.target, peer, args.refdir, check)
-        except T.TuneError as err:
+        except (T.TuneError, RefDataError) as err:
             print(f"shape_bound: {directory}: {err}", file=sys.stderr)
             return 2
     return 0

@@ -22,8 +22,12 @@ from hadml.analysis.surrogate import PolynomialSurrogate
 
 
 def main(argv: list[str]) -> None:
-    directory, name, target = argv[0], argv[1], int(argv[2])
-    values = [float(v) for v in argv[3:]]
+    # A usage error is a message with the usage, not a traceback.
+    try:
+        directory, name, target = argv[0], argv[1], int(argv[2])
+        values = [float(v) for v in argv[3:]]
+    except (IndexError, ValueError):
+        sys.exit(f"usage error in {argv}\n{__doc__}")
     refdir = os.environ.get("HADML_REFDIR")
     plan = T.load_plan(directory)
     box = T.box_of(plan)
