@@ -8,7 +8,6 @@ process on one core; then both are fitted and their optima compared.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from hadml.analysis import tune
 from hadml.analysis import tune_weights as tw
 from hadml.analysis.surrogate import Parameter, ParameterBox
+from hadml.io.atomic import write_json_atomically
 
 #: A box inside the validated steps around the shipped tune's strangeness and diquark
 #: weights (hadml/tunes/lep.yaml: PwtSquark 0.374, PwtDIquark 0.407).
@@ -57,7 +57,7 @@ def main() -> None:
               + ", ".join(f"{n} {v:.4f} +- {e:.4f}" for n, (v, e) in
                           result[mode]["optimum"].items())
               + f"; F = {result[mode]['objective']:.3f}", flush=True)
-    (out / "result.json").write_text(json.dumps(result, indent=1))
+    write_json_atomically(out / "result.json", result)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from dctr_validation import STUDIES, events
 
+from hadml.io.atomic import write_json_atomically
 from hadml.reweight.config import ReweightConfig
 from hadml.reweight.model import load_classifier
 from hadml.reweight.run import calibrate, compute_weights, training_data
@@ -50,7 +51,7 @@ def main() -> None:
         report = json.loads((out / f"report_{args.study}{tag}.json").read_text())
         report["logit_scale"] = scale
         report["calibration_wall_s"] = time.perf_counter() - start
-        (out / f"report_{args.study}{tag}_cal.json").write_text(json.dumps(report, indent=1))
+        write_json_atomically(out / f"report_{args.study}{tag}_cal.json", report)
         print(f"{tag}: logit scale {scale:.3f} ({time.perf_counter() - start:.0f} s)",
               flush=True)
 

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import hadml
 from hadml.analysis.compare import compare_events
 from hadml.config import load_config
+from hadml.io.atomic import write_json_atomically
 
 ANALYSES = ["ALEPH_1996_S3486095", "ALEPH_2004_S5765862", "OPAL_2004_S6132243",
             "ALEPH_2001_S4656318", "PDG_HADRON_MULTIPLICITIES", "DELPHI_2011_I890503"]
@@ -81,11 +82,11 @@ def main(argv: list[str]) -> None:
         "nch_dispersion_chi2": round(per[NCH_DISPERSION][0], 2),
         "seconds": round(time.time() - start), "events": n, "overrides": overrides,
     }
-    with open(out, "w") as f:
-        json.dump({"summary": summary, "per_histogram": per,
-                   "mc_over_data": {h.id: [round(float(m / r), 4) if r else None
-                                           for m, r in zip(h.mc["mc"].y, h.ref.y, strict=True)]
-                                    for h in res.histos if "mc" in h.mc}}, f)
+    write_json_atomically(out, {
+        "summary": summary, "per_histogram": per,
+        "mc_over_data": {h.id: [round(float(m / r), 4) if r else None
+                                for m, r in zip(h.mc["mc"].y, h.ref.y, strict=True)]
+                         for h in res.histos if "mc" in h.mc}})
     print(json.dumps(summary))
 
 

@@ -17,6 +17,7 @@ from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
+from hadml.io.atomic import write_atomically
 from hadml.reweight.config import ReweightConfig
 from hadml.reweight.model import (
     DCTRClassifier,
@@ -150,7 +151,8 @@ def train(cfg: ReweightConfig, nominal: Events | None = None,
         if best:
             state = torch.load(best, map_location="cpu", weights_only=False)
             state["state_dict"]["logit_scale"] = module.logit_scale.clone()
-            torch.save(state, best)
+            # Rewritten whole or not at all (an interrupted write keeps the old file).
+            write_atomically(Path(best), lambda f: torch.save(state, f))
     checks = _held_out_checks(module, data, cfg)
     wall = time.perf_counter() - start
     counts = {"nominal": len(nominal)}
