@@ -29,6 +29,7 @@ from hadml.analysis.surrogate import (
 )
 from hadml.analysis.yoda import Scatter2D
 from hadml.config import load_config
+from hadml.io.atomic import write_json_atomically
 
 ALEPH = "ALEPH_1996_S3486095"
 PDG = "PDG_HADRON_MULTIPLICITIES"
@@ -251,13 +252,13 @@ def _synthetic_tune(tmp_path: Path, order: int, sigma_mc: float = 0.04):
     assert len(plan["points"]) - tune.n_held_back(len(plan["points"]), 0.1) >= 4 * n_coef
     directory = tmp_path / "tune"
     directory.mkdir()
-    tune.write_json_atomic(directory / "plan.json", plan)
+    write_json_atomically(directory / "plan.json", plan)
     (directory / "points").mkdir()
     for p in plan["points"]:
         y = truth(p["values"])
         histos = {h: {"y": (v + rng.normal(scale=sigma_mc, size=len(v))).tolist(),
                       "err": [sigma_mc] * len(v)} for h, v in y.items()}
-        tune.write_json_atomic(tune.point_path(directory, p["index"]),
+        write_json_atomically(tune.point_path(directory, p["index"]),
                                {"plan": plan["id"], "index": p["index"], "values": p["values"],
                                 "seed": p["seed"], "n_events": 1000, "histograms": histos})
     return directory, refdir, plan, true
@@ -405,10 +406,10 @@ def test_collect_checks_the_plan(tmp_path):
     dirs = [tmp_path / "a", tmp_path / "b", tmp_path / "c"]
     for d, plan in zip(dirs, [plans[0], plans[0], plans[1]], strict=True):
         (d / "points").mkdir(parents=True)
-        tune.write_json_atomic(d / "plan.json", plan)
-        tune.write_json_atomic(tune.point_path(d, 3), {"plan": plan["id"], "index": 3})
+        write_json_atomically(d / "plan.json", plan)
+        write_json_atomically(tune.point_path(d, 3), {"plan": plan["id"], "index": 3})
     assert tune.collect(dirs[0], [dirs[1]], log=lambda _m: None) == 0  # already there
-    tune.write_json_atomic(tune.point_path(dirs[1], 5), {"plan": plans[0]["id"], "index": 5})
+    write_json_atomically(tune.point_path(dirs[1], 5), {"plan": plans[0]["id"], "index": 5})
     assert tune.collect(dirs[0], [dirs[1]], log=lambda _m: None) == 1
     assert json.loads(tune.point_path(dirs[0], 5).read_text())["index"] == 5
     with pytest.raises(tune.TuneError, match="belongs to plan"):
@@ -449,7 +450,7 @@ def test_real_runs_recover_the_generator_point(tmp_path):
     assert len(plan["points"]) == 27
     directory = tmp_path / "tune"
     directory.mkdir()
-    tune.write_json_atomic(directory / "plan.json", plan)
+    write_json_atomically(directory / "plan.json", plan)
     assert tune.run_points(directory, refdir, jobs=2, log=lambda _m: None) == 27
     assert tune.run_points(directory, refdir, jobs=2, log=lambda _m: None) == 0  # resumable
     rep = tune.fit(directory, refdir).report
@@ -459,7 +460,7 @@ def test_real_runs_recover_the_generator_point(tmp_path):
         assert abs(fitted["value"] - value) < 3 * fitted["total"], (name, fitted)
         span = [b for b in plan["box"] if b["name"] == name][0]
         assert fitted["total"] < 0.3 * (span["high"] - span["low"]), (name, fitted)
-    tune.write_json_atomic(directory / "fit.json", rep)
+    write_json_atomically(directory / "fit.json", rep)
     check = tune.validate(directory, refdir, n_events=120, jobs=1)
     assert check["events"] == 120
     assert check["seed"] not in {p["seed"] for p in plan["points"]}

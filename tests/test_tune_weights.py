@@ -13,6 +13,7 @@ from _refdata import require_refdir
 from hadml.analysis import tune
 from hadml.analysis import tune_weights as tw
 from hadml.analysis.surrogate import Parameter, ParameterBox
+from hadml.io.atomic import write_json_atomically
 from hadml.train.metrics import chi2_sf
 from hadml.variations import VALIDATED_STEPS, step_problems
 
@@ -25,7 +26,7 @@ def _plan(tmp_path, params, n_events, seed=3, name="t", **options):
                           analyses=[PDG], validation=[], **options)
     directory = tmp_path / name
     directory.mkdir()
-    tune.write_json_atomic(directory / "plan.json", plan)
+    write_json_atomically(directory / "plan.json", plan)
     return directory, plan
 
 

@@ -50,6 +50,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from hadml.io.atomic import write_json_atomically
+
 from .surrogate import (
     SAMPLINGS,
     GroupedChi2,
@@ -283,14 +285,6 @@ def box_of(plan: Mapping[str, Any]) -> ParameterBox:
     return ParameterBox(tuple(Parameter(b["name"], b["low"], b["high"]) for b in plan["box"]))
 
 
-def write_json_atomic(path: Path, doc: Any) -> None:
-    """Write via a temporary file and rename, so an interrupted run leaves no half file
-    and an existing file survives a failure (hadml.io.atomic)."""
-    from hadml.io.atomic import write_json_atomically
-
-    write_json_atomically(path, doc)
-
-
 def load_plan(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / "plan.json"
     if not path.is_file():
@@ -342,7 +336,7 @@ def run_point(plan: Mapping[str, Any], index: int, directory: str | Path,
            "seconds": time.perf_counter() - start, "histograms": histos}
     path = point_path(directory, index)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(path, doc)
+    write_json_atomically(path, doc)
     return path
 
 
@@ -909,7 +903,7 @@ def validate(directory: str | Path, refdir: str | Path | None, n_events: int | N
             ch, n = val.chi2.per_group(table.y[0, val.columns], table.err[0, val.columns])["all"]
             out["validation"] = {"surrogate": report["validation"]["total"]["chi2_ndf"],
                                  "run": ch / n}
-    write_json_atomic(directory / "validate.json", out)
+    write_json_atomically(directory / "validate.json", out)
     return out
 
 
@@ -1057,7 +1051,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         if (out / "plan.json").is_file() and load_plan(out)["id"] != plan["id"]:
             raise TuneError(f"{out}/plan.json holds another plan: choose a new directory")
         out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "plan.json", plan)
+        write_json_atomically(out / "plan.json", plan)
         n_coef = n_coefficients(box.dim, args.order)
         print(f"plan {plan['id']}: {len(plan['points'])} points ({n_coef} coefficients, "
               f"{n_held_back(len(plan['points']), args.holdout)} held back) x "
@@ -1079,7 +1073,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         plan = load_plan(directory)
         result = fit(directory, args.refdir, args.order, args.error_order, args.replicas,
                      args.target_events)
-        write_json_atomic(directory / "fit.json", result.report)
+        write_json_atomically(directory / "fit.json", result.report)
         text = format_report(result.report, plan)
         (directory / "report.md").write_text(text)
         output = Path(args.output) if args.output else directory / "tune.yaml"

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from hadml.io.atomic import write_json_atomically
 from hadml.variations import TUNER_MIN_ESS_FRACTION, VALIDATED_STEPS
 
 #: Name of the summary written next to plan.json by ``tune run --weights``.
@@ -225,7 +226,7 @@ def run_unit(plan: Mapping[str, Any], unit: Unit, directory: str | Path,
              steps: Mapping[str, float] = VALIDATED_STEPS,
              min_ess_fraction: float = TUNER_MIN_ESS_FRACTION) -> dict[int, dict]:
     """Run one unit and write the point files it lacks; returns {point: summary entry}."""
-    from .tune import point_path, run_point, write_json_atomic
+    from .tune import point_path, run_point
 
     directory = Path(directory)
     done: dict[int, dict] = {}
@@ -238,7 +239,7 @@ def run_unit(plan: Mapping[str, Any], unit: Unit, directory: str | Path,
         if path.is_file():
             return json.loads(path.read_text()).get("source", {"kind": "direct",
                                                                "reasons": ["an earlier run"]})
-        write_json_atomic(path, doc)
+        write_json_atomically(path, doc)
         return doc["source"]
 
     def direct(k: int, why: list[str]) -> None:
@@ -246,7 +247,7 @@ def run_unit(plan: Mapping[str, Any], unit: Unit, directory: str | Path,
             path = run_point(plan, k, directory, refdir)
             doc = json.loads(path.read_text())
             doc["source"] = {"kind": "direct", "reasons": why}
-            write_json_atomic(path, doc)
+            write_json_atomically(path, doc)
         done[k] = {"kind": "direct", "reasons": why}
 
     if not unit.served:
@@ -279,7 +280,7 @@ def run_weighted(directory: str | Path, refdir: str | Path | None, jobs: int = 1
     import concurrent.futures
     import multiprocessing
 
-    from .tune import held_back_indices, load_plan, point_path, write_json_atomic
+    from .tune import held_back_indices, load_plan, point_path
 
     directory = Path(directory)
     plan = load_plan(directory)
@@ -316,7 +317,7 @@ def run_weighted(directory: str | Path, refdir: str | Path | None, jobs: int = 1
     for v in summary["points"].values():
         counts[v["kind"]] = counts.get(v["kind"], 0) + 1
     summary["counts"] = counts
-    write_json_atomic(summary_path, summary)
+    write_json_atomically(summary_path, summary)
     log(format_summary(summary, len(assignment)))
     return summary
 
