@@ -114,16 +114,14 @@ class SpeciesHead(nn.Module):
 N_FLAVOUR_CLASSES = 5
 
 
-class FlavourOffsetHead(nn.Module):
-    """A species head plus one logit offset per side, constituent class (N_FLAVOUR_CLASSES,
-    from the head's own c1/c2_flavour and c1/c2_diquark inputs) and species. Given the
-    constituent and the hadron, the popped flavour is fixed, so a Herwig flavour weight
-    (PwtSquark, PwtDIquark) is such an offset; one offset per species and side is not,
-    for hadrons that both kinds of constituent make (eta, eta': u/d and s clusters).
-    Written as ``flavour_offsets`` [2, classes, species] in the checkpoint (load_head)."""
+class ConstituentOffsetHead(nn.Module):
+    """A species head plus a logit offset per side, class of that side's constituent
+    (N_FLAVOUR_CLASSES, from the head's own c1/c2_flavour and c1/c2_diquark inputs) and
+    species: the table [2, classes, species] of ``offset_table()``, which subclasses
+    define."""
 
-    def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
-                 offsets: torch.Tensor | None = None) -> None:
+    def __init__(self, head: SpeciesHead, features: list[str],
+                 scaling: dict[str, list[float]]) -> None:
         super().__init__()
         self.head = head
         self.n_species, self.n_features = head.n_species, head.n_features
@@ -132,8 +130,9 @@ class FlavourOffsetHead(nn.Module):
         self.register_buffer("cols", torch.tensor(cols))
         self.register_buffer("x_offset", torch.tensor([scaling["offset"][c] for c in cols]))
         self.register_buffer("x_scale", torch.tensor([scaling["scale"][c] for c in cols]))
-        self.offsets = nn.Parameter(offsets.clone() if offsets is not None else
-                                    torch.zeros(2, N_FLAVOUR_CLASSES, head.n_species))
+
+    def offset_table(self) -> torch.Tensor:
+        raise NotImplementedError
 
     def constituent_class(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 2] class of constituent 1 and 2: 0 u/d, 1 s, 2 c, 3 b, 4 diquark."""
@@ -145,10 +144,28 @@ class FlavourOffsetHead(nn.Module):
         logits = self.head(x)
         cls = self.constituent_class(x)
         onehot = (cls[:, :, None] == torch.arange(N_FLAVOUR_CLASSES)).to(logits.dtype)
+        table = self.offset_table().to(logits.dtype)
         s = self.n_species
-        return torch.cat([logits[:, :s] + onehot[:, 0] @ self.offsets[0].to(logits.dtype),
-                          logits[:, s:] + onehot[:, 1] @ self.offsets[1].to(logits.dtype)],
-                         dim=1)
+        return torch.cat([logits[:, :s] + onehot[:, 0] @ table[0],
+                          logits[:, s:] + onehot[:, 1] @ table[1]], dim=1)
+
+
+class FlavourOffsetHead(ConstituentOffsetHead):
+    """Every entry of the offset table free: one logit offset per side, constituent class
+    and species. Given the constituent and the hadron, the popped flavour is fixed, so a
+    Herwig flavour weight (PwtSquark, PwtDIquark) is such an offset; one offset per species
+    and side is not, for hadrons that both kinds of constituent make (eta, eta': u/d and s
+    clusters). Written as ``flavour_offsets`` [2, classes, species] in the checkpoint
+    (load_head)."""
+
+    def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
+                 offsets: torch.Tensor | None = None) -> None:
+        super().__init__(head, features, scaling)
+        self.offsets = nn.Parameter(offsets.clone() if offsets is not None else
+                                    torch.zeros(2, N_FLAVOUR_CLASSES, head.n_species))
+
+    def offset_table(self) -> torch.Tensor:
+        return self.offsets
 
 
 #: Popped-flavour classes of popped_class_table: quarks 0 u/d, 1 s, 2 c, 3 b; diquarks
@@ -189,7 +206,7 @@ def popped_class_table(species: Sequence[int]) -> np.ndarray:
     return table
 
 
-class PoppedFlavourOffsetHead(FlavourOffsetHead):
+class PoppedFlavourOffsetHead(ConstituentOffsetHead):
     """A species head plus one logit offset per popped flavour, the way Herwig's flavour
     weights enter the HadronSelector's pair weights (a popped s quark: PwtSquark; a popped
     diquark: PwtDIquark times the weights of its quarks): w_s per popped strange quark
@@ -197,12 +214,11 @@ class PoppedFlavourOffsetHead(FlavourOffsetHead):
     (0). Four numbers instead of FlavourOffsetHead's 2 x 5 x S. The popped flavour is read
     from the triplet side's hadron and constituent (popped_class_table); clusters whose
     triplet constituent is an (anti)diquark get no offset. Saved as FlavourOffsetHead's
-    ``flavour_offsets`` (the expanded tensor), so load_head and the export need nothing new."""
+    ``flavour_offsets`` (its offset table), so load_head and the export need nothing new."""
 
     def __init__(self, head: SpeciesHead, features: list[str], scaling: dict[str, list[float]],
                  species: Sequence[int]) -> None:
         super().__init__(head, features, scaling)
-        del self.offsets  # replaced by the property below
         self.register_buffer("popped", torch.as_tensor(popped_class_table(species)))
         self.popped_offsets = nn.Parameter(torch.zeros(4))  # w_s, w_c, w_b, w_dq
 
@@ -212,8 +228,7 @@ class PoppedFlavourOffsetHead(FlavourOffsetHead):
         zero = torch.zeros((), dtype=self.popped_offsets.dtype)
         return torch.stack([zero, w_s, w_c, w_b, w_dq, w_dq + w_s, w_dq + 2 * w_s, zero])
 
-    @property
-    def offsets(self) -> torch.Tensor:  # type: ignore[override]
+    def offset_table(self) -> torch.Tensor:
         side1 = torch.cat([self.per_class()[self.popped],  # constituents u/d, s, c, b
                            torch.zeros(1, self.n_species, dtype=self.popped_offsets.dtype)])
         return torch.stack([side1, torch.zeros_like(side1)])

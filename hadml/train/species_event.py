@@ -545,7 +545,7 @@ def train_species_event(cfg: SpeciesEventConfig, table: pa.Table | None = None,
     saved = dict(fit.head_saved)
     head = fit.head_ema.folded() if isinstance(fit.head_ema, OffsetHead) else fit.head_ema
     if cfg.species_params in ("flavour_offsets", "popped_offsets"):  # load_head: the wrapper
-        saved["flavour_offsets"] = head.offsets.detach().clone()
+        saved["flavour_offsets"] = head.offset_table().detach().clone()
         head = head.head
     saved["state_dict"] = head.state_dict()
     saved["species_event_config"] = dataclasses.asdict(cfg)
